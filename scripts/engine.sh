@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers; start one if none does.
+#   - Installs docker.io / busybox-static / tmux / mmdebstrap / ipsvd from Debian when missing.
+#   - Uses $DOCKER_HOST when set, else the default socket.
+#   - Starts dockerd with --bridge=none --iptables=false (no bridge networks: every fixture uses host
+#     networking on 127.0.0.1) and logs to $STACKDECK_DOCKERD_LOG.
+# Safe to run repeatedly. Prints nothing on success except what it had to do.
+set -euo pipefail
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v busybox >/dev/null || need+=(busybox-static)
+command -v tmux >/dev/null || need+=(tmux)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v curl >/dev/null || need+=(curl)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then exit 0; fi
+if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; then
+  echo "DOCKER_HOST=$DOCKER_HOST does not answer and is not a local socket: not starting an engine" >&2
+  exit 1
+fi
+sock="${DOCKER_HOST:-}"; sock="${sock#unix://}"; sock="${sock:-/var/run/docker.sock}"
+log="${STACKDECK_DOCKERD_LOG:-/tmp/stackdeck-dockerd.log}"
+echo "starting dockerd on $sock (log: $log)" >&2
+mkdir -p "$(dirname "$sock")"
+nohup dockerd --bridge=none --iptables=false --ip6tables=false -H "unix://$sock" >"$log" 2>&1 &
+for _ in $(seq 1 150); do
+  if DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then exit 0; fi
+  sleep 0.2
+done
+echo "dockerd did not come up within 30 s; last lines of $log:" >&2
+tail -n 30 "$log" >&2
+exit 1

@@ -1,0 +1,141 @@
+//! The event loop: one inbox of [`Msg`]s (keys, engine, probes, ticks, signals), `update`,
+//! effects, and a coalesced redraw only when something visible changed.
+
+use crate::config::{Keymap, Stack, Theme};
+use crate::engine::{self, Endpoint};
+use crate::msg::{Effect, Msg};
+use crate::state::AppState;
+use crate::terminal::Guard;
+use crate::ui::{self, View};
+use crate::update::update;
+use color_eyre::Result;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+/// Redraws are at most this frequent (a log flood must not turn into a redraw flood).
+const FRAME: Duration = Duration::from_millis(33);
+/// Wall-clock refresh for uptimes; they are shown in minutes, so this is plenty.
+const TICK: Duration = Duration::from_secs(10);
+
+pub struct Setup {
+    pub endpoint: Endpoint,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub stack: Stack,
+    pub read_only: bool,
+    pub project: Option<String>,
+}
+
+pub async fn run(setup: Setup) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let resync = Duration::from_secs(setup.stack.config.engine.resync_secs.unwrap_or(30).max(5));
+    let handle = engine::spawn(
+        setup.endpoint.clone(),
+        engine::Options { project: setup.project.clone(), resync, masker: setup.stack.masker.clone() },
+        tx.clone(),
+    );
+    crate::probe::spawn_all(&setup.stack, &tx);
+    spawn_signals(tx.clone())?;
+    spawn_ticks(tx.clone());
+
+    let mut state = AppState::new(
+        &setup.endpoint.host,
+        &setup.endpoint.source,
+        jiff::Timestamp::now(),
+        setup.stack.buffer_lines(),
+        setup.stack.tail(),
+    );
+    state.read_only = setup.read_only;
+    state.project = setup.project.clone();
+    state.services.hidden =
+        setup.stack.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| crate::probe::key_for(n)).collect();
+
+    let mut guard = Guard::enter();
+    let mut keys = EventStream::new();
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    loop {
+        if state.dirty {
+            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            if wait.is_zero() {
+                if state.ui.panel_log {
+                    // Our own log lines reach the widget's buffer here, not from a 10 ms
+                    // polling thread (tui-logger's init_logger would start one).
+                    tui_logger::move_events();
+                }
+                let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
+                guard.terminal.draw(|f| ui::draw(f, &view))?;
+                state.dirty = false;
+                last_draw = tokio::time::Instant::now();
+            }
+        }
+        let frame_due = state.dirty.then(|| last_draw + FRAME);
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) => Some(Msg::Key(k)),
+                Some(Ok(Event::Resize(..))) => Some(Msg::Resize),
+                Some(Ok(_)) => None,
+                // The terminal went away (SSH link dropped): leave cleanly.
+                Some(Err(_)) | None => Some(Msg::Signal("terminal closed")),
+            },
+            () = async { tokio::time::sleep_until(frame_due.unwrap_or_else(tokio::time::Instant::now)).await }, if frame_due.is_some() => None,
+        };
+        let Some(msg) = msg else { continue };
+        // Take everything already waiting before drawing: one frame per burst.
+        let mut batch = vec![msg];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for m in batch {
+            for fx in update(&mut state, &setup.keymap, m) {
+                match fx {
+                    Effect::FollowLogs { container, generation, tail, since } => {
+                        handle.send(engine::Command::FollowLogs { container, generation, tail, since });
+                    }
+                    Effect::StopLogs => handle.send(engine::Command::StopLogs),
+                    Effect::Quit => {}
+                }
+            }
+        }
+        if state.quit {
+            break;
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+fn spawn_signals(tx: mpsc::Sender<Msg>) -> Result<()> {
+    for (kind, name) in
+        [(SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP"), (SignalKind::interrupt(), "SIGINT")]
+    {
+        let mut s = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if s.recv().await.is_some() {
+                let _ = tx.send(Msg::Signal(name)).await;
+            }
+        });
+    }
+    Ok(())
+}
+
+fn spawn_ticks(tx: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(TICK);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t.tick().await;
+        loop {
+            t.tick().await;
+            if tx.send(Msg::Tick(jiff::Timestamp::now())).await.is_err() {
+                return;
+            }
+        }
+    });
+}

@@ -1,0 +1,196 @@
+//! The optional stack config file: per-service HTTP health URLs and display options, masking
+//! patterns, log buffer sizes. Unknown fields are errors (a typo must not silently disable a
+//! health probe).
+
+use super::error::ConfigError;
+use crate::logtext::mask::{DEFAULT_PATTERNS, Masker};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// Keyed by `service` (any project) or `project/service`.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceConfig>,
+    #[serde(default)]
+    pub masking: MaskingConfig,
+    #[serde(default)]
+    pub logs: LogsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Engine address (unix:///..., tcp://...). `--host` and DOCKER_HOST win over it.
+    pub host: Option<String>,
+    /// Full resync period in seconds (events alone go stale). Default 30.
+    pub resync_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// An HTTP(S) URL that must answer 2xx for the service to count as healthy.
+    pub health_url: Option<Spanned<String>>,
+    /// Seconds between probes (default 5).
+    pub probe_interval_secs: Option<u64>,
+    /// Probe timeout in seconds (default 2).
+    pub probe_timeout_secs: Option<u64>,
+    /// Name shown instead of the service name.
+    pub display_name: Option<String>,
+    /// Leave the service out of the panel.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingConfig {
+    /// Extra regular expressions; a group named `secret` limits what is masked.
+    #[serde(default)]
+    pub patterns: Vec<Spanned<String>>,
+    /// Use only `patterns`, not the built-in ones.
+    #[serde(default)]
+    pub replace_defaults: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Lines fetched from history when a log view opens (default 200).
+    pub tail: Option<u32>,
+    /// Lines kept per log view (default 10000).
+    pub buffer_lines: Option<usize>,
+}
+
+pub const DEFAULT_TAIL: u32 = 200;
+pub const DEFAULT_BUFFER_LINES: usize = 10_000;
+
+/// A validated stack config plus the compiled masker.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub config: StackConfig,
+    pub masker: Masker,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack { config: StackConfig::default(), masker: Masker::default() }
+    }
+}
+
+impl Stack {
+    pub fn parse(file: &str, text: &str) -> Result<Stack, ConfigError> {
+        let config: StackConfig = toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
+        for (name, svc) in &config.services {
+            if let Some(url) = &svc.health_url {
+                let u = url.get_ref();
+                if !(u.starts_with("http://") || u.starts_with("https://")) || reqwest::Url::parse(u).is_err() {
+                    return Err(ConfigError::at(
+                        file,
+                        text,
+                        Some(url.span()),
+                        format!("health_url of service '{name}' is not an http(s) URL: '{u}'"),
+                        "write a full URL, e.g. \"http://127.0.0.1:8000/health\"",
+                    ));
+                }
+            }
+            if svc.probe_interval_secs == Some(0) {
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    None,
+                    format!("probe_interval_secs of '{name}' is 0"),
+                    "use 1 or more seconds",
+                ));
+            }
+        }
+        if config.logs.buffer_lines == Some(0) {
+            return Err(ConfigError::at(file, text, None, "[logs] buffer_lines is 0", "keep at least 100 lines"));
+        }
+        let defaults: &[&str] = if config.masking.replace_defaults { &[] } else { DEFAULT_PATTERNS };
+        for p in &config.masking.patterns {
+            if let Err(e) = regex::Regex::new(p.get_ref()) {
+                let first = e.to_string().lines().last().unwrap_or("invalid").trim().to_owned();
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    Some(p.span()),
+                    format!("masking pattern is not a valid regular expression: {first}"),
+                    "fix the pattern (regex syntax; name a group (?P<secret>...) to mask only that part)",
+                ));
+            }
+        }
+        let masker =
+            Masker::new(defaults.iter().copied(), config.masking.patterns.iter().map(|p| p.get_ref().as_str()))
+                .map_err(|(p, e)| {
+                    ConfigError::at(file, text, None, format!("masking pattern '{p}': {e}"), "fix the pattern")
+                })?;
+        Ok(Stack { config, masker })
+    }
+
+    /// The config entry for a service: `project/service` first, then `service`.
+    pub fn service(&self, key: &crate::domain::ServiceKey) -> Option<&ServiceConfig> {
+        self.config.services.get(&key.to_string()).or_else(|| self.config.services.get(&key.service))
+    }
+
+    pub fn tail(&self) -> u32 {
+        self.config.logs.tail.unwrap_or(DEFAULT_TAIL)
+    }
+
+    pub fn buffer_lines(&self) -> usize {
+        self.config.logs.buffer_lines.unwrap_or(DEFAULT_BUFFER_LINES).max(100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ServiceKey;
+
+    #[test]
+    fn full_example_parses() {
+        let s = Stack::parse(
+            "s.toml",
+            r#"
+[engine]
+resync_secs = 20
+[services."fx-stack/trading-bot"]
+health_url = "http://127.0.0.1:59101/health"
+display_name = "Trading bot"
+[services.redis]
+hidden = true
+[masking]
+patterns = ["acct-(?P<secret>[0-9]+)"]
+[logs]
+tail = 50
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.tail(), 50);
+        let bot = s.service(&ServiceKey::new(Some("fx-stack"), "trading-bot")).unwrap();
+        assert_eq!(bot.display_name.as_deref(), Some("Trading bot"));
+        assert!(s.service(&ServiceKey::new(Some("other"), "redis")).unwrap().hidden);
+        assert_eq!(s.masker.mask("acct-991 api_key=x"), "acct-**** api_key=****");
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_with_position() {
+        let e = Stack::parse("s.toml", "[services.bot]\nhealth_uri = \"http://x\"\n").unwrap_err();
+        assert_eq!(e.position, Some((2, 1)));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bad_url_and_bad_regex() {
+        let e = Stack::parse("s.toml", "[services.bot]\nhealth_url = \"localhost:80\"\n").unwrap_err();
+        assert_eq!(e.position, Some((2, 14)));
+        let e = Stack::parse("s.toml", "[masking]\npatterns = [\"ok\", \"(bad\"]\n").unwrap_err();
+        assert_eq!(e.position, Some((2, 19)));
+        assert!(e.message.contains("regular expression"), "{e}");
+    }
+}

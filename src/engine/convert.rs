@@ -1,0 +1,111 @@
+//! bollard API structs -> stackdeck's domain types. The only place that knows their shape.
+
+use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
+use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
+
+pub const LABEL_PROJECT: &str = "com.docker.compose.project";
+pub const LABEL_SERVICE: &str = "com.docker.compose.service";
+
+fn ts(s: Option<&str>) -> Option<jiff::Timestamp> {
+    let s = s?;
+    // The engine uses 0001-01-01T00:00:00Z for "never".
+    if s.starts_with("0001-") {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
+    let id = ContainerId(ins.id?);
+    let name = ins.name.unwrap_or_default().trim_start_matches('/').to_owned();
+    let config = ins.config.unwrap_or_default();
+    let labels = config.labels.unwrap_or_default();
+    let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
+        (Some(p), Some(s)) => ServiceKey::new(Some(p), s),
+        _ => ServiceKey::new(None, &name),
+    };
+    let st = ins.state.unwrap_or_default();
+    let state = st.status.map_or(RunState::Unknown, |s| RunState::parse(&s.to_string()));
+    let health = st.health.and_then(|h| h.status).map_or(Health::None, |h| Health::parse(&h.to_string()));
+    Some(Container {
+        id,
+        name,
+        key,
+        state,
+        health,
+        image: config.image.unwrap_or_default(),
+        image_id: ins.image.unwrap_or_default(),
+        started_at: ts(st.started_at.as_deref()),
+        finished_at: ts(st.finished_at.as_deref()),
+        restarts: ins.restart_count.unwrap_or(0),
+        exit_code: st.exit_code,
+        memory_limit: ins.host_config.and_then(|h| h.memory).unwrap_or(0).max(0) as u64,
+    })
+}
+
+/// What a list entry says, cheaply, to decide whether a full inspect is needed.
+pub fn summary_fingerprint(s: &ContainerSummary) -> Option<(ContainerId, RunState, Health)> {
+    let id = ContainerId(s.id.clone()?);
+    let state = s.state.map_or(RunState::Unknown, |st| RunState::parse(&st.to_string()));
+    let status = s.status.as_deref().unwrap_or("");
+    // API < 1.52 has no health field in lists; the status text carries it: "Up 5 s (healthy)".
+    let health = if status.contains("(healthy)") {
+        Health::Healthy
+    } else if status.contains("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.contains("(health: starting)") {
+        Health::Starting
+    } else {
+        Health::None
+    };
+    Some((id, state, health))
+}
+
+/// Reduce a stats response to what the panel shows (docker CLI formulas).
+pub fn stats(s: &ContainerStatsResponse) -> Option<StatsSample> {
+    let cpu = s.cpu_stats.as_ref()?;
+    let pre = s.precpu_stats.as_ref();
+    let total = cpu.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+    let pre_total = pre.and_then(|p| p.cpu_usage.as_ref()).and_then(|u| u.total_usage).unwrap_or(0);
+    let sys = cpu.system_cpu_usage.unwrap_or(0);
+    let pre_sys = pre.and_then(|p| p.system_cpu_usage).unwrap_or(0);
+    let online = cpu
+        .online_cpus
+        .map(u64::from)
+        .or_else(|| cpu.cpu_usage.as_ref().and_then(|u| u.percpu_usage.as_ref()).map(|v| v.len() as u64))
+        .unwrap_or(1)
+        .max(1);
+    let cpu_delta = total.saturating_sub(pre_total) as f64;
+    let sys_delta = sys.saturating_sub(pre_sys) as f64;
+    let cpu_percent = if sys_delta > 0.0 && pre_sys > 0 { cpu_delta / sys_delta * online as f64 * 100.0 } else { 0.0 };
+
+    let mem = s.memory_stats.as_ref();
+    let usage = mem.and_then(|m| m.usage).unwrap_or(0);
+    let cache = mem
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| st.get("inactive_file").or_else(|| st.get("total_inactive_file")).or_else(|| st.get("cache")))
+        .copied()
+        .unwrap_or(0);
+    let (mut rx, mut tx) = (0, 0);
+    for n in s.networks.iter().flat_map(|m| m.values()) {
+        rx += n.rx_bytes.unwrap_or(0);
+        tx += n.tx_bytes.unwrap_or(0);
+    }
+    let (mut br, mut bw) = (0, 0);
+    for e in s.blkio_stats.iter().flat_map(|b| b.io_service_bytes_recursive.iter().flatten()) {
+        match e.op.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("read") => br += e.value.unwrap_or(0),
+            Some("write") => bw += e.value.unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some(StatsSample {
+        cpu_percent,
+        mem_bytes: usage.saturating_sub(cache),
+        mem_limit: mem.and_then(|m| m.limit).unwrap_or(0),
+        net_rx: rx,
+        net_tx: tx,
+        blk_read: br,
+        blk_write: bw,
+    })
+}

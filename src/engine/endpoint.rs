@@ -1,0 +1,115 @@
+//! Which engine to talk to, with the docker CLI's own precedence:
+//! `--host` > `DOCKER_HOST` > `DOCKER_CONTEXT` > the current context in the docker config >
+//! the default socket. (Plain file reads; no engine I/O.)
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///…`, `tcp://…`, `http://…`, `https://…`.
+    pub host: String,
+    /// Where the address came from, shown in the status bar.
+    pub source: String,
+}
+
+/// The environment the resolution reads, injectable for tests.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub docker_config: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+        Env {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            docker_config: var("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker"))),
+        }
+    }
+}
+
+/// Resolve the endpoint. `flag` is `--host`; `config_host` is `[engine] host` from the stack file.
+pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Result<Endpoint, String> {
+    if let Some(h) = flag {
+        return Ok(Endpoint { host: h.to_owned(), source: "--host".into() });
+    }
+    if let Some(h) = &env.docker_host {
+        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into() });
+    }
+    let context = env.docker_context.clone().map(|c| (c, "DOCKER_CONTEXT")).or_else(|| {
+        let cfg = env.docker_config.as_ref()?.join("config.json");
+        let text = std::fs::read_to_string(cfg).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("currentContext")?.as_str().filter(|s| !s.is_empty()).map(|s| (s.to_owned(), "docker context"))
+    });
+    if let Some((name, how)) = context {
+        if name != "default" {
+            let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
+            let host = context_host(dir, &name)?;
+            return Ok(Endpoint { host, source: format!("{how} {name}") });
+        }
+    }
+    if let Some(h) = config_host {
+        return Ok(Endpoint { host: h.to_owned(), source: "config".into() });
+    }
+    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into() })
+}
+
+fn context_host(config_dir: &Path, name: &str) -> Result<String, String> {
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let meta = config_dir.join("contexts").join("meta").join(hex).join("meta.json");
+    let text = std::fs::read_to_string(&meta)
+        .map_err(|e| format!("docker context '{name}': cannot read {}: {e}", meta.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("docker context '{name}': {}: {e}", meta.display()))?;
+    v.pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("docker context '{name}' has no docker endpoint in {}", meta.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence() {
+        let env = Env { docker_host: Some("tcp://127.0.0.1:2375".into()), ..Env::default() };
+        assert_eq!(resolve(Some("unix:///x.sock"), None, &env).unwrap().source, "--host");
+        assert_eq!(resolve(None, None, &env).unwrap().host, "tcp://127.0.0.1:2375");
+        assert_eq!(resolve(None, None, &Env::default()).unwrap().host, DEFAULT_HOST);
+        assert_eq!(resolve(None, Some("unix:///cfg.sock"), &Env::default()).unwrap().source, "config");
+    }
+
+    #[test]
+    fn docker_context_from_config_json() {
+        let dir = std::env::temp_dir().join(format!("sd-ctx-{}", std::process::id()));
+        let name = "remote";
+        let hex: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let meta = dir.join("contexts/meta").join(hex);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"remote","Endpoints":{"docker":{"Host":"unix:///ctx.sock"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.join("config.json"), r#"{"currentContext":"remote"}"#).unwrap();
+        let env = Env { docker_config: Some(dir.clone()), ..Env::default() };
+        let ep = resolve(None, None, &env).unwrap();
+        assert_eq!(ep.host, "unix:///ctx.sock");
+        assert_eq!(ep.source, "docker context remote");
+        // DOCKER_CONTEXT=default means the default socket even when config.json names another.
+        let env2 = Env { docker_context: Some("default".into()), ..env };
+        assert_eq!(resolve(None, None, &env2).unwrap().host, DEFAULT_HOST);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,226 @@
+//! Following one container's logs: frames -> complete lines -> sanitized, masked [`LogLine`]s,
+//! sent in batches. The work happens here, off the UI loop.
+//!
+//! Memory is bounded twice: a partial line never grows past the display cap (the rest is only
+//! counted), and when the app falls behind, at most [`MAX_PENDING`] lines wait here; older ones
+//! are dropped *and counted*, so the view can say "N lines skipped" instead of losing silently.
+
+use crate::domain::ContainerId;
+use crate::logtext::{LogLine, MAX_LINE_BYTES, Masker};
+use crate::msg::{EngineEvent, LogBatch, Msg};
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::query_parameters::LogsOptionsBuilder;
+use futures::StreamExt;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const BATCH_LINES: usize = 1024;
+const BATCH_DELAY: Duration = Duration::from_millis(25);
+pub const MAX_PENDING: usize = 20_000;
+
+pub(super) fn spawn(
+    docker: Docker,
+    id: ContainerId,
+    generation: u64,
+    tail: u32,
+    since: Option<String>,
+    masker: Masker,
+    tx: mpsc::Sender<Msg>,
+) -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = t.cancelled() => {}
+            () = follow(docker, id, generation, tail, since, masker, tx) => {}
+        }
+    });
+    token
+}
+
+async fn follow(
+    docker: Docker,
+    id: ContainerId,
+    generation: u64,
+    tail: u32,
+    since: Option<String>,
+    masker: Masker,
+    tx: mpsc::Sender<Msg>,
+) {
+    let since_ts: Option<jiff::Timestamp> = since.as_deref().and_then(|s| s.parse().ok());
+    let mut b = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
+    b = match since_ts {
+        // Resuming after a reconnect: everything since the last line we have (whole seconds,
+        // so lines of that second are filtered below).
+        Some(ts) => b.since(i32::try_from(ts.as_second()).unwrap_or(0)).tail("all"),
+        None => b.tail(&tail.to_string()),
+    };
+    let mut stream = docker.logs(&id.0, Some(b.build())).boxed();
+    let mut out = Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx };
+    let mut asm_out = Assembler::default();
+    let mut asm_err = Assembler::default();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let ended = loop {
+        let flush_at = deadline;
+        tokio::select! {
+            item = stream.next() => {
+                let (bytes, stderr) = match item {
+                    None => break "log stream ended (container stopped)".to_owned(),
+                    Some(Err(e)) => break format!("log stream ended: {e}"),
+                    Some(Ok(LogOutput::StdErr { message })) => (message, true),
+                    Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message })) => (message, false),
+                };
+                let asm = if stderr { &mut asm_err } else { &mut asm_out };
+                asm.push(&bytes, |raw, cut| {
+                    let mut line = LogLine::from_raw(raw, stderr, &masker);
+                    line.cut_bytes += cut;
+                    if let (Some(since), Some(ts)) = (since_ts, line.timestamp.as_deref()) {
+                        if ts.parse::<jiff::Timestamp>().is_ok_and(|t| t <= since) {
+                            return;
+                        }
+                    }
+                    out.push(line);
+                });
+                if out.pending.len() >= BATCH_LINES {
+                    if !out.flush() { return; }
+                    deadline = None;
+                } else if deadline.is_none() && !out.pending.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + BATCH_DELAY);
+                }
+            }
+            () = async { tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)).await }, if flush_at.is_some() => {
+                if !out.flush() { return; }
+                deadline = if out.pending.is_empty() { None } else { Some(tokio::time::Instant::now() + BATCH_DELAY) };
+            }
+        }
+    };
+    for (asm, stderr) in [(&mut asm_out, false), (&mut asm_err, true)] {
+        asm.finish(|raw, cut| {
+            let mut line = LogLine::from_raw(raw, stderr, &masker);
+            line.cut_bytes += cut;
+            out.push(line);
+        });
+    }
+    out.finish(ended).await;
+}
+
+struct Outbox {
+    generation: u64,
+    container: ContainerId,
+    pending: VecDeque<LogLine>,
+    skipped: u64,
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Outbox {
+    fn push(&mut self, line: LogLine) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            self.skipped += 1;
+        }
+        self.pending.push_back(line);
+    }
+
+    fn batch(&mut self, ended: Option<String>) -> Msg {
+        Msg::Engine(EngineEvent::Logs(LogBatch {
+            generation: self.generation,
+            container: self.container.clone(),
+            lines: self.pending.drain(..).collect(),
+            skipped: std::mem::take(&mut self.skipped),
+            ended,
+        }))
+    }
+
+    /// Try to hand the pending lines over; if the app is busy, keep them (bounded). Returns
+    /// false when the app is gone.
+    fn flush(&mut self) -> bool {
+        if self.pending.is_empty() && self.skipped == 0 {
+            return true;
+        }
+        let tx = self.tx.clone();
+        let permit = match tx.try_reserve() {
+            Ok(p) => p,
+            Err(mpsc::error::TrySendError::Full(())) => return true,
+            Err(mpsc::error::TrySendError::Closed(())) => return false,
+        };
+        permit.send(self.batch(None));
+        true
+    }
+
+    async fn finish(mut self, ended: String) {
+        let msg = self.batch(Some(ended));
+        let _ = self.tx.send(msg).await;
+    }
+}
+
+/// Reassembles lines from frames that may split or join them.
+#[derive(Default)]
+struct Assembler {
+    buf: Vec<u8>,
+    /// Bytes of the current line beyond what we keep.
+    cut: usize,
+}
+
+impl Assembler {
+    fn push(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
+        while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+            self.take(&bytes[..nl]);
+            emit(&self.buf, self.cut);
+            self.buf.clear();
+            self.cut = 0;
+            bytes = &bytes[nl + 1..];
+        }
+        self.take(bytes);
+    }
+
+    fn take(&mut self, part: &[u8]) {
+        // Keep a little more than the display cap so sanitize can count what it cuts itself.
+        let room = (MAX_LINE_BYTES + 4).saturating_sub(self.buf.len());
+        let keep = part.len().min(room);
+        self.buf.extend_from_slice(&part[..keep]);
+        self.cut += part.len() - keep;
+    }
+
+    fn finish(&mut self, mut emit: impl FnMut(&[u8], usize)) {
+        if !self.buf.is_empty() || self.cut > 0 {
+            emit(&self.buf, self.cut);
+            self.buf.clear();
+            self.cut = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(chunks: &[&[u8]]) -> Vec<(Vec<u8>, usize)> {
+        let mut a = Assembler::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            a.push(c, |l, cut| out.push((l.to_vec(), cut)));
+        }
+        a.finish(|l, cut| out.push((l.to_vec(), cut)));
+        out
+    }
+
+    #[test]
+    fn joins_split_lines_and_splits_joined_ones() {
+        let out = lines(&[b"he", b"llo\nwor", b"ld\nx\n", b"tail"]);
+        let texts: Vec<&[u8]> = out.iter().map(|(l, _)| l.as_slice()).collect();
+        assert_eq!(texts, vec![&b"hello"[..], b"world", b"x", b"tail"]);
+    }
+
+    #[test]
+    fn a_megabyte_line_is_bounded_and_counted() {
+        let big = vec![b'a'; 1 << 20];
+        let out = lines(&[&big[..300_000], &big[300_000..], b"\nnext\n"]);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].0.len() <= MAX_LINE_BYTES + 4);
+        assert_eq!(out[0].0.len() + out[0].1, 1 << 20);
+        assert_eq!(out[1].0, b"next");
+    }
+}

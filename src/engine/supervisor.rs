@@ -1,0 +1,282 @@
+//! The supervisor: connect -> snapshot -> (events | resync | commands) until the engine fails,
+//! then report it, back off, and start over. Owns the stats and log stream tasks.
+
+use super::{CALL_TIMEOUT, Command, Endpoint, Options, connect, convert, describe, logs, project_filter, stats};
+use crate::domain::{Container, ContainerId, Health, RunState};
+use crate::msg::{EngineEvent, Msg};
+use bollard::Docker;
+use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+
+/// What the app last asked to follow; re-established after a reconnect.
+#[derive(Debug, Clone)]
+struct FollowReq {
+    container: ContainerId,
+    generation: u64,
+    tail: u32,
+    since: Option<String>,
+}
+
+pub(super) async fn run(
+    ep: Endpoint,
+    opts: Options,
+    tx: mpsc::Sender<Msg>,
+    mut cmds: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    let mut follow: Option<FollowReq> = None;
+    loop {
+        let reason = match connect(&ep).await {
+            Ok((docker, info)) => {
+                backoff = Duration::from_secs(1);
+                if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
+                    return;
+                }
+                match session(&docker, &ep, &opts, &tx, &mut cmds, &mut follow).await {
+                    SessionEnd::Quit => return,
+                    SessionEnd::Lost(reason) => reason,
+                }
+            }
+            Err(reason) => reason,
+        };
+        tracing::warn!("engine unreachable: {reason}; retrying in {} s", backoff.as_secs());
+        let ev = EngineEvent::Unreachable { reason, retry_in_secs: backoff.as_secs() };
+        if tx.send(Msg::Engine(ev)).await.is_err() {
+            return;
+        }
+        // Wait out the backoff, still taking commands (the selection may change meanwhile).
+        let sleep = tokio::time::sleep(backoff);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => break,
+                c = cmds.recv() => match c {
+                    None => return,
+                    Some(c) => apply_follow_cmd(c, &mut follow),
+                },
+            }
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn apply_follow_cmd(c: Command, follow: &mut Option<FollowReq>) {
+    match c {
+        Command::FollowLogs { container, generation, tail, since } => {
+            *follow = Some(FollowReq { container, generation, tail, since });
+        }
+        Command::StopLogs => *follow = None,
+    }
+}
+
+enum SessionEnd {
+    Quit,
+    Lost(String),
+}
+
+struct Streams {
+    stats: HashMap<ContainerId, CancellationToken>,
+    logs: Option<CancellationToken>,
+}
+
+impl Streams {
+    fn stop_all(&mut self) {
+        for (_, t) in self.stats.drain() {
+            t.cancel();
+        }
+        if let Some(t) = self.logs.take() {
+            t.cancel();
+        }
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+async fn session(
+    docker: &Docker,
+    ep: &Endpoint,
+    opts: &Options,
+    tx: &mpsc::Sender<Msg>,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    follow: &mut Option<FollowReq>,
+) -> SessionEnd {
+    let project = opts.project.as_deref();
+    let mut streams = Streams { stats: HashMap::new(), logs: None };
+    // Subscribe to events before listing, so nothing between the two is missed.
+    let mut filters = project_filter(project);
+    filters.insert("type".into(), vec!["container".into()]);
+    let mut events = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build())).boxed();
+
+    let mut known: HashMap<ContainerId, (RunState, Health)> = HashMap::new();
+    match list_all(docker, project).await {
+        Ok(list) => {
+            for c in &list {
+                known.insert(c.id.clone(), (c.state, c.health));
+                sync_stats(docker, tx, &mut streams, c);
+            }
+            if tx.send(Msg::Engine(EngineEvent::Snapshot(list))).await.is_err() {
+                return SessionEnd::Quit;
+            }
+        }
+        Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+    }
+    // No log stream yet: on `Connected` the app asks again, with `since` = its newest line, so a
+    // reconnect resumes the view without duplicating lines.
+    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + opts.resync, opts.resync);
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ev = events.next() => {
+                let ev = match ev {
+                    None => return SessionEnd::Lost("the engine closed the events stream".into()),
+                    Some(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
+                    Some(Ok(ev)) => ev,
+                };
+                let action = ev.action.unwrap_or_default();
+                let Some(id) = ev.actor.and_then(|a| a.id).map(ContainerId) else { continue };
+                if action.starts_with("exec_") || action.starts_with("attach") || action == "resize" || action == "top" || action == "export" || action == "archive-path" || action == "extract-to-dir" {
+                    continue; // healthcheck execs and the like: nothing visible changes
+                }
+                if let Some(h) = action.strip_prefix("health_status: ") {
+                    let health = Health::parse(h.trim());
+                    if let Some(k) = known.get_mut(&id) { k.1 = health; }
+                    if tx.send(Msg::Engine(EngineEvent::Health(id, health))).await.is_err() { return SessionEnd::Quit; }
+                    continue;
+                }
+                if action == "destroy" {
+                    known.remove(&id);
+                    if let Some(t) = streams.stats.remove(&id) { t.cancel(); }
+                    if tx.send(Msg::Engine(EngineEvent::Removed(id))).await.is_err() { return SessionEnd::Quit; }
+                    continue;
+                }
+                match inspect(docker, &id).await {
+                    Ok(Some(c)) => {
+                        known.insert(c.id.clone(), (c.state, c.health));
+                        sync_stats(docker, tx, &mut streams, &c);
+                        if tx.send(Msg::Engine(EngineEvent::Upsert(c))).await.is_err() { return SessionEnd::Quit; }
+                    }
+                    Ok(None) => {}
+                    Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+                }
+            }
+            _ = resync.tick() => {
+                match resync_changed(docker, project, &mut known).await {
+                    Ok(changes) => {
+                        for ch in changes {
+                            let ev = match ch {
+                                Change::Upsert(c) => { sync_stats(docker, tx, &mut streams, &c); EngineEvent::Upsert(c) }
+                                Change::Removed(id) => {
+                                    if let Some(t) = streams.stats.remove(&id) { t.cancel(); }
+                                    EngineEvent::Removed(id)
+                                }
+                            };
+                            if tx.send(Msg::Engine(ev)).await.is_err() { return SessionEnd::Quit; }
+                        }
+                    }
+                    Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+                }
+            }
+            c = cmds.recv() => {
+                let Some(c) = c else { return SessionEnd::Quit };
+                apply_follow_cmd(c, follow);
+                if let Some(t) = streams.logs.take() { t.cancel(); }
+                if let Some(f) = follow.as_ref() {
+                    streams.logs = Some(logs::spawn(docker.clone(), f.container.clone(), f.generation, f.tail, f.since.clone(), opts.masker.clone(), tx.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Keep exactly one stats stream per running container.
+fn sync_stats(docker: &Docker, tx: &mpsc::Sender<Msg>, streams: &mut Streams, c: &Container) {
+    let running = c.state == RunState::Running;
+    match (running, streams.stats.contains_key(&c.id)) {
+        (true, false) => {
+            streams.stats.insert(c.id.clone(), stats::spawn(docker.clone(), c.id.clone(), tx.clone()));
+        }
+        (false, true) => {
+            if let Some(t) = streams.stats.remove(&c.id) {
+                t.cancel();
+            }
+        }
+        _ => {}
+    }
+}
+
+enum Change {
+    Upsert(Container),
+    Removed(ContainerId),
+}
+
+/// A cheap list; inspect only what changed state or health (or is new).
+async fn resync_changed(
+    docker: &Docker,
+    project: Option<&str>,
+    known: &mut HashMap<ContainerId, (RunState, Health)>,
+) -> Result<Vec<Change>, bollard::errors::Error> {
+    let list = list_summaries(docker, project).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut changes = Vec::new();
+    for s in &list {
+        let Some((id, state, health)) = convert::summary_fingerprint(s) else { continue };
+        seen.insert(id.clone());
+        if known.get(&id) != Some(&(state, health)) {
+            if let Some(c) = inspect(docker, &id).await? {
+                known.insert(id, (c.state, c.health));
+                changes.push(Change::Upsert(c));
+            }
+        }
+    }
+    let gone: Vec<ContainerId> = known.keys().filter(|id| !seen.contains(*id)).cloned().collect();
+    for id in gone {
+        known.remove(&id);
+        changes.push(Change::Removed(id));
+    }
+    Ok(changes)
+}
+
+async fn list_summaries(
+    docker: &Docker,
+    project: Option<&str>,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let opts = ListContainersOptionsBuilder::default().all(true).filters(&project_filter(project)).build();
+    match tokio::time::timeout(CALL_TIMEOUT, docker.list_containers(Some(opts))).await {
+        Ok(r) => r,
+        Err(_) => Err(bollard::errors::Error::RequestTimeoutError),
+    }
+}
+
+/// Every container (running or not), inspected.
+pub(super) async fn list_all(docker: &Docker, project: Option<&str>) -> Result<Vec<Container>, bollard::errors::Error> {
+    let list = list_summaries(docker, project).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        let Some(id) = s.id else { continue };
+        if let Some(c) = inspect(docker, &ContainerId(id)).await? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Inspect one container; `None` when it is already gone.
+async fn inspect(docker: &Docker, id: &ContainerId) -> Result<Option<Container>, bollard::errors::Error> {
+    let r = tokio::time::timeout(CALL_TIMEOUT, docker.inspect_container(&id.0, None::<InspectContainerOptions>)).await;
+    match r {
+        Err(_) => Err(bollard::errors::Error::RequestTimeoutError),
+        Ok(Ok(ins)) => Ok(convert::container(ins)),
+        Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => Ok(None),
+        Ok(Err(e)) => Err(e),
+    }
+}

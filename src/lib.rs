@@ -1,0 +1,19 @@
+//! stackdeck: a terminal control panel for production Docker/compose stacks.
+//!
+//! Data flows one way: background tasks (`engine`, `probe`) report [`msg::Msg`]s, the pure
+//! [`update::update`] changes [`state::AppState`] and returns effects, and [`ui::draw`] renders
+//! the state. Only `engine` talks to Docker.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod logtext;
+pub mod msg;
+pub mod probe;
+pub mod state;
+pub mod status;
+pub mod terminal;
+pub mod ui;
+pub mod update;

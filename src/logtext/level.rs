@@ -1,0 +1,114 @@
+//! Log level detection for JSON and plain-text lines (cheap: looks at a prefix only).
+
+/// Severity of a log line, as far as it can be told from the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Level {
+    Trace,
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+    /// No level found in the text.
+    Unknown,
+    /// A line inserted by stackdeck (skipped-lines notice, stream restarts).
+    Marker,
+}
+
+const SCAN: usize = 160;
+
+/// Detect the level of a (sanitized) line.
+pub fn detect(text: &str) -> Level {
+    let head = prefix(text, SCAN);
+    if head.trim_start().starts_with('{') {
+        if let Some(l) = json_level(head) {
+            return l;
+        }
+    }
+    // logfmt: level=warn / lvl=error
+    for key in ["level=", "lvl="] {
+        if let Some(i) = head.find(key) {
+            if let Some(l) = word_level(&head[i + key.len()..]) {
+                return l;
+            }
+        }
+    }
+    // bracketed or bare words: [warn], WARN, ERROR:, E1122 (glog) is not attempted.
+    for (i, _) in head.match_indices(|c: char| c.is_ascii_alphabetic()) {
+        let prev = head[..i].chars().next_back();
+        if prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == '_') {
+            continue;
+        }
+        if let Some(l) = word_level(&head[i..]) {
+            return l;
+        }
+    }
+    Level::Unknown
+}
+
+fn prefix(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn json_level(head: &str) -> Option<Level> {
+    for key in ["\"level\"", "\"severity\"", "\"lvl\""] {
+        if let Some(i) = head.find(key) {
+            let rest = head[i + key.len()..].trim_start().strip_prefix(':')?;
+            let rest = rest.trim_start().strip_prefix('"')?;
+            return word_level(rest);
+        }
+    }
+    None
+}
+
+/// The level named by the word at the start of `s`, if the word is exactly a level name.
+fn word_level(s: &str) -> Option<Level> {
+    let s = s.trim_start_matches(['"', '[', '<']);
+    let end = s.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let w = &s[..end];
+    if w.len() > 8 {
+        return None;
+    }
+    let lvl = match w.to_ascii_lowercase().as_str() {
+        "trace" => Level::Trace,
+        "debug" | "dbug" => Level::Debug,
+        "info" | "information" | "notice" => Level::Info,
+        "warn" | "warning" => Level::Warn,
+        "error" | "err" | "fatal" | "crit" | "critical" | "panic" | "emerg" | "alert" => Level::Error,
+        _ => return None,
+    };
+    Some(lvl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines() {
+        assert_eq!(detect(r#"{"timestamp":"x","level":"WARN","message":"m"}"#), Level::Warn);
+        assert_eq!(detect(r#"{"severity": "error"}"#), Level::Error);
+    }
+
+    #[test]
+    fn text_lines() {
+        assert_eq!(detect("2026-11-22T10:00:00.000Z  INFO api_server::http: GET /"), Level::Info);
+        assert_eq!(detect("2026-11-22T10:00:00.000Z ERROR db: timeout"), Level::Error);
+        assert_eq!(detect("2026/11/22 10:00:00 [warn] 7#7: upstream buffered"), Level::Warn);
+        assert_eq!(detect("logger=x t=y level=error msg=\"Failed\""), Level::Error);
+        assert_eq!(detect("thread 'main' panicked at src/main.rs"), Level::Unknown);
+    }
+
+    #[test]
+    fn words_inside_other_words_do_not_count() {
+        assert_eq!(detect("terror strikes"), Level::Unknown);
+        assert_eq!(detect("no level here"), Level::Unknown);
+    }
+}

@@ -1,0 +1,87 @@
+//! Turning raw container log bytes into text that is safe to put on an operator's terminal.
+//!
+//! Everything here is pure and runs on the log-follow task, never on the UI loop:
+//! bytes -> [`sanitize`] (inert, visible control bytes) -> [`mask`] (secrets) -> [`level`].
+//! Nothing in this module may write to a terminal or allocate without bound.
+
+pub mod level;
+pub mod mask;
+pub mod sanitize;
+
+pub use level::Level;
+pub use mask::Masker;
+pub use sanitize::{MAX_LINE_BYTES, sanitize};
+
+/// One log line, ready for display: sanitized, masked, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// RFC 3339 timestamp from the engine (`timestamps=true`), if it sent one.
+    pub timestamp: Option<String>,
+    pub stderr: bool,
+    pub level: Level,
+    /// Inert, masked text. Never contains control characters.
+    pub text: String,
+    /// Bytes of the original line that were cut off (lines longer than [`MAX_LINE_BYTES`]).
+    pub cut_bytes: usize,
+}
+
+impl LogLine {
+    /// Build a display line from one raw line (without its trailing newline).
+    pub fn from_raw(raw: &[u8], stderr: bool, masker: &Masker) -> Self {
+        let (timestamp, body) = split_timestamp(raw);
+        let clean = sanitize(body);
+        let text = masker.mask(&clean.text).into_owned();
+        let level = level::detect(&text);
+        LogLine { timestamp, stderr, level, text, cut_bytes: clean.cut_bytes }
+    }
+
+    /// A line stackdeck itself inserts into a log view (e.g. "N lines skipped").
+    pub fn marker(text: impl Into<String>) -> Self {
+        LogLine { timestamp: None, stderr: false, level: Level::Marker, text: text.into(), cut_bytes: 0 }
+    }
+}
+
+/// The engine prefixes each line with `2026-11-22T13:55:41.123456789Z ` when asked for
+/// timestamps. Split it off so the view can toggle it.
+fn split_timestamp(raw: &[u8]) -> (Option<String>, &[u8]) {
+    if raw.len() > 20 && raw[4] == b'-' && raw[7] == b'-' && raw[10] == b'T' {
+        if let Some(sp) = raw.iter().take(40).position(|&b| b == b' ') {
+            if let Ok(ts) = std::str::from_utf8(&raw[..sp]) {
+                if ts.ends_with('Z') || ts.contains('+') {
+                    return (Some(ts.to_owned()), &raw[sp + 1..]);
+                }
+            }
+        }
+    }
+    (None, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_timestamp_is_split_off() {
+        let m = Masker::default();
+        let l = LogLine::from_raw(b"2026-11-22T13:55:41.123456789Z hello", false, &m);
+        assert_eq!(l.timestamp.as_deref(), Some("2026-11-22T13:55:41.123456789Z"));
+        assert_eq!(l.text, "hello");
+    }
+
+    #[test]
+    fn line_without_timestamp_is_kept_whole() {
+        let m = Masker::default();
+        let l = LogLine::from_raw(b"2026 was a year", false, &m);
+        assert_eq!(l.timestamp, None);
+        assert_eq!(l.text, "2026 was a year");
+    }
+
+    #[test]
+    fn secrets_in_hostile_line_are_masked_after_sanitizing() {
+        let m = Masker::default();
+        let l = LogLine::from_raw(b"\x1b[31mERROR\x1b[0m token=abc123secret", true, &m);
+        assert!(!l.text.contains('\x1b'));
+        assert!(!l.text.contains("abc123secret"), "{}", l.text);
+        assert_eq!(l.level, Level::Error);
+    }
+}

@@ -1,0 +1,150 @@
+use clap::Parser;
+use stackdeck::cli::{Cli, Command};
+use stackdeck::config::{self, ConfigError, Keymap, Stack, Theme};
+use stackdeck::engine::endpoint;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(Fail::Config(e)) => {
+            eprintln!("stackdeck: configuration error\n{e}");
+            ExitCode::from(2)
+        }
+        Err(Fail::Other(e)) => {
+            eprintln!("stackdeck: {e:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Fail {
+    Config(ConfigError),
+    Other(color_eyre::Report),
+}
+
+impl From<ConfigError> for Fail {
+    fn from(e: ConfigError) -> Self {
+        Fail::Config(e)
+    }
+}
+
+impl From<color_eyre::Report> for Fail {
+    fn from(e: color_eyre::Report) -> Self {
+        Fail::Other(e)
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        Fail::Other(e.into())
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Fail> {
+    // Every file is read and validated before anything else happens (and before raw mode).
+    let stack = match config::read_optional(cli.config.as_deref(), "config.toml")? {
+        Some((name, text)) => Stack::parse(&name, &text)?,
+        None => Stack::default(),
+    };
+    let user_keys = config::read_optional(cli.keybindings.as_deref(), "keybindings.toml")?;
+    let keymap = Keymap::load(user_keys.as_ref().map(|(n, t)| (n.as_str(), t.as_str())))?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(cli.theme.as_deref().unwrap_or("default"), no_color)?;
+    let env = endpoint::Env::from_process();
+    let ep =
+        endpoint::resolve(cli.host.as_deref(), stack.config.engine.host.as_deref(), &env).map_err(|m| ConfigError {
+            file: "docker context".into(),
+            position: None,
+            message: m,
+            fix: "set DOCKER_HOST or --host, or repair the context with `docker context ls`".into(),
+        })?;
+
+    match cli.command {
+        Some(Command::Keys { markdown }) => {
+            print!("{}", key_table(&keymap, markdown));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Status { json }) => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            match rt.block_on(stackdeck::status::collect(&ep, cli.project.as_deref(), &stack)) {
+                Ok(report) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Fail::Other(e.into()))?);
+                    } else {
+                        print!("{}", stackdeck::status::render_text(&report));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(reason) => {
+                    eprintln!("stackdeck: engine unreachable: {reason}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        None => {
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                eprintln!(
+                    "stackdeck: the panel needs an interactive terminal (stdin and stdout must be a TTY).\n\
+                     Over SSH use `ssh -t host stackdeck`; for scripts and pipes use `stackdeck status` (or `status --json`)."
+                );
+                return Ok(ExitCode::from(2));
+            }
+            color_eyre::install()?;
+            init_logging();
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            rt.block_on(stackdeck::app::run(stackdeck::app::Setup {
+                endpoint: ep,
+                keymap,
+                theme,
+                stack,
+                read_only: cli.read_only,
+                project: cli.project,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// stackdeck's own log goes to the panel-log pane (never to the terminal under the TUI).
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    tui_logger::set_default_level(tui_logger::LevelFilter::Info);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STACKDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry().with(filter).with(tui_logger::TuiTracingSubscriberLayer).try_init();
+}
+
+fn key_table(keymap: &Keymap, markdown: bool) -> String {
+    let mut out = String::new();
+    if markdown {
+        out.push_str("| where | keys | action | what it does |\n|---|---|---|---|\n");
+    }
+    for (mode, action, keys) in keymap.all() {
+        let k = if keys.is_empty() {
+            "(unbound)".to_owned()
+        } else {
+            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" ")
+        };
+        if markdown {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                mode.name(),
+                k.replace('|', "\\|"),
+                action.name(),
+                action.help()
+            ));
+        } else {
+            out.push_str(&format!(
+                "{:<9} {:<24} {:<18} {}\n",
+                mode.name(),
+                k.replace('`', ""),
+                action.name(),
+                action.help()
+            ));
+        }
+    }
+    out
+}

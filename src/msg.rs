@@ -1,0 +1,82 @@
+//! Messages into the update loop, and effects out of it. Every background task reports through
+//! a [`Msg`]; `update` answers with [`Effect`]s that the app loop carries out.
+
+use crate::domain::{Container, ContainerId, Health, ServiceKey, StatsSample};
+use crate::logtext::LogLine;
+use crossterm::event::KeyEvent;
+use jiff::Timestamp;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The terminal was resized (the next draw picks up the size).
+    Resize,
+    /// Wall-clock tick: uptimes and "last contact" ages.
+    Tick(Timestamp),
+    Engine(EngineEvent),
+    Probe(ProbeResult),
+    /// SIGTERM / SIGHUP / SIGINT.
+    Signal(&'static str),
+}
+
+/// What the engine side reports.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    Connected(EngineInfo),
+    /// A full listing (after connect and every resync): replaces what was known.
+    Snapshot(Vec<Container>),
+    Upsert(Container),
+    Removed(ContainerId),
+    Health(ContainerId, Health),
+    Unreachable {
+        reason: String,
+        retry_in_secs: u64,
+    },
+    Stats(ContainerId, StatsSample),
+    Logs(LogBatch),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub host: String,
+    pub source: String,
+    pub api_version: String,
+    pub server_version: String,
+}
+
+/// Lines from the log stream of one container. `generation` ties it to one follow request, so
+/// lines from a stream the user already left are dropped.
+#[derive(Debug, Clone)]
+pub struct LogBatch {
+    pub generation: u64,
+    pub container: ContainerId,
+    pub lines: Vec<LogLine>,
+    /// Lines the stream produced that were dropped because the panel could not keep up.
+    pub skipped: u64,
+    /// Set when the stream ended (container stopped, engine gone).
+    pub ended: Option<String>,
+}
+
+/// One HTTP health probe result for a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub key: ServiceKey,
+    pub ok: bool,
+    /// "200 OK", "503 Service Unavailable", "timeout after 2 s", ...
+    pub detail: String,
+}
+
+/// What `update` asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Follow this container's logs (replacing any other follow).
+    FollowLogs {
+        container: ContainerId,
+        generation: u64,
+        tail: u32,
+        since: Option<String>,
+    },
+    /// Stop following logs.
+    StopLogs,
+    Quit,
+}

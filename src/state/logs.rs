@@ -1,0 +1,384 @@
+//! The log view: a bounded ring buffer of lines for one container, with follow/pause, scroll,
+//! search (case-insensitive substring) with match navigation, filter, wrap and timestamps.
+//!
+//! Positions are absolute sequence numbers (`first_seq + index`), so a paused view stays on the
+//! same lines while new ones arrive and old ones fall out of the buffer.
+
+use crate::domain::ContainerId;
+use crate::logtext::LogLine;
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamState {
+    Idle,
+    Connecting,
+    Live,
+    Ended(String),
+}
+
+#[derive(Debug)]
+pub struct LogView {
+    pub container: Option<ContainerId>,
+    /// Which follow request the current lines belong to.
+    pub generation: u64,
+    lines: VecDeque<LogLine>,
+    /// Sequence number of `lines[0]`.
+    first_seq: u64,
+    cap: usize,
+    pub stream: StreamState,
+    /// `None` = following the newest line; `Some(seq)` = paused with `seq` as the last line shown.
+    pub anchor: Option<u64>,
+    pub query: Option<String>,
+    query_lower: String,
+    /// The match the view is on (seq), for highlight and next/previous.
+    pub current_match: Option<u64>,
+    pub filter: bool,
+    pub wrap: bool,
+    pub timestamps: bool,
+    /// Total lines dropped before they reached the buffer (panel could not keep up).
+    pub skipped_total: u64,
+}
+
+impl LogView {
+    pub fn new(cap: usize) -> Self {
+        LogView {
+            container: None,
+            generation: 0,
+            lines: VecDeque::new(),
+            first_seq: 0,
+            cap,
+            stream: StreamState::Idle,
+            anchor: None,
+            query: None,
+            query_lower: String::new(),
+            current_match: None,
+            filter: false,
+            wrap: false,
+            timestamps: false,
+            skipped_total: 0,
+        }
+    }
+
+    /// Start showing another container (clears the buffer, keeps view settings).
+    pub fn retarget(&mut self, id: Option<ContainerId>) -> u64 {
+        self.container = id;
+        self.generation += 1;
+        self.first_seq += self.lines.len() as u64;
+        self.lines.clear();
+        self.anchor = None;
+        self.current_match = None;
+        self.skipped_total = 0;
+        self.stream = if self.container.is_some() { StreamState::Connecting } else { StreamState::Idle };
+        self.generation
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Sequence number one past the newest line.
+    pub fn end_seq(&self) -> u64 {
+        self.first_seq + self.lines.len() as u64
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&LogLine> {
+        seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(i as usize))
+    }
+
+    pub fn last_timestamp(&self) -> Option<&str> {
+        self.lines.iter().rev().find_map(|l| l.timestamp.as_deref())
+    }
+
+    /// Append lines, evicting the oldest beyond the cap.
+    pub fn push(&mut self, lines: impl IntoIterator<Item = LogLine>) {
+        for l in lines {
+            self.lines.push_back(l);
+        }
+        let over = self.lines.len().saturating_sub(self.cap);
+        if over > 0 {
+            self.lines.drain(..over);
+            self.first_seq += over as u64;
+            if let Some(a) = self.anchor {
+                if a < self.first_seq {
+                    self.anchor = Some(self.first_seq.min(self.end_seq().saturating_sub(1)));
+                }
+            }
+            if self.current_match.is_some_and(|m| m < self.first_seq) {
+                self.current_match = None;
+            }
+        }
+    }
+
+    pub fn following(&self) -> bool {
+        self.anchor.is_none()
+    }
+
+    pub fn matches(&self, line: &LogLine) -> bool {
+        match &self.query {
+            None => true,
+            Some(_) if self.query_lower.is_empty() => true,
+            Some(_) => contains_ci(&line.text, &self.query_lower),
+        }
+    }
+
+    /// Is this line shown under the current filter?
+    pub fn visible(&self, line: &LogLine) -> bool {
+        !self.filter || self.query.is_none() || self.matches(line)
+    }
+
+    pub fn query_lower(&self) -> &str {
+        &self.query_lower
+    }
+
+    pub fn set_query(&mut self, q: Option<String>) {
+        self.query_lower = q.as_deref().unwrap_or("").to_lowercase();
+        self.query = q.filter(|s| !s.is_empty());
+        self.current_match = None;
+        if self.query.is_some() {
+            // Jump to the newest match at or before the view's bottom.
+            let from = self.anchor.unwrap_or(self.end_seq().saturating_sub(1));
+            self.current_match = self.find(from, false, true);
+            if let Some(m) = self.current_match {
+                self.anchor = Some(m);
+            }
+        } else {
+            self.filter = false;
+        }
+    }
+
+    /// Find a matching line from `from` going backwards (`forward = false`) or forwards.
+    fn find(&self, from: u64, forward: bool, inclusive: bool) -> Option<u64> {
+        if self.query.is_none() || self.lines.is_empty() {
+            return None;
+        }
+        let first = self.first_seq;
+        let last = self.end_seq() - 1;
+        let mut s = from.clamp(first, last);
+        if !inclusive {
+            if forward {
+                if s == last {
+                    return None;
+                }
+                s += 1;
+            } else {
+                if s == first {
+                    return None;
+                }
+                s -= 1;
+            }
+        }
+        loop {
+            if self.get(s).is_some_and(|l| self.matches(l)) {
+                return Some(s);
+            }
+            if forward {
+                if s == last {
+                    return None;
+                }
+                s += 1;
+            } else {
+                if s == first {
+                    return None;
+                }
+                s -= 1;
+            }
+        }
+    }
+
+    /// Move to the next (older = `prev`) match; pauses the view on it.
+    pub fn jump_match(&mut self, older: bool) -> bool {
+        let from = self.current_match.or(self.anchor).unwrap_or(self.end_seq().saturating_sub(1));
+        match self.find(from, !older, self.current_match.is_none()) {
+            Some(m) => {
+                self.current_match = Some(m);
+                self.anchor = Some(m);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Scroll by `delta` visible lines (negative = older). Scrolling up pauses; reaching the
+    /// newest line resumes following.
+    pub fn scroll(&mut self, delta: i64) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let last = self.end_seq() - 1;
+        let mut pos = self.anchor.unwrap_or(last);
+        let mut left = delta.unsigned_abs();
+        while left > 0 {
+            let next = if delta < 0 {
+                if pos == self.first_seq {
+                    break;
+                }
+                pos - 1
+            } else {
+                if pos == last {
+                    break;
+                }
+                pos + 1
+            };
+            pos = next;
+            if self.get(pos).is_some_and(|l| self.visible(l)) {
+                left -= 1;
+            }
+        }
+        self.anchor = if pos >= last && delta > 0 { None } else { Some(pos) };
+    }
+
+    pub fn scroll_top(&mut self) {
+        if !self.lines.is_empty() {
+            self.anchor = Some(self.first_seq);
+        }
+    }
+
+    pub fn follow(&mut self) {
+        self.anchor = None;
+    }
+
+    pub fn toggle_pause(&mut self) {
+        self.anchor = match self.anchor {
+            Some(_) => None,
+            None if self.lines.is_empty() => None,
+            None => Some(self.end_seq() - 1),
+        };
+    }
+
+    /// Lines to show, oldest first, ending at the anchor (or the newest line), at most `n` of
+    /// them that pass the filter.
+    pub fn window(&self, n: usize) -> Vec<(u64, &LogLine)> {
+        let mut out = Vec::with_capacity(n);
+        if self.lines.is_empty() || n == 0 {
+            return out;
+        }
+        let mut s = self.anchor.unwrap_or(self.end_seq() - 1).min(self.end_seq() - 1);
+        loop {
+            if let Some(l) = self.get(s) {
+                if self.visible(l) {
+                    out.push((s, l));
+                    if out.len() == n {
+                        break;
+                    }
+                }
+            }
+            if s == self.first_seq {
+                break;
+            }
+            s -= 1;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Number of lines that pass the filter (for "x of y" labels).
+    pub fn match_count(&self) -> usize {
+        if self.query.is_none() {
+            return 0;
+        }
+        self.lines.iter().filter(|l| self.matches(l)).count()
+    }
+}
+
+/// Case-insensitive substring test; `needle_lower` is already lowercase.
+pub fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    if needle_lower.is_ascii() {
+        let n = needle_lower.as_bytes();
+        if n.is_empty() {
+            return true;
+        }
+        hay.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        hay.to_lowercase().contains(needle_lower)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(n: usize, cap: usize) -> LogView {
+        let mut v = LogView::new(cap);
+        v.retarget(Some(ContainerId("c".into())));
+        v.push((0..n).map(|i| LogLine::marker(format!("line {i}"))));
+        v
+    }
+
+    fn texts(v: &LogView, n: usize) -> Vec<String> {
+        v.window(n).into_iter().map(|(_, l)| l.text.clone()).collect()
+    }
+
+    #[test]
+    fn ring_buffer_is_bounded() {
+        let v = view(250, 100);
+        assert_eq!(v.len(), 100);
+        assert_eq!(texts(&v, 2), vec!["line 248", "line 249"]);
+    }
+
+    #[test]
+    fn paused_view_stays_put_while_lines_arrive() {
+        let mut v = view(10, 100);
+        v.scroll(-3);
+        assert!(!v.following());
+        let before = texts(&v, 2);
+        v.push((10..20).map(|i| LogLine::marker(format!("line {i}"))));
+        assert_eq!(texts(&v, 2), before);
+        v.follow();
+        assert_eq!(texts(&v, 1), vec!["line 19"]);
+    }
+
+    #[test]
+    fn scrolling_down_to_the_end_resumes_following() {
+        let mut v = view(10, 100);
+        v.scroll(-2);
+        v.scroll(5);
+        assert!(v.following());
+    }
+
+    #[test]
+    fn search_next_prev_and_filter() {
+        let mut v = view(30, 100);
+        v.set_query(Some("LINE 1".into())); // matches 1, 10..19
+        assert_eq!(v.current_match, Some(19));
+        v.jump_match(true);
+        assert_eq!(v.current_match, Some(18));
+        v.jump_match(false);
+        assert_eq!(v.current_match, Some(19));
+        assert_eq!(v.match_count(), 11);
+        v.filter = true;
+        v.follow();
+        assert_eq!(texts(&v, 3), vec!["line 17", "line 18", "line 19"]);
+    }
+
+    #[test]
+    fn search_with_no_match() {
+        let mut v = view(5, 100);
+        v.set_query(Some("nothing".into()));
+        assert_eq!(v.current_match, None);
+        assert!(!v.jump_match(false));
+    }
+
+    #[test]
+    fn retarget_clears_lines_and_bumps_generation() {
+        let mut v = view(5, 100);
+        let g = v.generation;
+        assert_eq!(v.retarget(Some(ContainerId("d".into()))), g + 1);
+        assert!(v.is_empty());
+        assert_eq!(v.stream, StreamState::Connecting);
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("Hello World", "world"));
+        assert!(!contains_ci("Hello", "world"));
+        assert!(contains_ci("ÉCOLE", "école"));
+    }
+}

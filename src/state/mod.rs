@@ -1,0 +1,115 @@
+//! All of the panel's state. One writer: `update`. Rendering reads it; nothing else mutates it.
+
+pub mod history;
+pub mod logs;
+pub mod metrics;
+pub mod services;
+
+use crate::msg::EngineInfo;
+use jiff::Timestamp;
+
+/// The four panes that take focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Services,
+    Logs,
+    Metrics,
+    History,
+}
+
+impl Pane {
+    pub const ORDER: [Pane; 4] = [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Services => "Services",
+            Pane::Logs => "Logs",
+            Pane::Metrics => "Metrics",
+            Pane::History => "History",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Connected,
+    Unreachable { since: Timestamp, reason: String, retry_in_secs: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineStatus {
+    pub host: String,
+    pub source: String,
+    pub info: Option<EngineInfo>,
+    pub conn: Conn,
+    pub last_contact: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiState {
+    pub focus: Pane,
+    /// Which of Logs / Metrics / History fills the lower area.
+    pub detail: Pane,
+    pub help: bool,
+    pub panel_log: bool,
+    /// The search prompt's text while it is open.
+    pub search_input: Option<String>,
+    /// A one-line notice for the status bar (e.g. "no more matches").
+    pub notice: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct AppState {
+    pub now: Timestamp,
+    pub engine: EngineStatus,
+    pub services: services::ServicesState,
+    pub logs: logs::LogView,
+    pub metrics: metrics::MetricsState,
+    pub history: history::HistoryState,
+    pub ui: UiState,
+    pub read_only: bool,
+    pub project: Option<String>,
+    /// Lines to tail when a log view opens.
+    pub tail: u32,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl AppState {
+    pub fn new(host: &str, source: &str, now: Timestamp, log_cap: usize, tail: u32) -> Self {
+        AppState {
+            now,
+            engine: EngineStatus {
+                host: host.to_owned(),
+                source: source.to_owned(),
+                info: None,
+                conn: Conn::Connecting,
+                last_contact: None,
+            },
+            services: services::ServicesState::default(),
+            logs: logs::LogView::new(log_cap),
+            metrics: metrics::MetricsState::default(),
+            history: history::HistoryState::default(),
+            ui: UiState {
+                focus: Pane::Services,
+                detail: Pane::Logs,
+                help: false,
+                panel_log: false,
+                search_input: None,
+                notice: None,
+            },
+            read_only: false,
+            project: None,
+            tail,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    /// Data is stale while the engine is not answering.
+    pub fn stale(&self) -> bool {
+        !matches!(self.engine.conn, Conn::Connected)
+    }
+}

@@ -1,0 +1,123 @@
+//! The status line (engine, connection, badges) and the hint line (from the live keymap).
+
+use super::View;
+use crate::config::{Action, Mode, Slot};
+use crate::state::{Conn, Pane};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let st = v.state;
+    let bar = v.style(Slot::StatusBar);
+    let mut spans = vec![Span::styled(" stackdeck ", v.style(Slot::TitleFocused).patch(bar))];
+    if st.read_only {
+        spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
+        spans.push(Span::styled(" ", bar));
+    }
+    if let Some(p) = &st.project {
+        spans.push(Span::styled(format!("project {p} · "), bar));
+    }
+    let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
+    spans.push(Span::styled(format!("{}{} ", st.engine.host, api), bar));
+    match &st.engine.conn {
+        Conn::Connecting => spans.push(Span::styled("◌ connecting…", v.style(Slot::StatusBar))),
+        Conn::Connected => spans.push(Span::styled("● connected", v.style(Slot::StatusOk))),
+        Conn::Unreachable { since, reason, retry_in_secs } => {
+            let last = st
+                .engine
+                .last_contact
+                .map(|t| format!("last contact {}", clock(t)))
+                .unwrap_or_else(|| "never reached".into());
+            spans.push(Span::styled(
+                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason}", clock(*since)),
+                v.style(Slot::StatusError),
+            ));
+        }
+    }
+    if let Some(n) = &st.ui.notice {
+        spans.push(Span::styled(format!("  · {n}"), v.style(Slot::StatusBar)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
+}
+
+fn clock(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S").to_string()
+}
+
+/// The actions worth a hint in each pane, in order, with their short labels.
+fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
+    match pane {
+        Pane::Services => &[
+            (Mode::Services, Action::SelectNext, "down"),
+            (Mode::Services, Action::SelectPrev, "up"),
+            (Mode::Services, Action::OpenLogs, "logs"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::TogglePanelLog, "panel log"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+        Pane::Logs => &[
+            (Mode::Logs, Action::Search, "search"),
+            (Mode::Logs, Action::SearchNext, "next"),
+            (Mode::Logs, Action::SearchPrev, "prev"),
+            (Mode::Logs, Action::ToggleFilter, "filter"),
+            (Mode::Logs, Action::TogglePause, "pause"),
+            (Mode::Logs, Action::ToggleWrap, "wrap"),
+            (Mode::Logs, Action::ToggleTimestamps, "time"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+        Pane::Metrics => &[
+            (Mode::Metrics, Action::SelectNext, "next svc"),
+            (Mode::Metrics, Action::SelectPrev, "prev svc"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+        Pane::History => &[
+            (Mode::History, Action::ScrollDown, "down"),
+            (Mode::History, Action::ScrollUp, "up"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+    }
+}
+
+pub fn hints(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let bar = v.style(Slot::StatusBar);
+    if let Some(input) = &v.state.ui.search_input {
+        let confirm = v.keymap.key_label(Mode::Search, Action::SearchConfirm);
+        let cancel = v.keymap.key_label(Mode::Search, Action::SearchCancel);
+        let line = Line::from(vec![
+            Span::styled(" search: ", v.style(Slot::HintKey)),
+            Span::styled(format!("{input}█"), bar),
+            Span::styled(format!("   {confirm} run · {cancel} cancel"), v.style(Slot::HintText)),
+        ]);
+        f.render_widget(Paragraph::new(line).style(bar), area);
+        return;
+    }
+    let mut spans = Vec::new();
+    let mut width = 0usize;
+    let actions = if v.state.ui.help {
+        &[(Mode::Global, Action::Help, "close help"), (Mode::Global, Action::Quit, "quit")][..]
+    } else {
+        hint_actions(v.state.ui.focus)
+    };
+    for (mode, action, label) in actions {
+        let key = v.keymap.key_label(*mode, *action);
+        if key.is_empty() {
+            continue; // unbound by the user: no hint
+        }
+        let w = key.chars().count() + label.chars().count() + 3;
+        if width + w > area.width as usize {
+            break;
+        }
+        width += w;
+        spans.push(Span::styled(format!(" {key}"), v.style(Slot::HintKey)));
+        spans.push(Span::styled(format!(" {label} "), v.style(Slot::HintText)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
+}

@@ -1,0 +1,152 @@
+//! The Logs pane: the followed container's lines, level-coloured, search matches highlighted,
+//! optional wrap and timestamps. Bottom-aligned: the newest shown line is at the bottom.
+
+use super::View;
+use crate::config::Slot;
+use crate::logtext::Level;
+use crate::state::Pane;
+use crate::state::logs::{StreamState, contains_ci};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+fn level_slot(l: Level) -> Slot {
+    match l {
+        Level::Trace => Slot::LogTrace,
+        Level::Debug => Slot::LogDebug,
+        Level::Info | Level::Unknown => Slot::LogInfo,
+        Level::Warn => Slot::LogWarn,
+        Level::Error => Slot::LogError,
+        Level::Marker => Slot::LogMarker,
+    }
+}
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let lv = &v.state.logs;
+    let name = lv
+        .container
+        .as_ref()
+        .and_then(|id| v.state.services.containers.get(id))
+        .map_or_else(|| "-".to_owned(), |c| c.name.clone());
+    let mut title = vec![Span::styled(format!("{name} "), v.style(Slot::Title))];
+    let (mode, slot) = match (&lv.stream, lv.following()) {
+        (StreamState::Idle, _) => ("no container selected", Slot::Dim),
+        (StreamState::Connecting, _) => ("connecting", Slot::Starting),
+        (StreamState::Ended(_), _) => ("ENDED", Slot::Exited),
+        (StreamState::Live, true) => ("LIVE", Slot::Healthy),
+        (StreamState::Live, false) => ("PAUSED", Slot::Starting),
+    };
+    title.push(Span::styled(format!("[{mode}] "), v.style(slot)));
+    if let Some(q) = &lv.query {
+        let n = lv.match_count();
+        title.push(Span::styled(
+            format!("/{q} ({n} match{}) ", if n == 1 { "" } else { "es" }),
+            v.style(Slot::SearchMatch),
+        ));
+        if lv.filter {
+            title.push(Span::styled("[filter] ", v.style(Slot::Badge)));
+        }
+    }
+    if lv.wrap {
+        title.push(Span::styled("[wrap] ", v.style(Slot::Dim)));
+    }
+    if lv.skipped_total > 0 {
+        title.push(Span::styled(format!("[{} skipped] ", lv.skipped_total), v.style(Slot::Unhealthy)));
+    }
+    let block = v.block(Pane::Logs, title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    if lv.is_empty() {
+        let msg = match &lv.stream {
+            StreamState::Idle => "Select a service to see its logs.",
+            StreamState::Connecting => "Waiting for log lines…",
+            _ => "No log lines.",
+        };
+        f.render_widget(Paragraph::new(msg).style(v.style(Slot::Dim)), inner);
+        return;
+    }
+    let h = inner.height as usize;
+    let width = inner.width as usize;
+    let window = lv.window(h);
+    let mut lines: Vec<Line<'_>> = Vec::with_capacity(window.len());
+    let mut rows_used = Vec::with_capacity(window.len());
+    for (seq, l) in &window {
+        let base = v.style(level_slot(l.level));
+        let mut spans = Vec::new();
+        if lv.current_match == Some(*seq) {
+            spans.push(Span::styled("▶", v.style(Slot::SearchMatch)));
+        }
+        if lv.timestamps {
+            let ts = l.timestamp.as_deref().map_or("                    ", short_ts);
+            spans.push(Span::styled(format!("{ts} "), v.style(Slot::Dim)));
+        }
+        if l.stderr {
+            spans.push(Span::styled("│", v.style(Slot::LogWarn)));
+        }
+        highlight(&mut spans, &l.text, lv.query.as_ref().map(|_| lv.query_lower()), base, v.style(Slot::SearchMatch));
+        if l.cut_bytes > 0 {
+            spans.push(Span::styled(format!(" … [{} more bytes not shown]", l.cut_bytes), v.style(Slot::LogMarker)));
+        }
+        let line = Line::from(spans);
+        let w = line.width().max(1);
+        rows_used.push(if lv.wrap { w.div_ceil(width) } else { 1 });
+        lines.push(line);
+    }
+    // Bottom-align: drop the oldest lines until the wrapped rows fit.
+    let mut total: usize = rows_used.iter().sum();
+    let mut skip = 0;
+    while total > h && skip < lines.len() - 1 {
+        total -= rows_used[skip];
+        skip += 1;
+    }
+    let lines: Vec<Line<'_>> = lines.into_iter().skip(skip).collect();
+    let mut p = Paragraph::new(lines);
+    if lv.wrap {
+        p = p.wrap(Wrap { trim: false });
+        // A single line longer than the pane: show its end rows.
+        if total > h {
+            p = p.scroll(((total - h) as u16, 0));
+        }
+    }
+    f.render_widget(p, inner);
+}
+
+/// "2026-11-22T13:55:41.123456789Z" -> "13:55:41.123" (UTC, as the engine stamps it).
+fn short_ts(ts: &str) -> &str {
+    ts.get(11..23).unwrap_or(ts)
+}
+
+/// Split `text` into spans with every case-insensitive occurrence of `q` highlighted.
+fn highlight<'a>(out: &mut Vec<Span<'a>>, text: &'a str, q: Option<&str>, base: Style, hl: Style) {
+    let Some(q) = q.filter(|q| !q.is_empty() && q.is_ascii() && contains_ci(text, q)) else {
+        out.push(Span::styled(text, base));
+        return;
+    };
+    let bytes = text.as_bytes();
+    let n = q.len();
+    let mut last = 0;
+    let mut i = 0;
+    while i + n <= bytes.len() {
+        if bytes[i..i + n].eq_ignore_ascii_case(q.as_bytes())
+            && text.is_char_boundary(i)
+            && text.is_char_boundary(i + n)
+        {
+            if i > last {
+                out.push(Span::styled(&text[last..i], base));
+            }
+            out.push(Span::styled(&text[i..i + n], hl));
+            i += n;
+            last = i;
+        } else {
+            i += 1;
+        }
+    }
+    if last < text.len() {
+        out.push(Span::styled(&text[last..], base));
+    }
+}

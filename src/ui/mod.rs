@@ -1,0 +1,170 @@
+//! Rendering: a pure function of the state (plus theme, keymap, config). No I/O, no awaits,
+//! no locks, no mutation.
+
+mod bars;
+mod help;
+mod history;
+mod logs;
+mod metrics;
+mod services;
+
+use crate::config::{Keymap, Slot, Stack, Theme};
+use crate::state::{AppState, Pane};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+/// Everything a frame is drawn from.
+pub struct View<'a> {
+    pub state: &'a AppState,
+    pub theme: &'a Theme,
+    pub keymap: &'a Keymap,
+    pub stack: &'a Stack,
+}
+
+impl View<'_> {
+    fn style(&self, s: Slot) -> Style {
+        self.theme.style(s)
+    }
+
+    fn block(&self, pane: Pane, title: Vec<Span<'static>>) -> Block<'static> {
+        let focused = self.state.ui.focus == pane;
+        let (b, t) = if focused { (Slot::BorderFocused, Slot::TitleFocused) } else { (Slot::Border, Slot::Title) };
+        let mut spans = vec![Span::styled(format!(" {} ", pane.title()), self.style(t))];
+        spans.extend(title);
+        Block::default()
+            .borders(Borders::ALL)
+            .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+            .border_style(self.style(b))
+            .title(Line::from(spans))
+    }
+}
+
+/// Draw one frame.
+pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
+    let area = f.area();
+    let [top, main, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    bars::status(f, top, v);
+    bars::hints(f, bottom, v);
+
+    let (main, log_area) = if v.state.ui.panel_log && main.height >= 10 {
+        let [m, l] = Layout::vertical([Constraint::Min(5), Constraint::Length((main.height / 3).max(5))]).areas(main);
+        (m, Some(l))
+    } else {
+        (main, None)
+    };
+    let rows = v.state.services.rows().len() as u16;
+    if main.height >= 14 {
+        let want = (rows + 3).max(5);
+        let cap = (main.height * 2 / 5).max(6);
+        let [s, d] = Layout::vertical([Constraint::Length(want.min(cap)), Constraint::Min(6)]).areas(main);
+        services::draw(f, s, v);
+        detail(f, d, v, v.state.ui.detail);
+    } else if v.state.ui.focus == Pane::Services {
+        services::draw(f, main, v);
+    } else {
+        detail(f, main, v, v.state.ui.detail);
+    }
+    if let Some(l) = log_area {
+        panel_log(f, l, v);
+    }
+    if v.state.ui.help {
+        help::draw(f, area, v);
+    }
+}
+
+fn detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>, pane: Pane) {
+    match pane {
+        Pane::Metrics => metrics::draw(f, area, v),
+        Pane::History => history::draw(f, area, v),
+        Pane::Logs | Pane::Services => logs::draw(f, area, v),
+    }
+}
+
+fn panel_log(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let w = tui_logger::TuiLoggerWidget::default()
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(v.style(Slot::Border))
+                .title(Span::styled(" stackdeck log ", v.style(Slot::Title))),
+        )
+        .style(v.style(Slot::Text))
+        .style_error(v.style(Slot::LogError))
+        .style_warn(v.style(Slot::LogWarn))
+        .style_info(v.style(Slot::LogInfo))
+        .style_debug(v.style(Slot::LogDebug))
+        .style_trace(v.style(Slot::LogTrace))
+        .output_separator(' ')
+        .output_timestamp(Some("%H:%M:%S".into()))
+        .output_level(Some(tui_logger::TuiLoggerLevelOutput::Abbreviated))
+        .output_target(false)
+        .output_file(false)
+        .output_line(false);
+    f.render_widget(w, area);
+}
+
+/// "3m", "2h05m", "4d03h": coarse on purpose (nothing needs redrawing every second).
+pub fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => "<1m".into(),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", U[i]) }
+}
+
+/// Cut `s` to at most `w` display columns, with an ellipsis when cut.
+pub fn fit(s: &str, w: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= w {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        used += cw;
+        out.push(c);
+    }
+    if w > 0 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_sizes() {
+        assert_eq!(human_age(5), "<1m");
+        assert_eq!(human_age(125), "2m");
+        assert_eq!(human_age(3 * 3600 + 300), "3h05m");
+        assert_eq!(human_age(2 * 86_400 + 7200), "2d02h");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
+}
