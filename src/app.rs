@@ -49,6 +49,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         setup.stack.tail(),
     );
     state.read_only = setup.read_only;
+    state.tz = jiff::tz::TimeZone::system();
     state.project = setup.project.clone();
     state.services.hidden =
         setup.stack.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| crate::probe::key_for(n)).collect();

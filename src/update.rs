@@ -277,4 +277,5 @@ fn focus(state: &mut AppState, pane: Pane, fx: &mut Vec<Effect>) {
 }
 
 #[cfg(test)]
+#[path = "update_tests.rs"]
 mod tests;

@@ -19,7 +19,13 @@ const SCAN: usize = 160;
 
 /// Detect the level of a (sanitized) line.
 pub fn detect(text: &str) -> Level {
-    let head = prefix(text, SCAN);
+    let stripped;
+    let mut head = prefix(text, SCAN);
+    // Coloured logs: the (now inert) SGR sequences "␛[31m" must not glue to the level word.
+    if head.contains("␛[") {
+        stripped = strip_sgr(head);
+        head = &stripped;
+    }
     if head.trim_start().starts_with('{') {
         if let Some(l) = json_level(head) {
             return l;
@@ -44,6 +50,22 @@ pub fn detect(text: &str) -> Level {
         }
     }
     Level::Unknown
+}
+
+fn strip_sgr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("␛[") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "␛[".len()..];
+        let end = after.find(|c: char| !(c.is_ascii_digit() || c == ';')).unwrap_or(after.len());
+        // Skip the parameters and the final letter.
+        let skip = end + after[end..].chars().next().map_or(0, char::len_utf8);
+        out.push(' ');
+        rest = &after[skip..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn prefix(s: &str, n: usize) -> &str {
@@ -104,6 +126,12 @@ mod tests {
         assert_eq!(detect("2026/11/22 10:00:00 [warn] 7#7: upstream buffered"), Level::Warn);
         assert_eq!(detect("logger=x t=y level=error msg=\"Failed\""), Level::Error);
         assert_eq!(detect("thread 'main' panicked at src/main.rs"), Level::Unknown);
+    }
+
+    #[test]
+    fn coloured_level_words() {
+        assert_eq!(detect("␛[31mERROR␛[0m something"), Level::Error);
+        assert_eq!(detect("2026 ␛[1;33mWARN␛[0m x"), Level::Warn);
     }
 
     #[test]

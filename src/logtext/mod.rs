@@ -4,6 +4,7 @@
 //! bytes -> [`sanitize`] (inert, visible control bytes) -> [`mask`] (secrets) -> [`level`].
 //! Nothing in this module may write to a terminal or allocate without bound.
 
+pub mod json;
 pub mod level;
 pub mod mask;
 pub mod sanitize;
@@ -30,7 +31,11 @@ impl LogLine {
     pub fn from_raw(raw: &[u8], stderr: bool, masker: &Masker) -> Self {
         let (timestamp, body) = split_timestamp(raw);
         let clean = sanitize(body);
-        let text = masker.mask(&clean.text).into_owned();
+        // JSON lines are shown as "LEVEL target: message key=value": the message is what an
+        // operator needs to see first at 80 columns. Decoded strings are sanitized again
+        // (a JSON "\u001b" decodes to a real ESC).
+        let shown = json::compact(&clean.text).map_or(clean.text, |c| sanitize(c.as_bytes()).text);
+        let text = masker.mask(&shown).into_owned();
         let level = level::detect(&text);
         LogLine { timestamp, stderr, level, text, cut_bytes: clean.cut_bytes }
     }

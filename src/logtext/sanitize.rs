@@ -17,6 +17,7 @@ pub struct Clean {
 
 /// Sanitize one line of raw bytes.
 pub fn sanitize(raw: &[u8]) -> Clean {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let (kept, cut_bytes) = if raw.len() > MAX_LINE_BYTES {
         // Cut on a character boundary: never show half of a valid character as "invalid".
         let mut cut = MAX_LINE_BYTES;
@@ -35,9 +36,6 @@ pub fn sanitize(raw: &[u8]) -> Clean {
         for b in chunk.invalid() {
             text.push_str(&format!("\\x{b:02X}"));
         }
-    }
-    if text.ends_with('\r') {
-        text.pop();
     }
     Clean { text, cut_bytes }
 }

@@ -62,6 +62,8 @@ pub struct UiState {
 #[derive(Debug)]
 pub struct AppState {
     pub now: Timestamp,
+    /// Time zone for clock times shown to the operator (the system's; UTC in tests).
+    pub tz: jiff::tz::TimeZone,
     pub engine: EngineStatus,
     pub services: services::ServicesState,
     pub logs: logs::LogView,
@@ -81,6 +83,7 @@ impl AppState {
     pub fn new(host: &str, source: &str, now: Timestamp, log_cap: usize, tail: u32) -> Self {
         AppState {
             now,
+            tz: jiff::tz::TimeZone::UTC,
             engine: EngineStatus {
                 host: host.to_owned(),
                 source: source.to_owned(),

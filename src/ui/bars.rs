@@ -28,10 +28,10 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             let last = st
                 .engine
                 .last_contact
-                .map(|t| format!("last contact {}", clock(t)))
+                .map(|t| format!("last contact {}", clock(t, &st.tz)))
                 .unwrap_or_else(|| "never reached".into());
             spans.push(Span::styled(
-                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason}", clock(*since)),
+                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason}", clock(*since, &st.tz)),
                 v.style(Slot::StatusError),
             ));
         }
@@ -42,16 +42,16 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     f.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
 
-fn clock(t: jiff::Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S").to_string()
+fn clock(t: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    t.to_zoned(tz.clone()).strftime("%H:%M:%S").to_string()
 }
 
 /// The actions worth a hint in each pane, in order, with their short labels.
 fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
     match pane {
         Pane::Services => &[
-            (Mode::Services, Action::SelectNext, "down"),
-            (Mode::Services, Action::SelectPrev, "up"),
+            (Mode::Services, Action::SelectNext, "next"),
+            (Mode::Services, Action::SelectPrev, "prev"),
             (Mode::Services, Action::OpenLogs, "logs"),
             (Mode::Global, Action::FocusNext, "pane"),
             (Mode::Global, Action::TogglePanelLog, "panel log"),
@@ -77,8 +77,8 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Global, Action::Quit, "quit"),
         ],
         Pane::History => &[
-            (Mode::History, Action::ScrollDown, "down"),
-            (Mode::History, Action::ScrollUp, "up"),
+            (Mode::History, Action::ScrollDown, "older"),
+            (Mode::History, Action::ScrollUp, "newer"),
             (Mode::Global, Action::FocusNext, "pane"),
             (Mode::Global, Action::Help, "help"),
             (Mode::Global, Action::Quit, "quit"),

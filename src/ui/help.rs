@@ -18,14 +18,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         for (_, action, keys) in items {
             let k = keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
             entries.push(Line::from(vec![
-                Span::styled(format!(" {k:<16}"), v.style(Slot::HintKey).patch(v.style(Slot::Popup))),
+                Span::styled(format!(" {k:<13}"), v.style(Slot::HintKey).patch(v.style(Slot::Popup))),
                 Span::styled(format!(" {}", action.help()), v.style(Slot::Popup)),
             ]));
         }
     }
     // Two columns when there is room, so the whole keymap fits on 80x24 as far as possible.
     let w = area.width.saturating_sub(2).min(120);
-    let h = area.height.saturating_sub(2);
+    let h = area.height;
     let [popup] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(area);
     let [popup] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(popup);
     f.render_widget(Clear, popup);

@@ -85,13 +85,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             let ts = l.timestamp.as_deref().map_or("                    ", short_ts);
             spans.push(Span::styled(format!("{ts} "), v.style(Slot::Dim)));
         }
-        if l.stderr {
-            spans.push(Span::styled("│", v.style(Slot::LogWarn)));
+        if l.cut_bytes > 0 {
+            // At the front: the end of a long line is off screen unless wrapped.
+            spans.push(Span::styled(format!("[{} more bytes not shown] ", l.cut_bytes), v.style(Slot::LogMarker)));
         }
         highlight(&mut spans, &l.text, lv.query.as_ref().map(|_| lv.query_lower()), base, v.style(Slot::SearchMatch));
-        if l.cut_bytes > 0 {
-            spans.push(Span::styled(format!(" … [{} more bytes not shown]", l.cut_bytes), v.style(Slot::LogMarker)));
-        }
         let line = Line::from(spans);
         let w = line.width().max(1);
         rows_used.push(if lv.wrap { w.div_ceil(width) } else { 1 });

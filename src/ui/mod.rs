@@ -59,7 +59,7 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
     let rows = v.state.services.rows().len() as u16;
     if main.height >= 14 {
         let want = (rows + 3).max(5);
-        let cap = (main.height * 2 / 5).max(6);
+        let cap = (main.height / 2).max(6);
         let [s, d] = Layout::vertical([Constraint::Length(want.min(cap)), Constraint::Min(6)]).areas(main);
         services::draw(f, s, v);
         detail(f, d, v, v.state.ui.detail);

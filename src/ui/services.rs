@@ -92,7 +92,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let mut widths = vec![
         Constraint::Length(1),
         Constraint::Min(14),
-        Constraint::Length(10),
+        Constraint::Length(11),
         Constraint::Length(9),
         Constraint::Length(7),
         Constraint::Length(3),
@@ -101,7 +101,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if wide {
         widths.push(Constraint::Length(12));
     }
-    let svc_w = (inner.width as usize).saturating_sub(if wide { 62 } else { 48 }).clamp(14, 40);
+    let svc_w = (inner.width as usize).saturating_sub(if wide { 63 } else { 49 }).clamp(14, 40);
     let mut rows = Vec::new();
     let mut selected_row = None;
     for r in svc.rows() {

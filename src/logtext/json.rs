@@ -1,0 +1,77 @@
+//! Compact rendering of structured (JSON) log lines.
+
+use serde_json::{Map, Value};
+
+const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl"];
+const MESSAGE_KEYS: &[&str] = &["message", "msg"];
+const TARGET_KEYS: &[&str] = &["target", "logger", "module"];
+/// Dropped: the engine's own timestamp is shown by the timestamps toggle.
+const TIME_KEYS: &[&str] = &["timestamp", "time", "ts", "@timestamp"];
+
+/// `{"level":"WARN","target":"bot::x","message":"m","k":1}` -> `WARN bot::x: m k=1`.
+/// `None` when the line is not a JSON object with a message.
+pub fn compact(text: &str) -> Option<String> {
+    let t = text.trim();
+    if !(t.starts_with('{') && t.ends_with('}')) {
+        return None;
+    }
+    let obj: Map<String, Value> = serde_json::from_str(t).ok()?;
+    let pick = |keys: &[&'static str]| keys.iter().find_map(|k| obj.get(*k).map(|v| (*k, v)));
+    let (mkey, message) = pick(MESSAGE_KEYS)?;
+    let mut out = String::with_capacity(t.len());
+    if let Some((_, l)) = pick(LEVEL_KEYS) {
+        out.push_str(&format!("{:<5} ", scalar(l).to_uppercase()));
+    }
+    let tkey = pick(TARGET_KEYS).map(|(k, v)| {
+        out.push_str(&scalar(v));
+        out.push_str(": ");
+        k
+    });
+    out.push_str(&scalar(message));
+    for (k, v) in &obj {
+        let k = k.as_str();
+        if k == mkey || Some(k) == tkey || LEVEL_KEYS.contains(&k) || TIME_KEYS.contains(&k) {
+            continue;
+        }
+        let s = scalar(v);
+        if s.contains(' ') {
+            out.push_str(&format!(" {k}=\"{s}\""));
+        } else {
+            out.push_str(&format!(" {k}={s}"));
+        }
+    }
+    Some(out)
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_line_becomes_readable() {
+        let l = r#"{"timestamp":"2026-11-22T14:05:46.375Z","level":"WARN","target":"trading_bot::orders","message":"slippage above threshold","symbol":"BTC-USD","actual_bps":31}"#;
+        assert_eq!(compact(l).unwrap(), "WARN  trading_bot::orders: slippage above threshold actual_bps=31 symbol=BTC-USD");
+    }
+
+    #[test]
+    fn non_json_and_json_without_message_are_left_alone() {
+        assert_eq!(compact("plain text"), None);
+        assert_eq!(compact(r#"{"a":1}"#), None);
+        assert_eq!(compact("{not json}"), None);
+    }
+
+    #[test]
+    fn escaped_control_characters_are_decoded_for_resanitizing() {
+        let out = compact(r#"{"msg":"\u001b[2Jboom"}"#).unwrap();
+        assert!(out.contains('\u{1b}'));
+        let shown = crate::logtext::sanitize(out.as_bytes()).text;
+        assert!(!shown.contains('\u{1b}'));
+    }
+}

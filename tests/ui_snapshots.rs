@@ -1,0 +1,235 @@
+//! Whole-screen snapshots of the panes (ratatui TestBackend + insta) at fixed sizes, plus
+//! per-cell colour checks where colour carries meaning (snapshots do not capture colour).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use jiff::Timestamp;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+use stackdeck::config::{Keymap, Stack, Theme};
+use stackdeck::domain::{Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
+use stackdeck::logtext::{LogLine, Masker};
+use stackdeck::msg::{EngineEvent, EngineInfo, LogBatch, Msg};
+use stackdeck::state::AppState;
+use stackdeck::ui::{self, View};
+use stackdeck::update::update;
+
+const NOW: i64 = 1_795_000_000;
+
+fn c(id: &str, project: Option<&str>, service: &str, state: RunState, health: Health, up_secs: i64) -> Container {
+    Container {
+        id: ContainerId(format!("{id}{}", "0".repeat(20))),
+        name: format!("{}_{service}_1", project.unwrap_or("solo")),
+        key: ServiceKey::new(project, service),
+        state,
+        health,
+        image: format!("fx-{service}:1"),
+        image_id: format!("sha256:{id}1f2e3d4c5b6a7988"),
+        started_at: Some(Timestamp::from_second(NOW - up_secs).unwrap()),
+        finished_at: Some(Timestamp::from_second(NOW - 300).unwrap()),
+        restarts: if service == "api-server" { 3 } else { 0 },
+        exit_code: Some(if state == RunState::Exited { 137 } else { 0 }),
+        memory_limit: 0,
+    }
+}
+
+fn demo_state(keymap: &Keymap) -> AppState {
+    let mut s = AppState::new("unix:///var/run/docker.sock", "default", Timestamp::from_second(NOW).unwrap(), 1000, 200);
+    let info = EngineInfo { host: "unix:///var/run/docker.sock".into(), source: "default".into(), api_version: "1.41".into(), server_version: "20.10.24".into() };
+    let list = vec![
+        c("aa", Some("trading"), "trading-bot", RunState::Running, Health::Healthy, 7200),
+        c("bb", Some("trading"), "api-server", RunState::Running, Health::Unhealthy, 95),
+        c("cc", Some("trading"), "postgres", RunState::Running, Health::Starting, 30),
+        c("dd", Some("trading"), "redis", RunState::Restarting, Health::None, 0),
+        c("ee", None, "scratch", RunState::Exited, Health::None, 0),
+    ];
+    update(&mut s, keymap, Msg::Engine(EngineEvent::Connected(info)));
+    update(&mut s, keymap, Msg::Engine(EngineEvent::Snapshot(list)));
+    s
+}
+
+fn log_lines() -> Vec<LogLine> {
+    let m = Masker::default();
+    let raw: Vec<Vec<u8>> = vec![
+        br#"2026-11-22T10:00:00.100000000Z {"timestamp":"x","level":"INFO","target":"trading_bot::orders","message":"order filled","symbol":"BTC-USD"}"#.to_vec(),
+        b"2026-11-22T10:00:01.000000000Z 2026-11-22T10:00:01Z  WARN api_server::auth: rejected header=\"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc.def\"".to_vec(),
+        b"2026-11-22T10:00:02.000000000Z ERROR db: query timeout password=hunter2".to_vec(),
+        b"2026-11-22T10:00:03.000000000Z \x1b]0;pwned\x07\x1b[2Jhostile \xff\xfe bytes".to_vec(),
+        [&b"2026-11-22T10:00:04.000000000Z "[..], &vec![b'x'; 20_000][..]].concat(),
+        b"2026-11-22T10:00:05.000000000Z DEBUG cache: redis stats hit_ratio=0.93".to_vec(),
+    ];
+    raw.iter().map(|r| LogLine::from_raw(r, false, &m)).collect()
+}
+
+fn with_logs(s: &mut AppState, keymap: &Keymap) {
+    let generation = s.logs.generation;
+    let container = s.logs.container.clone().expect("logs follow the selection");
+    let b = LogBatch { generation, container, lines: log_lines(), skipped: 0, ended: None };
+    update(s, keymap, Msg::Engine(EngineEvent::Logs(b)));
+}
+
+fn render(s: &AppState, theme: &Theme, keymap: &Keymap, w: u16, h: u16) -> Terminal<TestBackend> {
+    let stack = Stack::default();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, &View { state: s, theme, keymap, stack: &stack })).unwrap();
+    t
+}
+
+fn key(s: &mut AppState, km: &Keymap, code: KeyCode) {
+    update(s, km, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+#[test]
+fn services_and_logs_80x24() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    with_logs(&mut s, &km);
+    let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn hostile_bytes_and_secrets_never_reach_the_screen() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    with_logs(&mut s, &km);
+    let t = render(&s, &Theme::builtin_default(), &km, 120, 40);
+    let screen = t.backend().to_string();
+    for bad in ["hunter2", "eyJhbGciOiJIUzI1NiJ9", "\u{1b}", "\u{7}"] {
+        assert!(!screen.contains(bad), "{bad:?} reached the screen");
+    }
+    assert!(screen.contains("␛]0;pwned␇␛[2Jhostile \\xFF\\xFE bytes"));
+    assert!(screen.contains("password=****"));
+    assert!(screen.contains("more bytes not shown"));
+    for cell in t.backend().buffer().content() {
+        assert!(!cell.symbol().chars().any(char::is_control), "control char in a cell: {:?}", cell.symbol());
+    }
+}
+
+#[test]
+fn wide_layout_120x40_with_search_and_timestamps() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    with_logs(&mut s, &km);
+    key(&mut s, &km, KeyCode::Char('2'));
+    key(&mut s, &km, KeyCode::Char('/'));
+    for ch in "redis".chars() {
+        key(&mut s, &km, KeyCode::Char(ch));
+    }
+    key(&mut s, &km, KeyCode::Enter);
+    key(&mut s, &km, KeyCode::Char('t'));
+    let t = render(&s, &Theme::builtin_default(), &km, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn metrics_pane_with_samples() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('3'));
+    let id = s.services.selected.clone().unwrap();
+    for i in 0..60u64 {
+        let sample = StatsSample {
+            cpu_percent: (i % 10) as f64 * 4.5,
+            mem_bytes: (200 + i) * 1024 * 1024,
+            mem_limit: 8 * 1024 * 1024 * 1024,
+            net_rx: 0,
+            net_tx: 0,
+            blk_read: 4096 * i,
+            blk_write: 8192 * i,
+        };
+        update(&mut s, &km, Msg::Engine(EngineEvent::Stats(id.clone(), sample)));
+    }
+    let t = render(&s, &Theme::builtin_default(), &km, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn history_empty_state() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('4'));
+    let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_popup_lists_bindings_80x24() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('?'));
+    let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn engine_unreachable_keeps_the_list_and_says_so() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    update(&mut s, &km, Msg::Engine(EngineEvent::Unreachable { reason: "engine at unix:///var/run/docker.sock refused the connection".into(), retry_in_secs: 4 }));
+    let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("UNREACHABLE"));
+    assert!(screen.contains("STALE"));
+    assert!(screen.contains("trading-bot"), "the last known list stays on screen");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn tiny_terminal_shows_the_focused_pane_only() {
+    let km = Keymap::defaults();
+    let s = demo_state(&km);
+    let t = render(&s, &Theme::builtin_default(), &km, 60, 12);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn hints_follow_a_custom_keymap() {
+    let km = Keymap::load(Some(("mine.toml", "[logs]\nsearch = \"s\"\n[global]\nquit = \"ctrl-q\"\n"))).unwrap();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('2'));
+    let t = render(&s, &Theme::builtin_default(), &km, 100, 20);
+    let last = t.backend().to_string().lines().last().unwrap().to_owned();
+    assert!(last.contains("s search"), "{last}");
+    assert!(last.contains("ctrl-q quit"), "{last}");
+    assert!(!last.contains("/ search"), "{last}");
+}
+
+/// The first cell of the row whose text contains `needle`.
+fn row_of(t: &Terminal<TestBackend>, needle: &str) -> u16 {
+    let text = t.backend().to_string();
+    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} not on screen")) as u16
+}
+
+#[test]
+fn unhealthy_is_red_and_symbol_marked_in_default_theme() {
+    let km = Keymap::defaults();
+    let s = demo_state(&km);
+    let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+    let y = row_of(&t, "api-server");
+    let buf = t.backend().buffer();
+    let sym = &buf[(1, y)];
+    assert_eq!(sym.symbol(), "✗");
+    assert_eq!(sym.fg, Color::Rgb(0xe0, 0x6c, 0x75));
+    let y_ok = row_of(&t, "trading-bot");
+    assert_eq!(buf[(1, y_ok)].symbol(), "●");
+    assert_ne!(buf[(1, y_ok)].fg, sym.fg);
+}
+
+#[test]
+fn mono_and_no_color_keep_meaning_without_colour() {
+    let km = Keymap::defaults();
+    let s = demo_state(&km);
+    for theme in [Theme::load("mono", false).unwrap(), Theme::load("default", true).unwrap()] {
+        let t = render(&s, &theme, &km, 80, 24);
+        let buf = t.backend().buffer();
+        for cell in buf.content() {
+            assert!(matches!(cell.fg, Color::Reset), "{}: colour {:?} used", theme.name, cell.fg);
+        }
+        let y = row_of(&t, "api-server");
+        assert_eq!(buf[(1, y)].symbol(), "✗");
+        if theme.name == "mono" {
+            assert!(buf[(1, y)].modifier.contains(Modifier::REVERSED));
+        }
+    }
+}
