@@ -1,0 +1,152 @@
+//! Helpers for the tests that run against the real Docker engine and the fixture images built by
+//! `tests/fixtures/build.sh` (the README's test command builds them first).
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("the docker CLI runs")
+}
+
+/// Run docker and insist it succeeded; returns stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(o.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// Fail loudly (never skip) when the engine or the fixture images are missing.
+pub fn require_engine() {
+    let o = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(
+        o.status.success(),
+        "these tests need a running Docker engine (DOCKER_HOST or the default socket): run scripts/test.sh, which starts one.\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for img in ["bb:1", "fx-trading-bot:1", "fx-api-server:1"] {
+        assert!(docker(&["image", "inspect", img]).status.success(), "fixture image {img} missing: run tests/fixtures/build.sh");
+    }
+}
+
+/// Poll `f` until it returns Some, or panic with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A compose-labelled project of containers, removed (with volumes) on drop.
+pub struct Project {
+    pub name: String,
+    containers: Vec<String>,
+}
+
+impl Project {
+    pub fn new(test: &str) -> Project {
+        let name = format!("sdt-{test}-{}", std::process::id());
+        Project { name, containers: Vec::new() }
+    }
+
+    pub fn container_name(&self, service: &str) -> String {
+        format!("{}_{service}_1", self.name)
+    }
+
+    /// `docker run -d` with compose labels, host network. Returns the container name.
+    pub fn run(&mut self, service: &str, extra: &[&str], image_and_cmd: &[&str]) -> String {
+        let cname = self.container_name(service);
+        let lp = format!("com.docker.compose.project={}", self.name);
+        let ls = format!("com.docker.compose.service={service}");
+        let mut args = vec!["run", "-d", "--name", &cname, "--network", "host", "--label", &lp, "--label", &ls, "--label", "com.docker.compose.container-number=1"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(image_and_cmd);
+        docker_ok(&args);
+        self.containers.push(cname.clone());
+        cname
+    }
+
+    /// A standalone (unlabelled) container that belongs to this test.
+    pub fn run_standalone(&mut self, suffix: &str, args: &[&str]) -> String {
+        let cname = format!("{}-{suffix}", self.name);
+        let mut a = vec!["run", "-d", "--name", &cname, "--network", "host"];
+        a.extend_from_slice(args);
+        docker_ok(&a);
+        self.containers.push(cname.clone());
+        cname
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = docker(&["rm", "-fv", c]);
+        }
+    }
+}
+
+pub fn health_of(container: &str) -> String {
+    docker_ok(&["inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", container])
+}
+
+/// A tmux session running a command at a fixed size; killed on drop.
+pub struct Tmux {
+    pub session: String,
+}
+
+impl Tmux {
+    pub fn start(name: &str, w: u16, h: u16, cmd: &str) -> Tmux {
+        let session = format!("{name}-{}", std::process::id());
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", &w.to_string(), "-y", &h.to_string(), cmd])
+            .status()
+            .expect("tmux runs");
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { session }
+    }
+
+    pub fn screen(&self) -> String {
+        let o = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("tmux capture-pane");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", &self.session];
+        a.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&a).status().expect("tmux send-keys").success());
+    }
+
+    /// Wait until the screen satisfies `pred`; return it.
+    pub fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        wait_for(what, Duration::from_secs(60), || {
+            let s = self.screen();
+            pred(&s).then_some(s)
+        })
+    }
+
+    pub fn alternate_screen_on(&self) -> bool {
+        let o = Command::new("tmux").args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"]).output().expect("tmux");
+        String::from_utf8_lossy(&o.stdout).trim() == "1"
+    }
+
+    pub fn pane_pid(&self) -> u32 {
+        let o = Command::new("tmux").args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"]).output().expect("tmux");
+        String::from_utf8_lossy(&o.stdout).trim().parse().expect("pane pid")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+    }
+}
+
+/// The pid of the stackdeck process started by a shell whose pid is `shell`.
+pub fn child_stackdeck(shell: u32) -> Option<u32> {
+    let o = Command::new("pgrep").args(["-P", &shell.to_string(), "-f", "stackdeck"]).output().ok()?;
+    String::from_utf8_lossy(&o.stdout).lines().next()?.trim().parse().ok()
+}

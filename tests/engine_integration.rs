@@ -1,0 +1,176 @@
+//! The engine side against the real Docker engine: discovery, health transitions, hostile logs,
+//! stats, lifecycle events. Each test runs its own supervisor limited to its own project.
+
+mod common;
+
+use common::{Project, docker_ok, require_engine};
+use stackdeck::domain::{Container, Health, RunState};
+use stackdeck::engine::{self, Endpoint};
+use stackdeck::logtext::{LogLine, Masker};
+use stackdeck::msg::{EngineEvent, Msg};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+fn endpoint() -> Endpoint {
+    engine::endpoint::resolve(None, None, &engine::endpoint::Env::from_process()).expect("endpoint")
+}
+
+struct Watch {
+    rx: mpsc::Receiver<Msg>,
+    handle: engine::Handle,
+    containers: HashMap<String, Container>,
+    lines: Vec<LogLine>,
+    stats: HashMap<String, u64>,
+    ended: Option<String>,
+}
+
+impl Watch {
+    fn start(project: &str) -> Watch {
+        let (tx, rx) = mpsc::channel(4096);
+        let opts = engine::Options { project: Some(project.to_owned()), resync: Duration::from_secs(30), masker: Masker::default() };
+        let handle = engine::spawn(endpoint(), opts, tx);
+        Watch { rx, handle, containers: HashMap::new(), lines: Vec::new(), stats: HashMap::new(), ended: None }
+    }
+
+    fn apply(&mut self, m: Msg) {
+        let Msg::Engine(ev) = m else { return };
+        match ev {
+            EngineEvent::Snapshot(list) => self.containers = list.into_iter().map(|c| (c.name.clone(), c)).collect(),
+            EngineEvent::Upsert(c) => {
+                self.containers.insert(c.name.clone(), c);
+            }
+            EngineEvent::Removed(id) => self.containers.retain(|_, c| c.id != id),
+            EngineEvent::Health(id, h) => {
+                if let Some(c) = self.containers.values_mut().find(|c| c.id == id) {
+                    c.health = h;
+                }
+            }
+            EngineEvent::Logs(b) => {
+                self.lines.extend(b.lines);
+                if b.ended.is_some() {
+                    self.ended = b.ended;
+                }
+            }
+            EngineEvent::Stats(id, s) => {
+                if let Some(c) = self.containers.values().find(|c| c.id == id) {
+                    self.stats.insert(c.name.clone(), s.mem_bytes);
+                }
+            }
+            EngineEvent::Connected(_) | EngineEvent::Unreachable { .. } => {}
+        }
+    }
+
+    /// Process messages until `pred` holds (or fail after `secs`).
+    async fn until(&mut self, what: &str, secs: u64, pred: impl Fn(&Watch) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !pred(self) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) => self.apply(m),
+                Ok(None) => panic!("engine channel closed while waiting for {what}"),
+                Err(_) => panic!("timed out after {secs} s waiting for {what}; containers: {:?}", self.containers.keys().collect::<Vec<_>>()),
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Container> {
+        self.containers.get(name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovers_compose_services_and_every_state() {
+    require_engine();
+    let mut p = Project::new("discover");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59201"], &["fx-trading-bot:1"]);
+    let done = p.run("migrate", &[], &["bb:1", "sh", "-c", "exit 3"]);
+    let paused = p.run("worker", &[], &["bb:1", "sleep", "600"]);
+    docker_ok(&["pause", &paused]);
+    let mut w = Watch::start(&p.name);
+    w.until("all three containers", 60, |w| {
+        w.get(&bot).is_some() && w.get(&done).is_some_and(|c| c.state == RunState::Exited) && w.get(&paused).is_some_and(|c| c.state == RunState::Paused)
+    })
+    .await;
+    let b = w.get(&bot).unwrap();
+    assert_eq!(b.key.project.as_deref(), Some(p.name.as_str()));
+    assert_eq!(b.key.service, "trading-bot");
+    assert_eq!(b.image, "fx-trading-bot:1");
+    assert!(b.image_id.starts_with("sha256:"));
+    assert!(b.started_at.is_some());
+    assert_eq!(w.get(&done).unwrap().exit_code, Some(3));
+    w.until("the bot to become healthy (engine healthcheck)", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
+    docker_ok(&["unpause", &paused]);
+    drop(w.handle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_simulator_flipping_to_503_and_back() {
+    require_engine();
+    let mut p = Project::new("health");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59202"], &["fx-trading-bot:1"]);
+    let mut w = Watch::start(&p.name);
+    w.until("healthy", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
+    docker_ok(&["exec", &bot, "touch", "/run/sim/unhealthy"]);
+    w.until("unhealthy after /health answers 503", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Unhealthy)).await;
+    docker_ok(&["exec", &bot, "rm", "/run/sim/unhealthy"]);
+    w.until("healthy again", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_log_bytes_are_inert_masked_and_bounded() {
+    require_engine();
+    let mut p = Project::new("hostile");
+    let script = r#"printf '\033]0;pwned\007\033[2Jtitle \377\376 api_key=SUPERSECRET1 Bearer abcdef123456\n'; head -c 1048576 /dev/zero | tr '\0' x; echo; printf 'split'; sleep 1; printf ' line\n'; echo after-the-flood; sleep 600"#;
+    let c = p.run("hostile", &[], &["bb:1", "sh", "-c", script]);
+    let mut w = Watch::start(&p.name);
+    w.until("the container", 30, |w| w.get(&c).is_some()).await;
+    let id = w.get(&c).unwrap().id.clone();
+    w.handle.send(engine::Command::FollowLogs { container: id, generation: 1, tail: 100, since: None });
+    w.until("the line after the 1 MB line", 60, |w| w.lines.iter().any(|l| l.text == "after-the-flood")).await;
+    let all: Vec<&str> = w.lines.iter().map(|l| l.text.as_str()).collect();
+    for l in &w.lines {
+        assert!(!l.text.chars().any(char::is_control), "control character in {:?}", l.text);
+        assert!(!l.text.contains("SUPERSECRET1") && !l.text.contains("abcdef123456"), "secret in {:?}", l.text);
+    }
+    // The json-file log driver stores invalid UTF-8 as U+FFFD already; other drivers (and TTY
+    // containers) pass the raw bytes, which we show as \xNN. Either way: inert and visible.
+    let first = all.iter().find(|t| t.starts_with("␛]0;pwned␇␛[2Jtitle ")).unwrap_or_else(|| panic!("hostile line missing: {:?}", &all[..all.len().min(3)]));
+    assert!(
+        first.ends_with("title \\xFF\\xFE api_key=**** Bearer ****") || first.ends_with("title \u{FFFD}\u{FFFD} api_key=**** Bearer ****"),
+        "{first}"
+    );
+    let big = w.lines.iter().find(|l| l.text.starts_with("xxxx")).expect("the 1 MB line arrives");
+    assert!(big.text.len() <= stackdeck::logtext::MAX_LINE_BYTES);
+    // The json-file driver splits long lines into 16 KiB partial messages, and with
+    // timestamps=true each part carries its own stamp: the line is longer than what was written.
+    assert!(big.text.len() + big.cut_bytes >= 1_048_576, "{} + {}", big.text.len(), big.cut_bytes);
+    assert!(all.contains(&"split line"), "a line written in two parts is one line");
+    assert!(w.lines.iter().all(|l| l.timestamp.is_some()), "every line carries the engine timestamp");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_arrive_for_running_containers() {
+    require_engine();
+    let mut p = Project::new("stats");
+    let c = p.run("busy", &[], &["bb:1", "sh", "-c", "while :; do :; done"]);
+    let mut w = Watch::start(&p.name);
+    w.until("a stats sample", 60, |w| w.stats.get(&c).is_some_and(|m| *m > 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_events_update_and_remove() {
+    require_engine();
+    let mut p = Project::new("events");
+    let c = p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    let mut w = Watch::start(&p.name);
+    w.until("running", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Running)).await;
+    let id = w.get(&c).unwrap().id.clone();
+    w.handle.send(engine::Command::FollowLogs { container: id, generation: 1, tail: 10, since: None });
+    docker_ok(&["kill", &c]);
+    w.until("exited", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Exited)).await;
+    w.until("the log stream to report its end", 30, |w| w.ended.is_some()).await;
+    docker_ok(&["start", &c]);
+    w.until("running again with a restart", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Running)).await;
+    docker_ok(&["rm", "-f", &c]);
+    w.until("removed", 30, |w| w.get(&c).is_none()).await;
+}
