@@ -61,7 +61,7 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 /// Connect, negotiate the API version, and say who answered.
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), String> {
     let docker =
-        Docker::connect_with_host(&ep.host).map_err(|e| format!("cannot use engine address {}: {e}", ep.host))?;
+        Docker::connect_with_host(&ep.host).map_err(|e| describe(&ep.host, &e))?;
     let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()))?
@@ -80,8 +80,8 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Strin
 }
 
 fn describe(host: &str, e: &bollard::errors::Error) -> String {
-    let s = e.to_string();
-    if s.contains("No such file") || s.contains("os error 2") {
+    let s = e.to_string().trim().replace('\n', " ");
+    if s.contains("No such file") || s.contains("os error 2") || s.contains("Socket not found") {
         format!("no engine socket at {host}")
     } else if s.contains("Connection refused") || s.contains("os error 111") {
         format!("engine at {host} refused the connection")
@@ -89,6 +89,8 @@ fn describe(host: &str, e: &bollard::errors::Error) -> String {
         format!(
             "permission denied on {host} (the engine socket is root-equivalent: run as a member of the docker group or root)"
         )
+    } else if s.contains("Unsupported URI") || s.contains("unsupported") {
+        format!("unsupported engine address {host} (use unix:///path, tcp://host:port or https://host:port)")
     } else {
         format!("engine at {host}: {s}")
     }

@@ -1,0 +1,125 @@
+//! The real binary's command line: config errors before raw mode, no-TTY guidance, `status`.
+
+mod common;
+
+use common::{Project, require_engine, wait_for};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stackdeck"));
+    // Keep the developer's own config dir out of the tests.
+    c.env("XDG_CONFIG_HOME", std::env::temp_dir().join(format!("sd-xdg-{}", std::process::id())));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let o = c.stdin(Stdio::null()).output().expect("binary runs");
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn bad_keybindings_file_is_refused_with_file_line_column_and_fix() {
+    let p = write("keys.toml", "[logs]\nsearch = \"/\"\nfilterr = \"f\"\n");
+    let (code, _, err) = run(bin().arg("--keybindings").arg(&p));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{}:3:1: unknown action 'filterr' in [logs]", p.display())), "{err}");
+    assert!(err.contains("fix: actions in [logs] are:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn key_clash_is_refused_naming_both_actions() {
+    let p = write("clash.toml", "[services]\nopen_logs = \"q\"\n");
+    let (code, _, err) = run(bin().arg("--keybindings").arg(&p));
+    assert_eq!(code, 2);
+    assert!(err.contains(":2:13: key 'q' is bound to both 'open_logs' and 'quit'"), "{err}");
+}
+
+#[test]
+fn bad_theme_colour_and_unknown_config_field_are_refused() {
+    let t = write("theme.toml", "inherits = \"default\"\n[styles]\nhealthy = \"#12345\"\n");
+    let (code, _, err) = run(bin().arg("--theme").arg(&t));
+    assert_eq!(code, 2);
+    assert!(err.contains(":3:11: invalid hex colour '#12345'"), "{err}");
+    let c = write("stack.toml", "[services.bot]\nhealth_url = \"http://127.0.0.1:1/health\"\ndisplayname = \"Bot\"\n");
+    let (code, _, err) = run(bin().arg("--config").arg(&c));
+    assert_eq!(code, 2);
+    assert!(err.contains(":3:1: unknown field `displayname`"), "{err}");
+    let (code, _, err) = run(bin().args(["--theme", "neon"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no built-in theme named 'neon'") && err.contains("high-contrast"), "{err}");
+}
+
+#[test]
+fn missing_explicit_config_file_is_an_error_not_a_silent_default() {
+    let (code, _, err) = run(bin().args(["--config", "/nonexistent/stackdeck.toml"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/stackdeck.toml: cannot read the file"), "{err}");
+}
+
+#[test]
+fn without_a_tty_the_panel_points_to_status() {
+    let (code, _, err) = run(&mut bin());
+    assert_eq!(code, 2);
+    assert!(err.contains("needs an interactive terminal") && err.contains("stackdeck status"), "{err}");
+}
+
+#[test]
+fn status_exits_1_with_a_reason_when_the_engine_does_not_answer() {
+    let (code, out, err) = run(bin().args(["--host", "unix:///nonexistent/docker.sock", "status"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("no engine socket at unix:///nonexistent/docker.sock"), "{err}");
+}
+
+#[test]
+fn status_json_reports_every_service_with_health() {
+    require_engine();
+    let mut p = Project::new("status");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59203"], &["fx-trading-bot:1"]);
+    let api = p.run("api-server", &["-e", "SIM_PORT=58203"], &["fx-api-server:1"]);
+    wait_for("both healthy", Duration::from_secs(60), || (common::health_of(&bot) == "healthy" && common::health_of(&api) == "healthy").then_some(()));
+    docker_exec_touch(&api);
+    let cfg = write("status.toml", "[services.api-server]\nhealth_url = \"http://127.0.0.1:58203/health\"\n");
+    let (code, out, err) = run(bin().args(["--project", &p.name, "--config"]).arg(&cfg).args(["status", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert!(v["engine"]["api_version"].as_str().is_some_and(|s| !s.is_empty()));
+    let services = v["services"].as_array().unwrap();
+    assert_eq!(services.len(), 2);
+    let find = |s: &str| services.iter().find(|x| x["service"] == s).unwrap().clone();
+    let b = find("trading-bot");
+    for k in ["project", "service", "container", "state", "health", "image", "image_id", "started_at", "restarts"] {
+        assert!(b.get(k).is_some(), "field {k} missing: {b}");
+    }
+    assert_eq!(b["project"], p.name.as_str());
+    assert_eq!(b["state"], "running");
+    assert_eq!(b["health"], "healthy");
+    assert_eq!(b["image"], "fx-trading-bot:1");
+    // The HTTP probe answers 503 before the engine's healthcheck notices: the probe wins.
+    let a = find("api-server");
+    assert_eq!(a["health"], "unhealthy", "{a}");
+    assert_eq!(a["probe"], "HTTP 503");
+}
+
+fn docker_exec_touch(c: &str) {
+    common::docker_ok(&["exec", c, "touch", "/run/sim/unhealthy"]);
+}
+
+#[test]
+fn readme_key_table_is_the_live_keymap() {
+    let (code, out, _) = run(bin().args(["keys", "--markdown"]));
+    assert_eq!(code, 0);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    assert!(readme.contains(&out), "README's key table is out of date: paste the output of `stackdeck keys --markdown`");
+}
