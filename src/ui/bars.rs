@@ -12,18 +12,10 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let st = v.state;
     let bar = v.style(Slot::StatusBar);
     let mut spans = vec![Span::styled(" stackdeck ", v.style(Slot::TitleFocused).patch(bar))];
-    if st.read_only {
-        spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
-        spans.push(Span::styled(" ", bar));
-    }
-    if let Some(p) = &st.project {
-        spans.push(Span::styled(format!("project {p} · "), bar));
-    }
-    let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
-    spans.push(Span::styled(format!("{}{} ", st.engine.host, api), bar));
+    // The connection state first: at 80 columns it must never be the part that is cut off.
     match &st.engine.conn {
-        Conn::Connecting => spans.push(Span::styled("◌ connecting…", v.style(Slot::StatusBar))),
-        Conn::Connected => spans.push(Span::styled("● connected", v.style(Slot::StatusOk))),
+        Conn::Connecting => spans.push(Span::styled("◌ connecting… ", v.style(Slot::StatusBar))),
+        Conn::Connected => spans.push(Span::styled("● connected ", v.style(Slot::StatusOk))),
         Conn::Unreachable { since, reason, retry_in_secs } => {
             let last = st
                 .engine
@@ -31,10 +23,19 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 .map(|t| format!("last contact {}", clock(t, &st.tz)))
                 .unwrap_or_else(|| "never reached".into());
             spans.push(Span::styled(
-                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason}", clock(*since, &st.tz)),
+                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason} ", clock(*since, &st.tz)),
                 v.style(Slot::StatusError),
             ));
         }
+    }
+    if st.read_only {
+        spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
+        spans.push(Span::styled(" ", bar));
+    }
+    let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
+    spans.push(Span::styled(format!("{}{}", st.engine.host, api), bar));
+    if let Some(p) = &st.project {
+        spans.push(Span::styled(format!(" · project {p}"), bar));
     }
     if let Some(n) = &st.ui.notice {
         spans.push(Span::styled(format!("  · {n}"), v.style(Slot::StatusBar)));

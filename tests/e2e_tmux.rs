@@ -1,0 +1,79 @@
+//! The real binary in tmux on the real engine, driven like a person: keys in, screen read back.
+
+mod common;
+
+use common::{Project, Tmux, child_stackdeck, docker_ok, require_engine};
+
+fn panel_cmd(project: &str, extra: &str) -> String {
+    format!(
+        "XDG_CONFIG_HOME=/nonexistent {} --project {project} {extra}; echo STACKDECK-EXIT=$?; sleep 600",
+        env!("CARGO_BIN_EXE_stackdeck")
+    )
+}
+
+#[test]
+fn panel_shows_services_health_and_live_masked_logs_at_80x24() {
+    require_engine();
+    let mut p = Project::new("e2e");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59204"], &["fx-trading-bot:1"]);
+    let _api = p.run("api-server", &["-e", "SIM_PORT=58204"], &["fx-api-server:1"]);
+    let t = Tmux::start("sd-e2e", 80, 24, &panel_cmd(&p.name, ""));
+
+    let s = t.wait("both services healthy", |s| s.contains("trading-bot") && s.contains("api-server") && s.matches("healthy").count() >= 2);
+    assert!(s.contains("● connected"), "{s}");
+    assert!(s.contains("? help") && s.contains("q quit"), "hints from the keymap: {s}");
+
+    // Select the bot (second service) and open its logs: JSON lines shown compact, secrets masked.
+    t.keys(&["j", "Enter"]);
+    let s = t.wait("the bot's log lines", |s| s.contains(&format!("Logs {bot}")) && s.contains("trading_bot::"));
+    assert!(!s.contains("sk_live_"), "a secret reached the screen:\n{s}");
+
+    // Search: '/' opens the prompt, the query is typed, Enter runs it.
+    t.keys(&["/"]);
+    t.wait("the search prompt", |s| s.contains("search:"));
+    t.keys(&["heartbeat", "Enter"]);
+    t.wait("the search in the title", |s| s.contains("/heartbeat ("));
+
+    // Flip the bot's /health to 503: the engine's healthcheck turns it unhealthy on screen.
+    docker_ok(&["exec", &bot, "touch", "/run/sim/unhealthy"]);
+    let s = t.wait("UNHEALTHY on screen", |s| s.contains("UNHEALTHY") && s.contains("✗"));
+    assert!(s.contains("1 unhealthy"), "{s}");
+
+    // Help lists bindings; esc closes it; q quits and the terminal is restored.
+    t.keys(&["?"]);
+    t.wait("the help popup", |s| s.contains("Keys (help or esc closes)") && s.contains("search the logs"));
+    t.keys(&["Escape"]);
+    t.wait("help closed", |s| !s.contains("Keys (help or esc closes)"));
+    t.keys(&["q"]);
+    t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
+    assert!(!t.alternate_screen_on(), "the alternate screen was left on");
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    require_engine();
+    let mut p = Project::new("signals");
+    p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    for sig in ["TERM", "HUP"] {
+        let t = Tmux::start(&format!("sd-sig{sig}"), 80, 24, &panel_cmd(&p.name, ""));
+        t.wait("the panel", |s| s.contains("svc") && s.contains("connected"));
+        assert!(t.alternate_screen_on());
+        let pid = common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
+        assert!(std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success());
+        t.wait("exit after the signal", |s| s.contains("STACKDECK-EXIT=0"));
+        assert!(!t.alternate_screen_on(), "SIG{sig} left the alternate screen on");
+    }
+}
+
+#[test]
+fn read_only_shows_the_badge_and_a_tiny_terminal_still_works() {
+    require_engine();
+    let mut p = Project::new("ro");
+    p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    let t = Tmux::start("sd-ro", 60, 12, &panel_cmd(&p.name, "--read-only --theme mono"));
+    let s = t.wait("the panel", |s| s.contains("READ-ONLY") && s.contains("svc"));
+    assert!(s.lines().count() <= 12, "{s}");
+    // Resize while running: the panel redraws at the new size.
+    assert!(std::process::Command::new("tmux").args(["resize-window", "-t", &t.session, "-x", "100", "-y", "30"]).status().unwrap().success());
+    t.wait("a redraw at 100 columns", |s| s.lines().any(|l| l.chars().count() >= 99 && l.contains("Services")));
+}
