@@ -28,7 +28,12 @@ pub fn container(id: &str, project: Option<&str>, service: &str, state: RunState
 }
 
 fn info() -> EngineInfo {
-    EngineInfo { host: "unix:///x".into(), source: "default".into(), api_version: "1.41".into(), server_version: "20.10".into() }
+    EngineInfo {
+        host: "unix:///x".into(),
+        source: "default".into(),
+        api_version: "1.41".into(),
+        server_version: "20.10".into(),
+    }
 }
 
 fn state() -> AppState {
@@ -63,7 +68,10 @@ fn demo() -> Vec<Container> {
 fn snapshot_selects_first_service_and_follows_its_logs() {
     let (s, _, fx) = connected_with(demo());
     assert_eq!(s.services.selected, Some(ContainerId("a".into())));
-    assert_eq!(fx, vec![Effect::FollowLogs { container: ContainerId("a".into()), generation: 1, tail: 200, since: None }]);
+    assert_eq!(
+        fx,
+        vec![Effect::FollowLogs { container: ContainerId("a".into()), generation: 1, tail: 200, since: None }]
+    );
     assert_eq!(s.logs.stream, StreamState::Connecting);
 }
 
@@ -72,17 +80,32 @@ fn moving_the_selection_retargets_logs_with_a_new_generation() {
     let (mut s, km, _) = connected_with(demo());
     let fx = update(&mut s, &km, key('j'));
     assert_eq!(s.services.selected, Some(ContainerId("b".into())));
-    assert_eq!(fx, vec![Effect::FollowLogs { container: ContainerId("b".into()), generation: 2, tail: 200, since: None }]);
+    assert_eq!(
+        fx,
+        vec![Effect::FollowLogs { container: ContainerId("b".into()), generation: 2, tail: 200, since: None }]
+    );
 }
 
 #[test]
 fn batches_of_an_old_generation_are_dropped() {
     let (mut s, km, _) = connected_with(demo());
     update(&mut s, &km, key('j'));
-    let old = LogBatch { generation: 1, container: ContainerId("a".into()), lines: vec![LogLine::marker("old")], skipped: 0, ended: None };
+    let old = LogBatch {
+        generation: 1,
+        container: ContainerId("a".into()),
+        lines: vec![LogLine::marker("old")],
+        skipped: 0,
+        ended: None,
+    };
     update(&mut s, &km, Msg::Engine(EngineEvent::Logs(old)));
     assert!(s.logs.is_empty());
-    let new = LogBatch { generation: 2, container: ContainerId("b".into()), lines: vec![LogLine::marker("new")], skipped: 0, ended: None };
+    let new = LogBatch {
+        generation: 2,
+        container: ContainerId("b".into()),
+        lines: vec![LogLine::marker("new")],
+        skipped: 0,
+        ended: None,
+    };
     update(&mut s, &km, Msg::Engine(EngineEvent::Logs(new)));
     assert_eq!(s.logs.len(), 1);
     assert_eq!(s.logs.stream, StreamState::Live);
@@ -103,7 +126,13 @@ fn engine_loss_keeps_data_and_marks_stale_then_resumes_logs_since_last_line() {
     let (mut s, km, _) = connected_with(demo());
     let mut line = LogLine::marker("x");
     line.timestamp = Some("2026-11-22T10:00:00.5Z".into());
-    let b = LogBatch { generation: 1, container: ContainerId("a".into()), lines: vec![line], skipped: 0, ended: Some("gone".into()) };
+    let b = LogBatch {
+        generation: 1,
+        container: ContainerId("a".into()),
+        lines: vec![line],
+        skipped: 0,
+        ended: Some("gone".into()),
+    };
     update(&mut s, &km, Msg::Engine(EngineEvent::Logs(b)));
     update(&mut s, &km, Msg::Engine(EngineEvent::Unreachable { reason: "refused".into(), retry_in_secs: 2 }));
     assert!(s.stale());
@@ -112,7 +141,12 @@ fn engine_loss_keeps_data_and_marks_stale_then_resumes_logs_since_last_line() {
     let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Connected(info())));
     assert_eq!(
         fx,
-        vec![Effect::FollowLogs { container: ContainerId("a".into()), generation: 2, tail: 200, since: Some("2026-11-22T10:00:00.5Z".into()) }]
+        vec![Effect::FollowLogs {
+            container: ContainerId("a".into()),
+            generation: 2,
+            tail: 200,
+            since: Some("2026-11-22T10:00:00.5Z".into())
+        }]
     );
     assert_eq!(s.logs.len(), 2, "lines (and the end marker) survive the reconnect");
 }
@@ -156,7 +190,8 @@ fn switching_to_metrics_stops_the_log_stream() {
 fn search_prompt_takes_text_then_runs() {
     let (mut s, km, _) = connected_with(demo());
     let lines = ["alpha", "beta ERROR", "gamma"].map(LogLine::marker);
-    let b = LogBatch { generation: 1, container: ContainerId("a".into()), lines: lines.to_vec(), skipped: 0, ended: None };
+    let b =
+        LogBatch { generation: 1, container: ContainerId("a".into()), lines: lines.to_vec(), skipped: 0, ended: None };
     update(&mut s, &km, Msg::Engine(EngineEvent::Logs(b)));
     update(&mut s, &km, key('2'));
     update(&mut s, &km, key('/'));
@@ -200,9 +235,25 @@ fn signals_quit() {
 #[test]
 fn restarted_container_resumes_its_ended_log_stream() {
     let (mut s, km, _) = connected_with(demo());
-    let b = LogBatch { generation: 1, container: ContainerId("a".into()), lines: vec![], skipped: 0, ended: Some("stopped".into()) };
+    let b = LogBatch {
+        generation: 1,
+        container: ContainerId("a".into()),
+        lines: vec![],
+        skipped: 0,
+        ended: Some("stopped".into()),
+    };
     update(&mut s, &km, Msg::Engine(EngineEvent::Logs(b)));
-    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(container("a", Some("trading"), "api-server", RunState::Running, Health::Starting))));
+    let fx = update(
+        &mut s,
+        &km,
+        Msg::Engine(EngineEvent::Upsert(container(
+            "a",
+            Some("trading"),
+            "api-server",
+            RunState::Running,
+            Health::Starting,
+        ))),
+    );
     assert!(matches!(fx.as_slice(), [Effect::FollowLogs { generation: 2, .. }]));
 }
 
@@ -210,7 +261,15 @@ fn restarted_container_resumes_its_ended_log_stream() {
 fn stats_only_redraw_when_metrics_are_on_screen() {
     let (mut s, km, _) = connected_with(demo());
     s.dirty = false;
-    let sample = crate::domain::StatsSample { cpu_percent: 1.0, mem_bytes: 1, mem_limit: 0, net_rx: 0, net_tx: 0, blk_read: 0, blk_write: 0 };
+    let sample = crate::domain::StatsSample {
+        cpu_percent: 1.0,
+        mem_bytes: 1,
+        mem_limit: 0,
+        net_rx: 0,
+        net_tx: 0,
+        blk_read: 0,
+        blk_write: 0,
+    };
     update(&mut s, &km, Msg::Engine(EngineEvent::Stats(ContainerId("a".into()), sample)));
     assert!(!s.dirty);
     update(&mut s, &km, key('3'));

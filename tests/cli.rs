@@ -24,7 +24,11 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
 
 fn run(c: &mut Command) -> (i32, String, String) {
     let o = c.stdin(Stdio::null()).output().expect("binary runs");
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -88,7 +92,9 @@ fn status_json_reports_every_service_with_health() {
     let mut p = Project::new("status");
     let bot = p.run("trading-bot", &["-e", "SIM_PORT=59203"], &["fx-trading-bot:1"]);
     let api = p.run("api-server", &["-e", "SIM_PORT=58203"], &["fx-api-server:1"]);
-    wait_for("both healthy", Duration::from_secs(60), || (common::health_of(&bot) == "healthy" && common::health_of(&api) == "healthy").then_some(()));
+    wait_for("both healthy", Duration::from_secs(60), || {
+        (common::health_of(&bot) == "healthy" && common::health_of(&api) == "healthy").then_some(())
+    });
     docker_exec_touch(&api);
     let cfg = write("status.toml", "[services.api-server]\nhealth_url = \"http://127.0.0.1:58203/health\"\n");
     let (code, out, err) = run(bin().args(["--project", &p.name, "--config"]).arg(&cfg).args(["status", "--json"]));
@@ -121,5 +127,8 @@ fn readme_key_table_is_the_live_keymap() {
     let (code, out, _) = run(bin().args(["keys", "--markdown"]));
     assert_eq!(code, 0);
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
-    assert!(readme.contains(&out), "README's key table is out of date: paste the output of `stackdeck keys --markdown`");
+    assert!(
+        readme.contains(&out),
+        "README's key table is out of date: paste the output of `stackdeck keys --markdown`"
+    );
 }

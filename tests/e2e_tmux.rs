@@ -19,7 +19,9 @@ fn panel_shows_services_health_and_live_masked_logs_at_80x24() {
     let _api = p.run("api-server", &["-e", "SIM_PORT=58204"], &["fx-api-server:1"]);
     let t = Tmux::start("sd-e2e", 80, 24, &panel_cmd(&p.name, ""));
 
-    let s = t.wait("both services healthy", |s| s.contains("trading-bot") && s.contains("api-server") && s.matches("healthy").count() >= 2);
+    let s = t.wait("both services healthy", |s| {
+        s.contains("trading-bot") && s.contains("api-server") && s.matches("healthy").count() >= 2
+    });
     assert!(s.contains("● connected"), "{s}");
     assert!(s.contains("? help") && s.contains("q quit"), "hints from the keymap: {s}");
 
@@ -58,8 +60,12 @@ fn sigterm_and_sighup_restore_the_terminal() {
         let t = Tmux::start(&format!("sd-sig{sig}"), 80, 24, &panel_cmd(&p.name, ""));
         t.wait("the panel", |s| s.contains("svc") && s.contains("connected"));
         assert!(t.alternate_screen_on());
-        let pid = common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
-        assert!(std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success());
+        let pid = common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || {
+            child_stackdeck(t.pane_pid())
+        });
+        assert!(
+            std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success()
+        );
         t.wait("exit after the signal", |s| s.contains("STACKDECK-EXIT=0"));
         assert!(!t.alternate_screen_on(), "SIG{sig} left the alternate screen on");
     }
@@ -74,6 +80,12 @@ fn read_only_shows_the_badge_and_a_tiny_terminal_still_works() {
     let s = t.wait("the panel", |s| s.contains("READ-ONLY") && s.contains("svc"));
     assert!(s.lines().count() <= 12, "{s}");
     // Resize while running: the panel redraws at the new size.
-    assert!(std::process::Command::new("tmux").args(["resize-window", "-t", &t.session, "-x", "100", "-y", "30"]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("tmux")
+            .args(["resize-window", "-t", &t.session, "-x", "100", "-y", "30"])
+            .status()
+            .unwrap()
+            .success()
+    );
     t.wait("a redraw at 100 columns", |s| s.lines().any(|l| l.chars().count() >= 99 && l.contains("Services")));
 }

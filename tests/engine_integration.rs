@@ -28,7 +28,11 @@ struct Watch {
 impl Watch {
     fn start(project: &str) -> Watch {
         let (tx, rx) = mpsc::channel(4096);
-        let opts = engine::Options { project: Some(project.to_owned()), resync: Duration::from_secs(30), masker: Masker::default() };
+        let opts = engine::Options {
+            project: Some(project.to_owned()),
+            resync: Duration::from_secs(30),
+            masker: Masker::default(),
+        };
         let handle = engine::spawn(endpoint(), opts, tx);
         Watch { rx, handle, containers: HashMap::new(), lines: Vec::new(), stats: HashMap::new(), ended: None }
     }
@@ -68,7 +72,10 @@ impl Watch {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(m)) => self.apply(m),
                 Ok(None) => panic!("engine channel closed while waiting for {what}"),
-                Err(_) => panic!("timed out after {secs} s waiting for {what}; containers: {:?}", self.containers.keys().collect::<Vec<_>>()),
+                Err(_) => panic!(
+                    "timed out after {secs} s waiting for {what}; containers: {:?}",
+                    self.containers.keys().collect::<Vec<_>>()
+                ),
             }
         }
     }
@@ -88,7 +95,9 @@ async fn discovers_compose_services_and_every_state() {
     docker_ok(&["pause", &paused]);
     let mut w = Watch::start(&p.name);
     w.until("all three containers", 60, |w| {
-        w.get(&bot).is_some() && w.get(&done).is_some_and(|c| c.state == RunState::Exited) && w.get(&paused).is_some_and(|c| c.state == RunState::Paused)
+        w.get(&bot).is_some()
+            && w.get(&done).is_some_and(|c| c.state == RunState::Exited)
+            && w.get(&paused).is_some_and(|c| c.state == RunState::Paused)
     })
     .await;
     let b = w.get(&bot).unwrap();
@@ -98,7 +107,10 @@ async fn discovers_compose_services_and_every_state() {
     assert!(b.image_id.starts_with("sha256:"));
     assert!(b.started_at.is_some());
     assert_eq!(w.get(&done).unwrap().exit_code, Some(3));
-    w.until("the bot to become healthy (engine healthcheck)", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
+    w.until("the bot to become healthy (engine healthcheck)", 60, |w| {
+        w.get(&bot).is_some_and(|c| c.health == Health::Healthy)
+    })
+    .await;
     docker_ok(&["unpause", &paused]);
     drop(w.handle);
 }
@@ -111,7 +123,8 @@ async fn health_follows_the_simulator_flipping_to_503_and_back() {
     let mut w = Watch::start(&p.name);
     w.until("healthy", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
     docker_ok(&["exec", &bot, "touch", "/run/sim/unhealthy"]);
-    w.until("unhealthy after /health answers 503", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Unhealthy)).await;
+    w.until("unhealthy after /health answers 503", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Unhealthy))
+        .await;
     docker_ok(&["exec", &bot, "rm", "/run/sim/unhealthy"]);
     w.until("healthy again", 60, |w| w.get(&bot).is_some_and(|c| c.health == Health::Healthy)).await;
 }
@@ -134,9 +147,13 @@ async fn hostile_log_bytes_are_inert_masked_and_bounded() {
     }
     // The json-file log driver stores invalid UTF-8 as U+FFFD already; other drivers (and TTY
     // containers) pass the raw bytes, which we show as \xNN. Either way: inert and visible.
-    let first = all.iter().find(|t| t.starts_with("␛]0;pwned␇␛[2Jtitle ")).unwrap_or_else(|| panic!("hostile line missing: {:?}", &all[..all.len().min(3)]));
+    let first = all
+        .iter()
+        .find(|t| t.starts_with("␛]0;pwned␇␛[2Jtitle "))
+        .unwrap_or_else(|| panic!("hostile line missing: {:?}", &all[..all.len().min(3)]));
     assert!(
-        first.ends_with("title \\xFF\\xFE api_key=**** Bearer ****") || first.ends_with("title \u{FFFD}\u{FFFD} api_key=**** Bearer ****"),
+        first.ends_with("title \\xFF\\xFE api_key=**** Bearer ****")
+            || first.ends_with("title \u{FFFD}\u{FFFD} api_key=**** Bearer ****"),
         "{first}"
     );
     let big = w.lines.iter().find(|l| l.text.starts_with("xxxx")).expect("the 1 MB line arrives");

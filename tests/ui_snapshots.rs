@@ -34,8 +34,14 @@ fn c(id: &str, project: Option<&str>, service: &str, state: RunState, health: He
 }
 
 fn demo_state(keymap: &Keymap) -> AppState {
-    let mut s = AppState::new("unix:///var/run/docker.sock", "default", Timestamp::from_second(NOW).unwrap(), 1000, 200);
-    let info = EngineInfo { host: "unix:///var/run/docker.sock".into(), source: "default".into(), api_version: "1.41".into(), server_version: "20.10.24".into() };
+    let mut s =
+        AppState::new("unix:///var/run/docker.sock", "default", Timestamp::from_second(NOW).unwrap(), 1000, 200);
+    let info = EngineInfo {
+        host: "unix:///var/run/docker.sock".into(),
+        source: "default".into(),
+        api_version: "1.41".into(),
+        server_version: "20.10.24".into(),
+    };
     let list = vec![
         c("aa", Some("trading"), "trading-bot", RunState::Running, Health::Healthy, 7200),
         c("bb", Some("trading"), "api-server", RunState::Running, Health::Unhealthy, 95),
@@ -166,7 +172,14 @@ fn help_popup_lists_bindings_80x24() {
 fn engine_unreachable_keeps_the_list_and_says_so() {
     let km = Keymap::defaults();
     let mut s = demo_state(&km);
-    update(&mut s, &km, Msg::Engine(EngineEvent::Unreachable { reason: "engine at unix:///var/run/docker.sock refused the connection".into(), retry_in_secs: 4 }));
+    update(
+        &mut s,
+        &km,
+        Msg::Engine(EngineEvent::Unreachable {
+            reason: "engine at unix:///var/run/docker.sock refused the connection".into(),
+            retry_in_secs: 4,
+        }),
+    );
     let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
     let screen = t.backend().to_string();
     assert!(screen.contains("UNREACHABLE"));

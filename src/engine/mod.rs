@@ -60,8 +60,7 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 
 /// Connect, negotiate the API version, and say who answered.
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), String> {
-    let docker =
-        Docker::connect_with_host(&ep.host).map_err(|e| describe(&ep.host, &e))?;
+    let docker = Docker::connect_with_host(&ep.host).map_err(|e| describe(&ep.host, &e))?;
     let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()))?

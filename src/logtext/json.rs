@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn structured_line_becomes_readable() {
         let l = r#"{"timestamp":"2026-11-22T14:05:46.375Z","level":"WARN","target":"trading_bot::orders","message":"slippage above threshold","symbol":"BTC-USD","actual_bps":31}"#;
-        assert_eq!(compact(l).unwrap(), "WARN  trading_bot::orders: slippage above threshold actual_bps=31 symbol=BTC-USD");
+        assert_eq!(
+            compact(l).unwrap(),
+            "WARN  trading_bot::orders: slippage above threshold actual_bps=31 symbol=BTC-USD"
+        );
     }
 
     #[test]

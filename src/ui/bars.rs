@@ -23,7 +23,10 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 .map(|t| format!("last contact {}", clock(t, &st.tz)))
                 .unwrap_or_else(|| "never reached".into());
             spans.push(Span::styled(
-                format!("✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason} ", clock(*since, &st.tz)),
+                format!(
+                    "✗ UNREACHABLE since {} ({last}), retrying every ≤{retry_in_secs}s: {reason} ",
+                    clock(*since, &st.tz)
+                ),
                 v.style(Slot::StatusError),
             ));
         }

@@ -25,7 +25,10 @@ pub fn require_engine() {
         String::from_utf8_lossy(&o.stderr)
     );
     for img in ["bb:1", "fx-trading-bot:1", "fx-api-server:1"] {
-        assert!(docker(&["image", "inspect", img]).status.success(), "fixture image {img} missing: run tests/fixtures/build.sh");
+        assert!(
+            docker(&["image", "inspect", img]).status.success(),
+            "fixture image {img} missing: run tests/fixtures/build.sh"
+        );
     }
 }
 
@@ -62,7 +65,20 @@ impl Project {
         let cname = self.container_name(service);
         let lp = format!("com.docker.compose.project={}", self.name);
         let ls = format!("com.docker.compose.service={service}");
-        let mut args = vec!["run", "-d", "--name", &cname, "--network", "host", "--label", &lp, "--label", &ls, "--label", "com.docker.compose.container-number=1"];
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            &cname,
+            "--network",
+            "host",
+            "--label",
+            &lp,
+            "--label",
+            &ls,
+            "--label",
+            "com.docker.compose.container-number=1",
+        ];
         args.extend_from_slice(extra);
         args.extend_from_slice(image_and_cmd);
         docker_ok(&args);
@@ -110,7 +126,8 @@ impl Tmux {
     }
 
     pub fn screen(&self) -> String {
-        let o = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("tmux capture-pane");
+        let o =
+            Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("tmux capture-pane");
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -129,12 +146,18 @@ impl Tmux {
     }
 
     pub fn alternate_screen_on(&self) -> bool {
-        let o = Command::new("tmux").args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"]).output().expect("tmux");
+        let o = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"])
+            .output()
+            .expect("tmux");
         String::from_utf8_lossy(&o.stdout).trim() == "1"
     }
 
     pub fn pane_pid(&self) -> u32 {
-        let o = Command::new("tmux").args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"]).output().expect("tmux");
+        let o = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
+            .output()
+            .expect("tmux");
         String::from_utf8_lossy(&o.stdout).trim().parse().expect("pane pid")
     }
 }
