@@ -184,10 +184,11 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
                 input.pop();
             }
             _ => {
-                if let KeyCode::Char(c) = k.code {
-                    if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) && input.len() < 256 {
-                        input.push(c);
-                    }
+                if let KeyCode::Char(c) = k.code
+                    && !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                    && input.len() < 256
+                {
+                    input.push(c);
                 }
             }
         }

@@ -71,16 +71,10 @@ pub const DEFAULT_TAIL: u32 = 200;
 pub const DEFAULT_BUFFER_LINES: usize = 10_000;
 
 /// A validated stack config plus the compiled masker.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Stack {
     pub config: StackConfig,
     pub masker: Masker,
-}
-
-impl Default for Stack {
-    fn default() -> Self {
-        Stack { config: StackConfig::default(), masker: Masker::default() }
-    }
 }
 
 impl Stack {

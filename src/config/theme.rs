@@ -121,10 +121,11 @@ impl Src {
     }
 
     fn resolve(&self, palette: &BTreeMap<String, Src>, depth: usize) -> Result<Color, ConfigError> {
-        if let Some(p) = palette.get(&self.value) {
-            if depth < 8 && p.value != self.value {
-                return p.resolve(palette, depth + 1);
-            }
+        if let Some(p) = palette.get(&self.value)
+            && depth < 8
+            && p.value != self.value
+        {
+            return p.resolve(palette, depth + 1);
         }
         parse_colour(&self.value).map_err(|message| ConfigError {
             file: self.file.clone(),

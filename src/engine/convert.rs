@@ -25,8 +25,8 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
         _ => ServiceKey::new(None, &name),
     };
     let st = ins.state.unwrap_or_default();
-    let state = st.status.map_or(RunState::Unknown, |s| RunState::parse(&s.to_string()));
-    let health = st.health.and_then(|h| h.status).map_or(Health::None, |h| Health::parse(&h.to_string()));
+    let state = st.status.map_or(RunState::Unknown, |s| RunState::parse(s.as_ref()));
+    let health = st.health.and_then(|h| h.status).map_or(Health::None, |h| Health::parse(h.as_ref()));
     Some(Container {
         id,
         name,
@@ -46,7 +46,7 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
 /// What a list entry says, cheaply, to decide whether a full inspect is needed.
 pub fn summary_fingerprint(s: &ContainerSummary) -> Option<(ContainerId, RunState, Health)> {
     let id = ContainerId(s.id.clone()?);
-    let state = s.state.map_or(RunState::Unknown, |st| RunState::parse(&st.to_string()));
+    let state = s.state.map_or(RunState::Unknown, |st| RunState::parse(st.as_ref()));
     let status = s.status.as_deref().unwrap_or("");
     // API < 1.52 has no health field in lists; the status text carries it: "Up 5 s (healthy)".
     let health = if status.contains("(healthy)") {

@@ -50,12 +50,12 @@ pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Resu
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         v.get("currentContext")?.as_str().filter(|s| !s.is_empty()).map(|s| (s.to_owned(), "docker context"))
     });
-    if let Some((name, how)) = context {
-        if name != "default" {
-            let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
-            let host = context_host(dir, &name)?;
-            return Ok(Endpoint { host, source: format!("{how} {name}") });
-        }
+    if let Some((name, how)) = context
+        && name != "default"
+    {
+        let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
+        let host = context_host(dir, &name)?;
+        return Ok(Endpoint { host, source: format!("{how} {name}") });
     }
     if let Some(h) = config_host {
         return Ok(Endpoint { host: h.to_owned(), source: "config".into() });

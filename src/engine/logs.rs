@@ -77,11 +77,10 @@ async fn follow(
                 asm.push(&bytes, |raw, cut| {
                     let mut line = LogLine::from_raw(raw, stderr, &masker);
                     line.cut_bytes += cut;
-                    if let (Some(since), Some(ts)) = (since_ts, line.timestamp.as_deref()) {
-                        if ts.parse::<jiff::Timestamp>().is_ok_and(|t| t <= since) {
+                    if let (Some(since), Some(ts)) = (since_ts, line.timestamp.as_deref())
+                        && ts.parse::<jiff::Timestamp>().is_ok_and(|t| t <= since) {
                             return;
                         }
-                    }
                     out.push(line);
                 });
                 if out.pending.len() >= BATCH_LINES {

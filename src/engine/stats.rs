@@ -20,11 +20,10 @@ pub(super) fn spawn(docker: Docker, id: ContainerId, tx: mpsc::Sender<Msg>) -> C
                 () = t.cancelled() => return,
                 item = stream.next() => match item {
                     Some(Ok(s)) => {
-                        if let Some(sample) = convert::stats(&s) {
-                            if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Msg::Engine(EngineEvent::Stats(id.clone(), sample))) {
+                        if let Some(sample) = convert::stats(&s)
+                            && let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Msg::Engine(EngineEvent::Stats(id.clone(), sample))) {
                                 return;
                             }
-                        }
                     }
                     // The container stopped or the engine went away: the supervisor notices
                     // through events and starts a new stream when it runs again.

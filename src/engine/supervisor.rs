@@ -231,11 +231,11 @@ async fn resync_changed(
     for s in &list {
         let Some((id, state, health)) = convert::summary_fingerprint(s) else { continue };
         seen.insert(id.clone());
-        if known.get(&id) != Some(&(state, health)) {
-            if let Some(c) = inspect(docker, &id).await? {
-                known.insert(id, (c.state, c.health));
-                changes.push(Change::Upsert(c));
-            }
+        if known.get(&id) != Some(&(state, health))
+            && let Some(c) = inspect(docker, &id).await?
+        {
+            known.insert(id, (c.state, c.health));
+            changes.push(Change::Upsert(c));
         }
     }
     let gone: Vec<ContainerId> = known.keys().filter(|id| !seen.contains(*id)).cloned().collect();

@@ -26,17 +26,17 @@ pub fn detect(text: &str) -> Level {
         stripped = strip_sgr(head);
         head = &stripped;
     }
-    if head.trim_start().starts_with('{') {
-        if let Some(l) = json_level(head) {
-            return l;
-        }
+    if head.trim_start().starts_with('{')
+        && let Some(l) = json_level(head)
+    {
+        return l;
     }
     // logfmt: level=warn / lvl=error
     for key in ["level=", "lvl="] {
-        if let Some(i) = head.find(key) {
-            if let Some(l) = word_level(&head[i + key.len()..]) {
-                return l;
-            }
+        if let Some(i) = head.find(key)
+            && let Some(l) = word_level(&head[i + key.len()..])
+        {
+            return l;
         }
     }
     // bracketed or bare words: [warn], WARN, ERROR:, E1122 (glog) is not attempted.

@@ -49,14 +49,15 @@ impl LogLine {
 /// The engine prefixes each line with `2026-11-22T13:55:41.123456789Z ` when asked for
 /// timestamps. Split it off so the view can toggle it.
 fn split_timestamp(raw: &[u8]) -> (Option<String>, &[u8]) {
-    if raw.len() > 20 && raw[4] == b'-' && raw[7] == b'-' && raw[10] == b'T' {
-        if let Some(sp) = raw.iter().take(40).position(|&b| b == b' ') {
-            if let Ok(ts) = std::str::from_utf8(&raw[..sp]) {
-                if ts.ends_with('Z') || ts.contains('+') {
-                    return (Some(ts.to_owned()), &raw[sp + 1..]);
-                }
-            }
-        }
+    if raw.len() > 20
+        && raw[4] == b'-'
+        && raw[7] == b'-'
+        && raw[10] == b'T'
+        && let Some(sp) = raw.iter().take(40).position(|&b| b == b' ')
+        && let Ok(ts) = std::str::from_utf8(&raw[..sp])
+        && (ts.ends_with('Z') || ts.contains('+'))
+    {
+        return (Some(ts.to_owned()), &raw[sp + 1..]);
     }
     (None, raw)
 }

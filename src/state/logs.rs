@@ -106,10 +106,10 @@ impl LogView {
         if over > 0 {
             self.lines.drain(..over);
             self.first_seq += over as u64;
-            if let Some(a) = self.anchor {
-                if a < self.first_seq {
-                    self.anchor = Some(self.first_seq.min(self.end_seq().saturating_sub(1)));
-                }
+            if let Some(a) = self.anchor
+                && a < self.first_seq
+            {
+                self.anchor = Some(self.first_seq.min(self.end_seq().saturating_sub(1)));
             }
             if self.current_match.is_some_and(|m| m < self.first_seq) {
                 self.current_match = None;
@@ -262,12 +262,12 @@ impl LogView {
         }
         let mut s = self.anchor.unwrap_or(self.end_seq() - 1).min(self.end_seq() - 1);
         loop {
-            if let Some(l) = self.get(s) {
-                if self.visible(l) {
-                    out.push((s, l));
-                    if out.len() == n {
-                        break;
-                    }
+            if let Some(l) = self.get(s)
+                && self.visible(l)
+            {
+                out.push((s, l));
+                if out.len() == n {
+                    break;
                 }
             }
             if s == self.first_seq {

@@ -89,19 +89,26 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if wide {
         header.push("ID");
     }
+    // Exact widths (no Min constraints): the layout solver resolves over-constrained Min
+    // columns differently from run to run, and a table must not jitter.
+    let fixed: u16 = 1 + 11 + 9 + 7 + 3 + if wide { 12 } else { 0 };
+    let gaps: u16 = if wide { 7 } else { 6 };
+    let flexible = inner.width.saturating_sub(fixed + gaps);
+    let svc_cols = (flexible * 3 / 5).clamp(8, 40).min(flexible);
+    let image_cols = flexible - svc_cols;
     let mut widths = vec![
         Constraint::Length(1),
-        Constraint::Min(14),
+        Constraint::Length(svc_cols),
         Constraint::Length(11),
         Constraint::Length(9),
         Constraint::Length(7),
         Constraint::Length(3),
-        Constraint::Min(8),
+        Constraint::Length(image_cols),
     ];
     if wide {
         widths.push(Constraint::Length(12));
     }
-    let svc_w = (inner.width as usize).saturating_sub(if wide { 63 } else { 49 }).clamp(14, 40);
+    let svc_w = svc_cols as usize;
     let mut rows = Vec::new();
     let mut selected_row = None;
     for r in svc.rows() {
