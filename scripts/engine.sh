@@ -12,6 +12,7 @@ command -v busybox >/dev/null || need+=(busybox-static)
 command -v tmux >/dev/null || need+=(tmux)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v curl >/dev/null || need+=(curl)
+command -v pgrep >/dev/null || need+=(procps)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
