@@ -14,6 +14,24 @@ use tokio_util::sync::CancellationToken;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
+/// Container events that change what the panel shows (`health_status` matches
+/// `health_status: healthy` etc. on the engine side).
+const WATCHED_EVENTS: &[&str] = &[
+    "create",
+    "start",
+    "restart",
+    "die",
+    "stop",
+    "kill",
+    "pause",
+    "unpause",
+    "destroy",
+    "rename",
+    "update",
+    "oom",
+    "health_status",
+];
+
 /// What the app last asked to follow; re-established after a reconnect.
 #[derive(Debug, Clone)]
 struct FollowReq {
@@ -115,6 +133,9 @@ async fn session(
     // Subscribe to events before listing, so nothing between the two is missed.
     let mut filters = project_filter(project);
     filters.insert("type".into(), vec!["container".into()]);
+    // Only what changes the panel. Healthchecks alone produce three exec_* events per check per
+    // container; filtering them on the engine side keeps an idle panel idle.
+    filters.insert("event".into(), WATCHED_EVENTS.iter().map(|e| (*e).to_owned()).collect());
     let mut events = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build())).boxed();
 
     let mut known: HashMap<ContainerId, (RunState, Health)> = HashMap::new();
