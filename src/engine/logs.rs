@@ -21,35 +21,31 @@ const BATCH_LINES: usize = 1024;
 const BATCH_DELAY: Duration = Duration::from_millis(25);
 pub const MAX_PENDING: usize = 20_000;
 
-pub(super) fn spawn(
-    docker: Docker,
-    id: ContainerId,
-    generation: u64,
-    tail: u32,
-    since: Option<String>,
-    masker: Masker,
-    tx: mpsc::Sender<Msg>,
-) -> CancellationToken {
+/// What to follow: one container, tagged with the app's generation number.
+#[derive(Debug, Clone)]
+pub(super) struct Follow {
+    pub id: ContainerId,
+    pub generation: u64,
+    /// Lines of history to start with (when not resuming).
+    pub tail: u32,
+    /// Resume after this engine timestamp instead of tailing.
+    pub since: Option<String>,
+}
+
+pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
         tokio::select! {
             () = t.cancelled() => {}
-            () = follow(docker, id, generation, tail, since, masker, tx) => {}
+            () = follow(docker, f, masker, tx) => {}
         }
     });
     token
 }
 
-async fn follow(
-    docker: Docker,
-    id: ContainerId,
-    generation: u64,
-    tail: u32,
-    since: Option<String>,
-    masker: Masker,
-    tx: mpsc::Sender<Msg>,
-) {
+async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) {
+    let Follow { id, generation, tail, since } = f;
     let since_ts: Option<jiff::Timestamp> = since.as_deref().and_then(|s| s.parse().ok());
     let mut b = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
     b = match since_ts {

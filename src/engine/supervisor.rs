@@ -32,15 +32,6 @@ const WATCHED_EVENTS: &[&str] = &[
     "health_status",
 ];
 
-/// What the app last asked to follow; re-established after a reconnect.
-#[derive(Debug, Clone)]
-struct FollowReq {
-    container: ContainerId,
-    generation: u64,
-    tail: u32,
-    since: Option<String>,
-}
-
 pub(super) async fn run(
     ep: Endpoint,
     opts: Options,
@@ -48,7 +39,7 @@ pub(super) async fn run(
     mut cmds: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut backoff = Duration::from_secs(1);
-    let mut follow: Option<FollowReq> = None;
+    let mut follow: Option<logs::Follow> = None;
     loop {
         let reason = match connect(&ep).await {
             Ok((docker, info)) => {
@@ -84,10 +75,10 @@ pub(super) async fn run(
     }
 }
 
-fn apply_follow_cmd(c: Command, follow: &mut Option<FollowReq>) {
+fn apply_follow_cmd(c: Command, follow: &mut Option<logs::Follow>) {
     match c {
         Command::FollowLogs { container, generation, tail, since } => {
-            *follow = Some(FollowReq { container, generation, tail, since });
+            *follow = Some(logs::Follow { id: container, generation, tail, since });
         }
         Command::StopLogs => *follow = None,
     }
@@ -126,7 +117,7 @@ async fn session(
     opts: &Options,
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
-    follow: &mut Option<FollowReq>,
+    follow: &mut Option<logs::Follow>,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut streams = Streams { stats: HashMap::new(), logs: None };
@@ -212,7 +203,7 @@ async fn session(
                 apply_follow_cmd(c, follow);
                 if let Some(t) = streams.logs.take() { t.cancel(); }
                 if let Some(f) = follow.as_ref() {
-                    streams.logs = Some(logs::spawn(docker.clone(), f.container.clone(), f.generation, f.tail, f.since.clone(), opts.masker.clone(), tx.clone()));
+                    streams.logs = Some(logs::spawn(docker.clone(), f.clone(), opts.masker.clone(), tx.clone()));
                 }
             }
         }

@@ -159,38 +159,20 @@ impl LogView {
         if self.query.is_none() || self.lines.is_empty() {
             return None;
         }
-        let first = self.first_seq;
-        let last = self.end_seq() - 1;
-        let mut s = from.clamp(first, last);
-        if !inclusive {
-            if forward {
-                if s == last {
-                    return None;
-                }
-                s += 1;
-            } else {
-                if s == first {
-                    return None;
-                }
-                s -= 1;
+        let start = from.clamp(self.first_seq, self.end_seq() - 1);
+        let mut s = if inclusive { Some(start) } else { self.step(start, forward) };
+        while let Some(seq) = s {
+            if self.get(seq).is_some_and(|l| self.matches(l)) {
+                return Some(seq);
             }
+            s = self.step(seq, forward);
         }
-        loop {
-            if self.get(s).is_some_and(|l| self.matches(l)) {
-                return Some(s);
-            }
-            if forward {
-                if s == last {
-                    return None;
-                }
-                s += 1;
-            } else {
-                if s == first {
-                    return None;
-                }
-                s -= 1;
-            }
-        }
+        None
+    }
+
+    /// The neighbouring sequence number inside the buffer, if any.
+    fn step(&self, seq: u64, forward: bool) -> Option<u64> {
+        if forward { (seq + 1 < self.end_seq()).then_some(seq + 1) } else { (seq > self.first_seq).then(|| seq - 1) }
     }
 
     /// Move to the next (older = `prev`) match; pauses the view on it.
