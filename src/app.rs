@@ -70,6 +70,11 @@ pub async fn run(setup: Setup) -> Result<()> {
                 guard.terminal.draw(|f| ui::draw(f, &view))?;
                 state.dirty = false;
                 last_draw = tokio::time::Instant::now();
+                // Test seam (debug builds only): prove the panic path restores the terminal.
+                #[cfg(debug_assertions)]
+                if std::env::var_os("STACKDECK_TEST_PANIC").is_some() && state.engine.info.is_some() {
+                    panic!("STACKDECK_TEST_PANIC: deliberate panic after a frame");
+                }
             }
         }
         let frame_due = state.dirty.then(|| last_draw + FRAME);

@@ -89,3 +89,21 @@ fn read_only_shows_the_badge_and_a_tiny_terminal_still_works() {
     );
     t.wait("a redraw at 100 columns", |s| s.lines().any(|l| l.chars().count() >= 99 && l.contains("Services")));
 }
+
+#[test]
+fn a_panic_restores_the_terminal_before_the_report() {
+    require_engine();
+    let mut p = Project::new("panic");
+    p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    // The seam exists only in debug builds (the test profile).
+    let t = Tmux::start(
+        "sd-panic",
+        100,
+        30,
+        &format!("RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 STACKDECK_TEST_PANIC=1 {}", panel_cmd(&p.name, "")),
+    );
+    let s = t.wait("the panic report after exit", |s| s.contains("STACKDECK-EXIT="));
+    assert!(!t.alternate_screen_on(), "a panic left the alternate screen on:\n{s}");
+    assert!(s.contains("deliberate panic after a frame"), "the report is printed on the restored screen:\n{s}");
+    assert!(!s.contains("STACKDECK-EXIT=0"), "a panic is not a clean exit:\n{s}");
+}
