@@ -21,6 +21,10 @@ pub struct Cli {
     /// Engine address (unix:///path, tcp://host:port). Default: DOCKER_HOST, docker context, socket.
     #[arg(long, short = 'H', global = true, value_name = "URL")]
     pub host: Option<String>,
+    /// Where history, audit and locks live (default: [state] dir in the config, else
+    /// $XDG_DATA_HOME/stackdeck).
+    #[arg(long, global = true, value_name = "DIR", env = "STACKDECK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Show only this compose project.
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub project: Option<String>,
@@ -35,6 +39,47 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Emergency stop: stop signal, grace, SIGKILL; restart policy "no" until `start`.
+    Stop {
+        /// `service` (unique across projects), `project/service`, or a container name.
+        service: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Why (shown in the panel's banner and recorded).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Start a stopped service again and restore its restart policy.
+    Start {
+        service: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Recreate a service with another image, health-gated; rolled back automatically if unhealthy.
+    Deploy {
+        service: String,
+        /// Image reference (tag or digest).
+        image: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Redeploy the last image that passed a health gate for the service.
+    Rollback {
+        service: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Operations history (newest first).
+    History {
+        #[arg(long)]
+        json: bool,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
     },
     /// Print the effective key bindings (defaults merged with your overrides).
     Keys {

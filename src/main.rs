@@ -62,7 +62,31 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             fix: "set DOCKER_HOST or --host, or repair the context with `docker context ls`".into(),
         })?;
 
+    let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
+    let op = |req, yes| {
+        Ok(stackdeck::opcli::run(
+            req,
+            yes,
+            ep.clone(),
+            stack.clone(),
+            state_dir.clone(),
+            cli.read_only,
+            cli.project.clone(),
+        ))
+    };
+    use stackdeck::opcli::Request;
     match cli.command {
+        Some(Command::Stop { ref service, yes, ref reason }) => {
+            op(Request::Stop { service: service.clone(), reason: reason.clone() }, yes)
+        }
+        Some(Command::Start { ref service, yes }) => op(Request::Start { service: service.clone() }, yes),
+        Some(Command::Deploy { ref service, ref image, yes }) => {
+            op(Request::Deploy { service: service.clone(), image: image.clone() }, yes)
+        }
+        Some(Command::Rollback { ref service, yes }) => op(Request::Rollback { service: service.clone() }, yes),
+        Some(Command::History { json, ref service, limit }) => {
+            Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))
+        }
         Some(Command::Keys { markdown }) => {
             print!("{}", key_table(&keymap, markdown));
             Ok(ExitCode::SUCCESS)

@@ -20,6 +20,16 @@ pub struct StackConfig {
     pub masking: MaskingConfig,
     #[serde(default)]
     pub logs: LogsConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Where history, audit and locks live (default: $XDG_DATA_HOME/stackdeck). On a server,
+    /// a shared dir such as /var/lib/stackdeck lets every operator see the same history.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,6 +39,9 @@ pub struct EngineConfig {
     pub host: Option<String>,
     /// Full resync period in seconds (events alone go stale). Default 30.
     pub resync_secs: Option<u64>,
+    /// Try to pull an image before deploying it (default true). Set false on hosts that must
+    /// never reach a registry: deploys then use local images only.
+    pub pull: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +58,14 @@ pub struct ServiceConfig {
     /// Leave the service out of the panel.
     #[serde(default)]
     pub hidden: bool,
+    /// The emergency stop (X) stops this service.
+    #[serde(default)]
+    pub kill_switch: bool,
+    /// Seconds between SIGTERM and SIGKILL on stop (default: the container's own stop timeout).
+    pub stop_grace_secs: Option<u32>,
+    /// Health gate for deploys: tries (default 10) x interval (default 5 s).
+    pub gate_tries: Option<u32>,
+    pub gate_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -130,6 +151,11 @@ impl Stack {
     /// The config entry for a service: `project/service` first, then `service`.
     pub fn service(&self, key: &crate::domain::ServiceKey) -> Option<&ServiceConfig> {
         self.config.services.get(&key.to_string()).or_else(|| self.config.services.get(&key.service))
+    }
+
+    /// Config names of the kill-switch services.
+    pub fn kill_switch_targets(&self) -> Vec<String> {
+        self.config.services.iter().filter(|(_, s)| s.kill_switch).map(|(n, _)| n.clone()).collect()
     }
 
     pub fn tail(&self) -> u32 {

@@ -5,6 +5,7 @@
 //! stream, and reports everything as [`Msg`]s. Engine trouble is reported as
 //! `EngineEvent::Unreachable` and retried with backoff; it never turns into an empty list.
 
+pub mod actions;
 mod convert;
 pub mod endpoint;
 mod logs;

@@ -1,8 +1,6 @@
 //! Deployment and operations history as the History pane shows it.
 //!
-//! The records come from a [`HistoryStore`]; the actions issue adds the durable SQLite store
-//! and the operations that write to it. Until then no store is attached and the pane shows its
-//! empty state.
+//! The records come from the durable store (`crate::store`), read by a background task.
 
 use jiff::Timestamp;
 
@@ -18,6 +16,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn parse(s: &str) -> Outcome {
+        match s {
+            "succeeded" => Outcome::Succeeded,
+            "rolled_back" => Outcome::RolledBack,
+            "failed" => Outcome::Failed,
+            "interrupted" => Outcome::Interrupted,
+            "refused" => Outcome::Refused,
+            _ => Outcome::Running,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Running => "running",
@@ -38,6 +47,8 @@ pub struct OpRecord {
     pub service: String,
     pub from_image: Option<String>,
     pub to_image: Option<String>,
+    pub from_image_id: Option<String>,
+    pub to_image_id: Option<String>,
     pub actor: String,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
@@ -45,15 +56,11 @@ pub struct OpRecord {
     pub reason: Option<String>,
 }
 
-/// Where history comes from. Implemented by the durable store (actions issue).
-pub trait HistoryStore: Send {
-    /// The newest `limit` records, newest first.
-    fn recent(&self, limit: usize) -> Result<Vec<OpRecord>, String>;
-}
-
 #[derive(Debug, Default)]
 pub struct HistoryState {
     pub records: Vec<OpRecord>,
+    /// Services stopped by the kill switch (banner until started again).
+    pub kill_switches: Vec<crate::store::KillSwitch>,
     /// False while no store is attached: the pane says so instead of pretending to be empty.
     pub store_attached: bool,
     pub scroll: usize,

@@ -1,0 +1,75 @@
+//! Per-service action locks between stackdeck processes (advisory file locks in the state dir).
+//! The holder writes who it is, so a refused operator learns who holds the lock and since when.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+#[derive(Debug)]
+pub struct ServiceLock {
+    file: File,
+}
+
+impl ServiceLock {
+    /// Try to take the lock for `service`; on contention, the error says who holds it.
+    pub fn try_take(state_dir: &Path, service: &str, action: &str) -> Result<ServiceLock, String> {
+        let dir = state_dir.join("locks");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let name: String =
+            service.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let path = dir.join(format!("{name}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let holder = format!(
+                    "{action} by {} (pid {}) since {}",
+                    super::actor(),
+                    std::process::id(),
+                    jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
+                );
+                file.set_len(0).map_err(|e| e.to_string())?;
+                file.rewind().map_err(|e| e.to_string())?;
+                file.write_all(holder.as_bytes()).map_err(|e| e.to_string())?;
+                Ok(ServiceLock { file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut who = String::new();
+                let _ = file.read_to_string(&mut who);
+                Err(format!(
+                    "{service} is locked: {}",
+                    if who.is_empty() { "another stackdeck process".into() } else { who }
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+}
+
+impl Drop for ServiceLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_taker_is_refused_with_the_holder_named() {
+        let d = std::env::temp_dir().join(format!("sd-lock-{}", std::process::id()));
+        let first = ServiceLock::try_take(&d, "p/bot", "deploy").unwrap();
+        let err = ServiceLock::try_take(&d, "p/bot", "rollback").unwrap_err();
+        assert!(err.contains("p/bot is locked: deploy by"), "{err}");
+        drop(first);
+        assert!(ServiceLock::try_take(&d, "p/bot", "rollback").is_ok());
+        std::fs::remove_dir_all(d).ok();
+    }
+}

@@ -1,0 +1,372 @@
+//! The durable operations history, audit trail and kill-switch state: one SQLite file in the
+//! state dir, shared by every operator on the host.
+//!
+//! Every action is written *before* it starts (outcome `running`, with pid and host) and
+//! finished after. A `running` record whose process is gone is marked `interrupted` on the
+//! next start, so a `kill -9` mid-action never leaves a silent half-record.
+
+pub mod lock;
+
+use crate::state::history::{OpRecord, Outcome};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Who is acting: the OS user, and the SSH client when there is one.
+pub fn actor() -> String {
+    let user =
+        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().filter(|u| !u.is_empty()).unwrap_or_else(
+            || {
+                use std::os::unix::fs::MetadataExt;
+                let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+                let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+                uid.and_then(|u| {
+                    passwd
+                        .lines()
+                        .find(|l| l.split(':').nth(2) == Some(&u.to_string()))
+                        .and_then(|l| l.split(':').next())
+                        .map(str::to_owned)
+                })
+                .or_else(|| uid.map(|u| format!("uid {u}")))
+                .unwrap_or_else(|| "unknown".into())
+            },
+        );
+    match std::env::var("SSH_CLIENT").ok().and_then(|s| s.split_whitespace().next().map(str::to_owned)) {
+        Some(from) => format!("{user}@{from}"),
+        None => user,
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+}
+
+/// What is recorded when an action starts.
+#[derive(Debug, Clone, Default)]
+pub struct NewOp {
+    pub action: String,
+    pub service: String,
+    pub from_image: Option<String>,
+    pub from_image_id: Option<String>,
+    pub to_image: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A service stopped by the kill switch, shown as a banner until it is started again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSwitch {
+    pub service: String,
+    pub by: String,
+    pub at: Timestamp,
+    pub reason: String,
+    /// The restart policy to restore on `start` (e.g. "unless-stopped").
+    pub previous_policy: String,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    pub dir: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS ops (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  action TEXT NOT NULL, service TEXT NOT NULL,
+  from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
+  actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT,
+  outcome TEXT NOT NULL, reason TEXT, transcript TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS ops_service ON ops(service, id);
+CREATE TABLE IF NOT EXISTS kill_switch (
+  service TEXT PRIMARY KEY, by TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL,
+  previous_policy TEXT NOT NULL
+);
+";
+
+impl Store {
+    /// Open (creating) the store in `dir`. The dir is made 0700 when created; the file 0600.
+    pub fn open(dir: &Path) -> Result<Store, String> {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = dir.join("history.sqlite");
+        let fresh = !path.exists();
+        let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if fresh {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
+        conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        Ok(Store { conn, dir: dir.to_path_buf() })
+    }
+
+    /// Record an action before it starts. Returns its id.
+    pub fn begin(&self, op: &NewOp) -> Result<i64, String> {
+        self.conn
+            .execute(
+                "INSERT INTO ops (action, service, from_image, from_image_id, to_image, actor, host, pid, started_at, outcome, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
+                params![op.action, op.service, op.from_image, op.from_image_id, op.to_image, actor(), hostname(), std::process::id(), Timestamp::now().to_string(), op.reason],
+            )
+            .map_err(|e| format!("cannot record {} of {}: {e}", op.action, op.service))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Append a line to an action's transcript (health tries, steps).
+    pub fn note(&self, id: i64, line: &str) -> Result<(), String> {
+        self.conn
+            .execute("UPDATE ops SET transcript = transcript || ?2 || char(10) WHERE id = ?1", params![id, line])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn finish(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        to_image_id: Option<&str>,
+    ) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5 WHERE id = ?1",
+                params![id, outcome.as_str(), reason, to_image_id, Timestamp::now().to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Mark `running` records of dead processes on this host as interrupted. Returns them.
+    pub fn mark_interrupted(&self) -> Result<Vec<OpRecord>, String> {
+        let host = hostname();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1")
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<(i64, u32)> = stmt
+            .query_map(params![host], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .collect();
+        let mut out = Vec::new();
+        for (id, pid) in rows {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                self.finish(
+                    id,
+                    Outcome::Interrupted,
+                    Some("stackdeck was killed while this action ran: check what is running"),
+                    None,
+                )?;
+                if let Some(r) = self.get(id)? {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<OpRecord>, String> {
+        self.conn.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row).optional().map_err(|e| e.to_string())
+    }
+
+    /// Newest first.
+    pub fn recent(&self, limit: usize, service: Option<&str>) -> Result<Vec<OpRecord>, String> {
+        let (sql, svc) = match service {
+            Some(s) => (format!("{SELECT} WHERE service = ?2 OR service LIKE '%/' || ?2 ORDER BY id DESC LIMIT ?1"), s),
+            None => (format!("{SELECT} WHERE ?2 = ?2 ORDER BY id DESC LIMIT ?1"), ""),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| e.to_string())?;
+        let rows = stmt.query_map(params![limit as i64, svc], row).map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// The last image that passed a health gate for this service (deploy or rollback).
+    pub fn last_good(&self, service: &str, skip_id: Option<&str>) -> Result<Option<(String, String)>, String> {
+        self.conn
+            .query_row(
+                "SELECT to_image, to_image_id FROM ops WHERE service = ?1 AND action IN ('deploy','rollback','baseline')
+                 AND outcome = 'succeeded' AND to_image_id IS NOT NULL AND to_image_id != COALESCE(?2, '')
+                 ORDER BY id DESC LIMIT 1",
+                params![service, skip_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn set_kill_switch(&self, k: &KillSwitch) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO kill_switch (service, by, at, reason, previous_policy) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(service) DO UPDATE SET by = ?2, at = ?3, reason = ?4",
+                params![k.service, k.by, k.at.to_string(), k.reason, k.previous_policy],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Remove the kill switch; returns it (with the policy to restore).
+    pub fn clear_kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
+        let k = self.kill_switch(service)?;
+        self.conn.execute("DELETE FROM kill_switch WHERE service = ?1", params![service]).map_err(|e| e.to_string())?;
+        Ok(k)
+    }
+
+    pub fn kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
+        self.conn
+            .query_row(
+                "SELECT service, by, at, reason, previous_policy FROM kill_switch WHERE service = ?1",
+                params![service],
+                ks_row,
+            )
+            .optional()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn kill_switches(&self) -> Result<Vec<KillSwitch>, String> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT service, by, at, reason, previous_policy FROM kill_switch ORDER BY at")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt.query_map([], ks_row).map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// The full transcript of one action (health tries etc.).
+    pub fn transcript(&self, id: i64) -> Result<String, String> {
+        self.conn
+            .query_row("SELECT transcript FROM ops WHERE id = ?1", params![id], |r| r.get(0))
+            .map_err(|e| e.to_string())
+    }
+}
+
+const SELECT: &str = "SELECT id, action, service, from_image, to_image, actor, started_at, finished_at, outcome, reason, from_image_id, to_image_id FROM ops";
+
+fn ts(s: Option<String>) -> Option<Timestamp> {
+    s.and_then(|s| s.parse().ok())
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
+    let outcome: String = r.get(8)?;
+    Ok(OpRecord {
+        id: r.get(0)?,
+        action: r.get(1)?,
+        service: r.get(2)?,
+        from_image: r.get(3)?,
+        to_image: r.get(4)?,
+        actor: r.get(5)?,
+        started_at: ts(r.get(6)?).unwrap_or(Timestamp::UNIX_EPOCH),
+        finished_at: ts(r.get(7)?),
+        outcome: Outcome::parse(&outcome),
+        reason: r.get(9)?,
+        from_image_id: r.get(10)?,
+        to_image_id: r.get(11)?,
+    })
+}
+
+fn ks_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KillSwitch> {
+    Ok(KillSwitch {
+        service: r.get(0)?,
+        by: r.get(1)?,
+        at: ts(r.get(2)?).unwrap_or(Timestamp::UNIX_EPOCH),
+        reason: r.get(3)?,
+        previous_policy: r.get(4)?,
+    })
+}
+
+/// The default state dir: `$XDG_DATA_HOME/stackdeck` (usually `~/.local/share/stackdeck`).
+pub fn default_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "stackdeck").map(|d| d.data_dir().to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sd-store-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    }
+
+    #[test]
+    fn begin_finish_recent_and_last_good() {
+        let d = tmp();
+        let s = Store::open(&d).unwrap();
+        let a = s
+            .begin(&NewOp {
+                action: "deploy".into(),
+                service: "p/bot".into(),
+                to_image: Some("bot:2".into()),
+                ..NewOp::default()
+            })
+            .unwrap();
+        s.note(a, "try 1: healthy").unwrap();
+        s.finish(a, Outcome::Succeeded, None, Some("sha256:b2")).unwrap();
+        let b = s
+            .begin(&NewOp {
+                action: "deploy".into(),
+                service: "p/bot".into(),
+                to_image: Some("bot:3".into()),
+                ..NewOp::default()
+            })
+            .unwrap();
+        s.finish(b, Outcome::RolledBack, Some("unhealthy"), Some("sha256:b3")).unwrap();
+        let r = s.recent(10, None).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].id, b);
+        assert_eq!(r[0].outcome, Outcome::RolledBack);
+        assert_eq!(s.recent(10, Some("bot")).unwrap().len(), 2, "service matches with or without project");
+        assert_eq!(s.last_good("p/bot", None).unwrap(), Some(("bot:2".into(), "sha256:b2".into())));
+        assert_eq!(s.last_good("p/bot", Some("sha256:b2")).unwrap(), None);
+        assert_eq!(s.transcript(a).unwrap(), "try 1: healthy\n");
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn running_records_of_dead_processes_become_interrupted() {
+        let d = tmp();
+        let s = Store::open(&d).unwrap();
+        let id = s.begin(&NewOp { action: "deploy".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
+        // Pretend another (now dead) process wrote it.
+        s.conn.execute("UPDATE ops SET pid = 999999999 WHERE id = ?1", params![id]).unwrap();
+        let mine = s.begin(&NewOp { action: "stop".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
+        let marked = s.mark_interrupted().unwrap();
+        assert_eq!(marked.len(), 1);
+        assert_eq!(s.get(id).unwrap().unwrap().outcome, Outcome::Interrupted);
+        assert_eq!(s.get(mine).unwrap().unwrap().outcome, Outcome::Running, "our own running record is left alone");
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn kill_switch_round_trip() {
+        let d = tmp();
+        let s = Store::open(&d).unwrap();
+        let k = KillSwitch {
+            service: "p/bot".into(),
+            by: "ops".into(),
+            at: Timestamp::now(),
+            reason: "loss".into(),
+            previous_policy: "unless-stopped".into(),
+        };
+        s.set_kill_switch(&k).unwrap();
+        assert_eq!(s.kill_switches().unwrap().len(), 1);
+        assert_eq!(s.clear_kill_switch("p/bot").unwrap().unwrap().previous_policy, "unless-stopped");
+        assert!(s.kill_switches().unwrap().is_empty());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("history.sqlite")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(d).ok();
+    }
+}
