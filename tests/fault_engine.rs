@@ -4,81 +4,14 @@
 
 mod common;
 
-use common::{Tmux, require_engine, wait_for};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-struct PrivateEngine {
-    dir: String,
-    child: Option<Child>,
-}
-
-impl PrivateEngine {
-    fn host(&self) -> String {
-        format!("unix://{}/d.sock", self.dir)
-    }
-
-    fn start(&mut self) {
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(format!("{}/dockerd.log", self.dir)).unwrap();
-        let child = Command::new("dockerd")
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "-H", &self.host()])
-            .args(["--data-root", &format!("{}/data", self.dir), "--exec-root", &format!("{}/x", self.dir)])
-            .args(["--pidfile", &format!("{}/d.pid", self.dir)])
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("dockerd starts (the tests run as root on a machine with docker.io)");
-        self.child = Some(child);
-        let host = self.host();
-        wait_for("the private engine", Duration::from_secs(60), || {
-            self.docker(&["version"]).status.success().then_some(())
-        });
-        let _ = host;
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let _ = c.wait();
-        }
-    }
-
-    fn docker(&self, args: &[&str]) -> std::process::Output {
-        Command::new("docker").env("DOCKER_HOST", self.host()).args(args).output().unwrap()
-    }
-}
-
-impl Drop for PrivateEngine {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            let _ = self.docker(&["rm", "-fv", "sdfault-keeper"]);
-        }
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::{PrivateEngine, Tmux, require_engine};
 
 #[test]
 fn engine_stop_and_restart_under_a_running_panel() {
     require_engine();
-    // Short path: containerd's sockets live under the exec root (unix socket path limit).
-    let dir = format!("/tmp/sdf{}", std::process::id());
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut eng = PrivateEngine { dir, child: None };
+    let mut eng = PrivateEngine::new("f");
     eng.start();
-    // Give the private engine the busybox image without a registry: save from the main engine.
-    let save = Command::new("docker").args(["save", "bb:1"]).output().unwrap();
-    assert!(save.status.success());
-    let mut load = Command::new("docker")
-        .env("DOCKER_HOST", eng.host())
-        .args(["load", "-q"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(load.stdin.as_mut().unwrap(), &save.stdout).unwrap();
-    drop(load.stdin.take());
-    assert!(load.wait().unwrap().success());
+    eng.load(&["bb:1"]);
     let run = eng.docker(&[
         "run",
         "-d",

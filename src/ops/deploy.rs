@@ -60,6 +60,9 @@ pub async fn run(
 ) -> Result<Done, OpError> {
     ctx.refuse_if_read_only(kind.name())?;
     let (key, containers) = ctx.actions.resolve(target, project).await?;
+    // The lock first: during another deploy the service briefly has two containers.
+    let _lock =
+        crate::store::lock::ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
     let old = match containers.as_slice() {
         [one] => one.clone(),
         [] => return Err(OpError::Usage(format!("{key} has no container"))),
@@ -71,8 +74,6 @@ pub async fn run(
             )));
         }
     };
-    let _lock =
-        crate::store::lock::ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
     let store = ctx.store()?;
     if let Some(k) = store.kill_switch(&key).map_err(OpError::Failed)? {
         return Err(OpError::Refused(format!(

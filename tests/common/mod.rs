@@ -2,7 +2,7 @@
 //! `tests/fixtures/build.sh` (the README's test command builds them first).
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn docker(args: &[&str]) -> Output {
@@ -52,6 +52,11 @@ pub struct Project {
 
 impl Project {
     pub fn new(test: &str) -> Project {
+        // Leftovers of an earlier, aborted run of this test would hold its ports.
+        let old = docker(&["ps", "-aq", "--filter", &format!("name=^/sdt-{test}-")]);
+        for id in String::from_utf8_lossy(&old.stdout).split_whitespace() {
+            let _ = docker(&["rm", "-fv", id]);
+        }
         let name = format!("sdt-{test}-{}", std::process::id());
         Project { name, containers: Vec::new() }
     }
@@ -172,4 +177,115 @@ impl Drop for Tmux {
 pub fn child_stackdeck(shell: u32) -> Option<u32> {
     let o = Command::new("pgrep").args(["-P", &shell.to_string(), "-f", "stackdeck"]).output().ok()?;
     String::from_utf8_lossy(&o.stdout).lines().next()?.trim().parse().ok()
+}
+
+/// A Docker engine of the test's own (own socket, data root, exec root), for tests that must
+/// stop it, restart it, or prune it without disturbing the tests running in parallel.
+pub struct PrivateEngine {
+    pub dir: String,
+    child: Option<Child>,
+    pub containers: Vec<String>,
+}
+
+impl PrivateEngine {
+    pub fn new(tag: &str) -> PrivateEngine {
+        // Short path: containerd's sockets live under the exec root (unix socket path limit).
+        let dir = format!("/tmp/sd{tag}{}", std::process::id());
+        std::fs::create_dir_all(&dir).unwrap();
+        PrivateEngine { dir, child: None, containers: Vec::new() }
+    }
+
+    /// Copy images from the main engine (no registry needed).
+    pub fn load(&self, images: &[&str]) {
+        let mut args = vec!["save"];
+        args.extend_from_slice(images);
+        let save = Command::new("docker").args(&args).output().unwrap();
+        assert!(save.status.success(), "docker save {images:?}");
+        let mut load = Command::new("docker")
+            .env("DOCKER_HOST", self.host())
+            .args(["load", "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(load.stdin.as_mut().unwrap(), &save.stdout).unwrap();
+        drop(load.stdin.take());
+        assert!(load.wait().unwrap().success());
+    }
+
+    /// docker against this engine; must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(o.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}/d.sock", self.dir)
+    }
+
+    pub fn start(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(format!("{}/dockerd.log", self.dir)).unwrap();
+        let child = Command::new("dockerd")
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "-H", &self.host()])
+            .args(["--data-root", &format!("{}/data", self.dir), "--exec-root", &format!("{}/x", self.dir)])
+            .args(["--pidfile", &format!("{}/d.pid", self.dir)])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("dockerd starts (the tests run as root on a machine with docker.io)");
+        self.child = Some(child);
+        let host = self.host();
+        wait_for("the private engine", Duration::from_secs(60), || {
+            self.docker(&["version"]).status.success().then_some(())
+        });
+        let _ = host;
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new("docker").env("DOCKER_HOST", self.host()).args(args).output().unwrap()
+    }
+}
+
+impl Drop for PrivateEngine {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let ids = self.docker(&["ps", "-aq"]);
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = self.docker(&["rm", "-fv", id]);
+            }
+        }
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A child process that is killed if the test panics before waiting for it.
+pub struct KillOnDrop(pub Option<std::process::Child>);
+
+impl KillOnDrop {
+    pub fn wait_with_output(mut self) -> std::process::Output {
+        self.0.take().expect("child").wait_with_output().expect("child output")
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("child").id()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

@@ -1,0 +1,389 @@
+//! Operations against the real engine through the real binary (the panel uses the same code):
+//! gated deploy, automatic rollback, rollback after `docker system prune -f`, emergency stop
+//! (grace then kill, restart policy, daemon restart, start), locks, kill -9, SIGHUP, read-only.
+
+mod common;
+
+use common::{KillOnDrop, PrivateEngine, Project, docker_ok, health_of, require_engine, wait_for};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The binary with its own state dir and config.
+struct Sd {
+    state: PathBuf,
+    config: PathBuf,
+    host: Option<String>,
+}
+
+impl Sd {
+    fn new(tag: &str, config: &str) -> Sd {
+        let dir = std::env::temp_dir().join(format!("sd-ops-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, format!("[engine]\npull = false\n{config}")).unwrap();
+        Sd { state: dir.join("state"), config: cfg, host: None }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stackdeck"));
+        c.arg("--state-dir").arg(&self.state).arg("--config").arg(&self.config);
+        if let Some(h) = &self.host {
+            c.args(["--host", h]);
+        }
+        c.args(args).stdin(Stdio::null()).env("XDG_CONFIG_HOME", "/nonexistent");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let o = self.cmd(args).output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn history(&self) -> Vec<serde_json::Value> {
+        let (code, out, err) = self.run(&["history", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    }
+}
+
+fn image_of(c: &str) -> String {
+    docker_ok(&["inspect", "-f", "{{.Config.Image}}", c])
+}
+
+fn gate_cfg(project: &str, port: u16) -> String {
+    format!(
+        "[services.\"{project}/bot\"]\nhealth_url = \"http://127.0.0.1:{port}/health\"\ngate_tries = 20\ngate_interval_secs = 1\nstop_grace_secs = 5\n"
+    )
+}
+
+#[test]
+fn good_deploy_then_broken_tag_rolls_back_automatically() {
+    require_engine();
+    let mut p = Project::new("deploy");
+    let port = 59211;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}"), "--restart", "unless-stopped"], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    let sd = Sd::new("deploy", &gate_cfg(&p.name, port));
+    let svc = format!("{}/bot", p.name);
+
+    let (code, out, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("try 1/20") && out.contains("succeeded"), "{out}");
+    assert_eq!(image_of(&bot), "fx-trading-bot:2", "same name, new image");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "unless-stopped");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{index .Config.Labels \"com.docker.compose.project\"}}", &bot]), p.name);
+    // The new image's own defaults apply (its ENV carries version 1.5.0), ours are kept (SIM_PORT).
+    let env = docker_ok(&["inspect", "-f", "{{json .Config.Env}}", &bot]);
+    assert!(env.contains("SIM_VERSION=1.5.0") && env.contains(&format!("SIM_PORT={port}")), "{env}");
+    assert_eq!(
+        docker_ok(&["ps", "-a", "-q", "--filter", &format!("label=com.docker.compose.project={}", p.name)])
+            .lines()
+            .count(),
+        1,
+        "never two instances"
+    );
+
+    let (code, out, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2-broken", "--yes"]);
+    assert_eq!(code, 1, "a rolled-back deploy is a failure: {out}{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(image_of(&bot), "fx-trading-bot:2", "the previous container is back");
+    wait_for("healthy again", Duration::from_secs(30), || (health_of(&bot) == "healthy").then_some(()));
+
+    let h = sd.history();
+    let last = &h[0];
+    assert_eq!(last["action"], "deploy");
+    assert_eq!(last["outcome"], "rolled_back");
+    assert_eq!(last["to_image"], "fx-trading-bot:2-broken");
+    assert_eq!(last["from_image"], "fx-trading-bot:2");
+    let t = last["transcript"].as_str().unwrap();
+    assert!(t.contains("gate failed") && t.contains("previous container passed the gate"), "{t}");
+    assert!(t.matches("try ").count() >= 3, "both gates are in the transcript: {t}");
+    assert!(
+        h.iter().any(|r| r["action"] == "baseline" && r["to_image"] == "fx-trading-bot:1"),
+        "the pre-deploy image is the rollback baseline"
+    );
+}
+
+#[test]
+fn rollback_survives_docker_system_prune() {
+    require_engine();
+    // A private engine: `docker system prune -f` must not touch the tests running in parallel.
+    let mut eng = PrivateEngine::new("p");
+    eng.start();
+    eng.load(&["fx-trading-bot:1"]);
+    // Two images that differ only by a label, both deployed through one moving tag ("live"):
+    // after the second deploy the first has no tag of its own any more.
+    for (tag, n) in [("a", "1"), ("b", "2")] {
+        let mut b = Command::new("docker")
+            .env("DOCKER_HOST", eng.host())
+            .args(["build", "-q", "-t", &format!("sdt-app:{tag}"), "-"])
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            b.stdin.as_mut().unwrap(),
+            format!("FROM fx-trading-bot:1\nLABEL build={n}\n").as_bytes(),
+        )
+        .unwrap();
+        drop(b.stdin.take());
+        assert!(b.wait().unwrap().success());
+    }
+    let id_a = eng.ok(&["image", "inspect", "-f", "{{.Id}}", "sdt-app:a"]);
+    eng.ok(&["tag", "sdt-app:a", "sdt-app:live"]);
+    eng.ok(&["rmi", "sdt-app:a", "fx-trading-bot:1"]);
+    eng.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pr_bot_1",
+        "--network",
+        "host",
+        "-e",
+        "SIM_PORT=59212",
+        "--label",
+        "com.docker.compose.project=pr",
+        "--label",
+        "com.docker.compose.service=bot",
+        "sdt-app:live",
+    ]);
+    let mut sd = Sd::new("prune", &gate_cfg("pr", 59212));
+    sd.host = Some(eng.host());
+    wait_for("bot healthy", Duration::from_secs(60), || {
+        (eng.ok(&["inspect", "-f", "{{.State.Health.Status}}", "pr_bot_1"]) == "healthy").then_some(())
+    });
+    // Move "live" to b and deploy it.
+    eng.ok(&["tag", "sdt-app:b", "sdt-app:live"]);
+    eng.ok(&["rmi", "sdt-app:b"]);
+    let (code, out, err) = sd.run(&["deploy", "pr/bot", "sdt-app:live", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The stack's own deploy script runs this after every deploy.
+    eng.ok(&["system", "prune", "-f"]);
+    assert!(eng.docker(&["image", "inspect", &id_a]).status.success(), "the rollback target was pruned");
+    let (code, out, err) = sd.run(&["rollback", "pr/bot", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.Image}}", "pr_bot_1"]), id_a, "rolled back to the first image");
+    assert!(eng.ok(&["inspect", "-f", "{{.Config.Image}}", "pr_bot_1"]).starts_with("stackdeck-keep/pr_bot:"));
+    assert_eq!(sd.history()[0]["action"], "rollback");
+    assert_eq!(sd.history()[0]["outcome"], "succeeded");
+}
+
+#[test]
+fn emergency_stop_grace_then_kill_survives_daemon_restart_and_start_restores() {
+    require_engine();
+    let mut eng = PrivateEngine::new("s");
+    eng.start();
+    eng.load(&["bb:1", "fx-trading-bot:1"]);
+    let labels = |svc: &str| {
+        vec![
+            "--label".to_owned(),
+            "com.docker.compose.project=es".to_owned(),
+            "--label".to_owned(),
+            format!("com.docker.compose.service={svc}"),
+        ]
+    };
+    // A bot that closes positions on SIGTERM, and a process that ignores SIGTERM.
+    let mut a: Vec<String> =
+        ["run", "-d", "--name", "es_bot_1", "--network", "host", "--restart", "always", "-e", "SIM_PORT=59213"]
+            .map(String::from)
+            .to_vec();
+    a.extend(labels("bot"));
+    a.push("fx-trading-bot:1".into());
+    eng.ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut b: Vec<String> =
+        ["run", "-d", "--name", "es_stubborn_1", "--network", "host", "--restart", "unless-stopped"]
+            .map(String::from)
+            .to_vec();
+    b.extend(labels("stubborn"));
+    b.extend(["bb:1", "sh", "-c", "trap '' TERM; while :; do sleep 1; done"].map(String::from));
+    eng.ok(&b.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut sd = Sd::new("stop", "[services.stubborn]\nstop_grace_secs = 2\n[services.bot]\nkill_switch = true\n");
+    sd.host = Some(eng.host());
+    wait_for("bot running", Duration::from_secs(30), || {
+        (eng.ok(&["inspect", "-f", "{{.State.Running}}", "es_bot_1"]) == "true").then_some(())
+    });
+
+    let (code, out, err) = sd.run(&["stop", "bot", "--yes", "--reason", "daily loss limit"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        eng.ok(&["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "es_bot_1"]),
+        "false 0",
+        "graceful stop"
+    );
+    let logs = String::from_utf8_lossy(&eng.docker(&["logs", "es_bot_1"]).stdout).into_owned();
+    assert!(logs.contains("closing positions"), "SIGTERM first");
+
+    let t0 = std::time::Instant::now();
+    let (code, out, err) = sd.run(&["stop", "stubborn", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(t0.elapsed() >= Duration::from_secs(2), "the grace period was waited out");
+    assert_eq!(
+        eng.ok(&["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "es_stubborn_1"]),
+        "false 137",
+        "SIGKILL after the grace"
+    );
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "es_bot_1"]), "no");
+
+    // A daemon restart must not bring either back.
+    eng.stop();
+    eng.start();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "es_bot_1"]), "false");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "es_stubborn_1"]), "false");
+
+    // A deploy is refused while the kill switch is on.
+    let (code, _, err) = sd.run(&["deploy", "bot", "fx-trading-bot:1", "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("emergency-stopped") && err.contains("daily loss limit"), "{err}");
+
+    let (code, out, err) = sd.run(&["start", "bot", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        eng.ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", "es_bot_1"]),
+        "true always"
+    );
+    let h = sd.history();
+    let actions: Vec<&str> = h.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["start", "stop", "stop"]);
+    assert_eq!(h[2]["reason"], "daily loss limit");
+}
+
+#[test]
+fn second_process_is_refused_and_emergency_stop_wins_over_a_deploy() {
+    require_engine();
+    let mut p = Project::new("lock");
+    let port = 59214;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    // A broken tag with a long gate: the first deploy holds the lock for a while.
+    let sd = Sd::new("lock", &gate_cfg(&p.name, port).replace("gate_tries = 20", "gate_tries = 60"));
+    let svc = format!("{}/bot", p.name);
+    let first = KillOnDrop(Some(
+        sd.cmd(&["deploy", &svc, "fx-trading-bot:2-broken", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the first deploy's gate", Duration::from_secs(30), || {
+        sd.history()
+            .iter()
+            .any(|r| {
+                r["action"] == "deploy"
+                    && r["outcome"] == "running"
+                    && r["transcript"].as_str().unwrap_or("").contains("try 1/")
+            })
+            .then_some(())
+    });
+    let (code, _, err) = sd.run(&["rollback", &svc, "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("is locked: deploy by") && err.contains("since"), "{err}");
+
+    let (code, out, err) = sd.run(&["stop", &svc, "--yes", "--reason", "stop beats deploy"]);
+    assert_eq!(code, 0, "emergency stop is never blocked by a deploy lock: {out}{err}");
+    let o = first.wait_with_output();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("aborted: emergency stop"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false", "nothing runs after the abort");
+    assert_eq!(image_of(&bot), "fx-trading-bot:1", "the old container is back under its name, stopped");
+    let h = sd.history();
+    assert!(h.iter().any(|r| r["action"] == "deploy" && r["outcome"] == "interrupted"));
+}
+
+#[test]
+fn kill_9_mid_deploy_is_recorded_as_interrupted() {
+    require_engine();
+    let mut p = Project::new("k9");
+    let port = 59215;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    let sd = Sd::new("k9", &gate_cfg(&p.name, port).replace("gate_tries = 20", "gate_tries = 60"));
+    let mut child = sd
+        .cmd(&["deploy", &format!("{}/bot", p.name), "fx-trading-bot:2-broken", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the gate", Duration::from_secs(30), || {
+        sd.history()
+            .iter()
+            .any(|r| r["outcome"] == "running" && r["transcript"].as_str().unwrap_or("").contains("try 1/"))
+            .then_some(())
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let h = sd.history();
+    let d = h.iter().find(|r| r["action"] == "deploy").unwrap();
+    assert_eq!(d["outcome"], "interrupted", "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("killed"), "{d}");
+    // What actually runs is visible: the broken container under the name, the old one parked.
+    let names = docker_ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", p.name),
+    ]);
+    assert!(names.contains("-stackdeck-old"), "{names}");
+    for n in names.lines() {
+        let _ = common::docker(&["rm", "-fv", n]);
+    }
+}
+
+#[test]
+fn sighup_mid_deploy_runs_to_its_end() {
+    require_engine();
+    let mut p = Project::new("hup");
+    let port = 59216;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    let sd = Sd::new("hup", &gate_cfg(&p.name, port));
+    let child = KillOnDrop(Some(
+        sd.cmd(&["deploy", &format!("{}/bot", p.name), "fx-trading-bot:2", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the deploy to start", Duration::from_secs(30), || {
+        sd.history().iter().any(|r| r["action"] == "deploy").then_some(())
+    });
+    assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(sd.history()[0]["outcome"], "succeeded");
+    assert_eq!(image_of(&bot), "fx-trading-bot:2");
+}
+
+#[test]
+fn read_only_refuses_and_ambiguous_names_list_the_candidates() {
+    require_engine();
+    let mut p1 = Project::new("amb1");
+    let mut p2 = Project::new("amb2");
+    let c = p1.run("worker", &[], &["bb:1", "sleep", "600"]);
+    p2.run("worker", &[], &["bb:1", "sleep", "600"]);
+    let sd = Sd::new("ro", "");
+    let (code, _, err) = sd.run(&["--read-only", "stop", &format!("{}/worker", p1.name), "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &c]), "true");
+    let (code, _, err) = sd.run(&["stop", "worker", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{}/worker", p1.name)) && err.contains(&format!("{}/worker", p2.name)), "{err}");
+    let (code, _, err) = sd.run(&["stop", &format!("{}/worker", p1.name)]);
+    assert_eq!(code, 2, "no TTY and no --yes: {err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &c]), "true");
+}
