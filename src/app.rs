@@ -27,6 +27,7 @@ pub struct Setup {
     pub stack: Stack,
     pub read_only: bool,
     pub project: Option<String>,
+    pub state_dir: std::path::PathBuf,
 }
 
 pub async fn run(setup: Setup) -> Result<()> {
@@ -38,6 +39,15 @@ pub async fn run(setup: Setup) -> Result<()> {
         tx.clone(),
     );
     crate::probe::spawn_all(&setup.stack, &tx);
+    crate::runner::spawn_history_poller(setup.state_dir.clone(), tx.clone());
+    let mut runner = crate::runner::Runner::new(
+        setup.endpoint.clone(),
+        setup.stack.clone(),
+        setup.state_dir.clone(),
+        setup.read_only,
+        setup.project.clone(),
+        tx.clone(),
+    );
     spawn_signals(tx.clone())?;
     spawn_ticks(tx.clone());
 
@@ -50,6 +60,7 @@ pub async fn run(setup: Setup) -> Result<()> {
     );
     state.read_only = setup.read_only;
     state.tz = jiff::tz::TimeZone::system();
+    state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.project = setup.project.clone();
     state.services.hidden =
         setup.stack.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| crate::probe::key_for(n)).collect();
@@ -105,6 +116,9 @@ pub async fn run(setup: Setup) -> Result<()> {
                         handle.send(engine::Command::FollowLogs { container, generation, tail, since });
                     }
                     Effect::StopLogs => handle.send(engine::Command::StopLogs),
+                    Effect::RunOp { id, request } => runner.run(id, request),
+                    Effect::CancelOp { id } => runner.cancel(id),
+                    Effect::LoadTags { target, image } => runner.load_tags(target, image),
                     Effect::Quit => {}
                 }
             }
@@ -114,6 +128,16 @@ pub async fn run(setup: Setup) -> Result<()> {
         }
     }
     drop(guard);
+    let busy = runner.busy();
+    if busy > 0 {
+        use std::io::Write;
+        // The terminal may be gone (SIGHUP): never panic on writing.
+        let _ = writeln!(
+            std::io::stderr(),
+            "stackdeck: waiting for {busy} running operation(s) to finish (they are recorded in the history)…"
+        );
+        runner.finish_all().await;
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod msg;
 pub mod opcli;
 pub mod ops;
 pub mod probe;
+pub mod runner;
 pub mod state;
 pub mod status;
 pub mod store;

@@ -126,6 +126,7 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
                 stack,
                 read_only: cli.read_only,
                 project: cli.project,
+                state_dir,
             }))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -17,6 +17,62 @@ pub enum Msg {
     Probe(ProbeResult),
     /// SIGTERM / SIGHUP / SIGINT.
     Signal(&'static str),
+    /// Progress and outcome of an operation started from the panel.
+    Op(OpEvent),
+    /// The store's current history and kill switches (sent when they change).
+    History {
+        records: Vec<crate::state::history::OpRecord>,
+        kill_switches: Vec<crate::store::KillSwitch>,
+    },
+    /// Local tags offered by the deploy picker.
+    Tags {
+        target: String,
+        tags: Result<Vec<String>, String>,
+    },
+}
+
+/// An operation the panel asks for (the same operations as the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpRequest {
+    /// Emergency stop of these services (config names or `project/service`).
+    Stop {
+        targets: Vec<String>,
+        reason: String,
+    },
+    Start {
+        target: String,
+    },
+    Deploy {
+        target: String,
+        image: String,
+    },
+    Rollback {
+        target: String,
+    },
+}
+
+impl OpRequest {
+    pub fn title(&self) -> String {
+        match self {
+            OpRequest::Stop { targets, .. } => format!("EMERGENCY STOP {}", targets.join(", ")),
+            OpRequest::Start { target } => format!("start {target}"),
+            OpRequest::Deploy { target, image } => format!("deploy {image} to {target}"),
+            OpRequest::Rollback { target } => format!("roll back {target}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpEvent {
+    Progress {
+        id: u64,
+        line: String,
+    },
+    /// `Ok(summary)` or `Err(reason)`.
+    Done {
+        id: u64,
+        result: Result<String, String>,
+    },
 }
 
 /// What the engine side reports.
@@ -78,5 +134,19 @@ pub enum Effect {
     },
     /// Stop following logs.
     StopLogs,
+    /// Run an operation (id for its progress messages).
+    RunOp {
+        id: u64,
+        request: OpRequest,
+    },
+    /// Cancel a running deploy/rollback.
+    CancelOp {
+        id: u64,
+    },
+    /// Fetch the local tags for the deploy picker.
+    LoadTags {
+        target: String,
+        image: String,
+    },
     Quit,
 }

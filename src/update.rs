@@ -2,10 +2,10 @@
 
 use crate::config::{Action, Keymap, Mode};
 use crate::logtext::LogLine;
-use crate::msg::{Effect, EngineEvent, Msg};
+use crate::msg::{Effect, EngineEvent, Msg, OpEvent, OpRequest};
 use crate::state::logs::StreamState;
 use crate::state::services::Probe;
-use crate::state::{AppState, Conn, Pane};
+use crate::state::{AppState, Conn, OpView, Pane, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Apply one message. Sets `state.dirty` when something visible changed.
@@ -37,8 +37,174 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Engine(ev) => on_engine(state, ev, &mut fx),
+        Msg::Op(OpEvent::Progress { id, line }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                if op.lines.len() >= 500 {
+                    op.lines.remove(0);
+                }
+                // Past the point where the old container is removed, cancelling does nothing.
+                if line.starts_with("removed the old container") || line.starts_with("kill switch on") {
+                    op.cancellable = false;
+                }
+                op.lines.push(line);
+                state.dirty = true;
+            }
+        }
+        Msg::Op(OpEvent::Done { id, result }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                match &result {
+                    Ok(s) => tracing::info!("{}: {s}", op.title),
+                    Err(e) => tracing::warn!("{}: {e}", op.title),
+                }
+                state.ui.notice = Some(match &result {
+                    Ok(s) => s.clone(),
+                    Err(e) => format!("FAILED: {e}"),
+                });
+                op.done = Some(result);
+                op.cancellable = false;
+                op.dismissed = false;
+                state.dirty = true;
+            }
+        }
+        Msg::History { records, kill_switches } => {
+            let h = &mut state.history;
+            if !h.store_attached || h.records != records || h.kill_switches != kill_switches {
+                h.records = records;
+                h.kill_switches = kill_switches;
+                h.store_attached = true;
+                h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
+                state.dirty = true;
+            }
+        }
+        Msg::Tags { target, tags } => {
+            if let Some(Popup::Picker { target: t, tags: slot, .. }) = state.ui.popup.as_mut()
+                && *t == target
+            {
+                *slot = Some(tags);
+                state.dirty = true;
+            }
+        }
     }
     fx
+}
+
+/// Tags shown by the picker: those containing what was typed.
+pub fn picker_choices<'a>(tags: &'a [String], input: &str) -> Vec<&'a str> {
+    tags.iter().map(String::as_str).filter(|t| input.is_empty() || t.contains(input)).collect()
+}
+
+fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Effect>) {
+    let id = state.next_op;
+    state.next_op += 1;
+    let cancellable = matches!(request, OpRequest::Deploy { .. } | OpRequest::Rollback { .. });
+    state.ops.push(OpView { id, title: request.title(), lines: Vec::new(), done: None, cancellable, dismissed: false });
+    if state.ops.len() > 20 {
+        state.ops.remove(0);
+    }
+    fx.push(Effect::RunOp { id, request });
+}
+
+/// Keys while a popup of the actions is open. Returns true when the key was taken.
+fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) -> bool {
+    match state.ui.popup.take() {
+        None => false,
+        Some(Popup::Confirm(request)) => {
+            match keymap.action(Mode::Confirm, k) {
+                Some(Action::Confirm) => start_op(state, request, fx),
+                Some(Action::Deny) => state.ui.notice = Some("cancelled: nothing was done".into()),
+                _ => state.ui.popup = Some(Popup::Confirm(request)),
+            }
+            true
+        }
+        Some(Popup::Picker { target, current, tags, mut input, mut selected }) => {
+            let choices: Vec<String> = match &tags {
+                Some(Ok(t)) => picker_choices(t, &input).into_iter().map(str::to_owned).collect(),
+                _ => Vec::new(),
+            };
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerNext) => selected = (selected + 1).min(choices.len().saturating_sub(1)),
+                Some(Action::PickerPrev) => selected = selected.saturating_sub(1),
+                Some(Action::PickerCancel) => return true,
+                Some(Action::PickerErase) => {
+                    input.pop();
+                    selected = 0;
+                }
+                Some(Action::PickerAccept) => {
+                    let image = choices.get(selected).cloned().or_else(|| (!input.is_empty()).then(|| input.clone()));
+                    match image {
+                        Some(image) => state.ui.popup = Some(Popup::Confirm(OpRequest::Deploy { target, image })),
+                        None => {
+                            state.ui.notice = Some("type an image reference or pick a tag".into());
+                            state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
+                        }
+                    }
+                    return true;
+                }
+                _ => {
+                    if let KeyCode::Char(c) = k.code
+                        && !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                        && input.len() < 256
+                    {
+                        input.push(c);
+                        selected = 0;
+                    }
+                }
+            }
+            state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
+            true
+        }
+    }
+}
+
+fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
+    if state.read_only {
+        state.ui.notice = Some(format!("read-only: {} is disabled", action.name()));
+        return;
+    }
+    let selected = state.services.selected().map(|c| (c.key.to_string(), c.image.clone()));
+    if action != Action::EmergencyStop && action != Action::CancelOperation && state.op_running() {
+        state.ui.notice = Some("an operation is running: wait for it or cancel it".into());
+        return;
+    }
+    match action {
+        Action::EmergencyStop => {
+            let targets = if state.kill_switch_targets.is_empty() {
+                selected.map(|(k, _)| vec![k]).unwrap_or_default()
+            } else {
+                state.kill_switch_targets.clone()
+            };
+            if targets.is_empty() {
+                state.ui.notice = Some("emergency stop: no kill-switch service configured and none selected".into());
+                return;
+            }
+            state.ui.help = false;
+            state.ui.search_input = None;
+            state.ui.popup =
+                Some(Popup::Confirm(OpRequest::Stop { targets, reason: "emergency stop from the panel".into() }));
+        }
+        Action::CancelOperation => match state.ops.iter().find(|o| o.done.is_none() && o.cancellable) {
+            Some(op) => {
+                fx.push(Effect::CancelOp { id: op.id });
+                state.ui.notice = Some(format!("cancelling: {}", op.title));
+            }
+            None => state.ui.notice = Some("no cancellable operation is running".into()),
+        },
+        Action::StartService | Action::Deploy | Action::Rollback => {
+            let Some((target, image)) = selected else {
+                state.ui.notice = Some("select a service first".into());
+                return;
+            };
+            state.ui.popup = Some(match action {
+                Action::StartService => Popup::Confirm(OpRequest::Start { target }),
+                Action::Rollback => Popup::Confirm(OpRequest::Rollback { target }),
+                _ => {
+                    fx.push(Effect::LoadTags { target: target.clone(), image: image.clone() });
+                    Popup::Picker { target, current: image, tags: None, input: String::new(), selected: 0 }
+                }
+            });
+        }
+        _ => {}
+    }
 }
 
 fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
@@ -194,8 +360,22 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
         }
         return;
     }
+    if on_popup_key(state, keymap, k, fx) {
+        return;
+    }
     let mode = mode_for(state.ui.focus);
     let Some(action) = keymap.action(mode, k) else { return };
+    if action.is_mutating() {
+        on_mutating(state, action, fx);
+        return;
+    }
+    // Esc closes a finished operation's popup first.
+    if action == Action::Cancel && state.op_shown().is_some_and(|o| o.done.is_some()) && !state.ui.help {
+        if let Some(op) = state.ops.last_mut() {
+            op.dismissed = true;
+        }
+        return;
+    }
     if state.ui.help && !matches!(action, Action::Help | Action::Cancel | Action::Quit) {
         return; // the help popup is modal
     }
@@ -266,6 +446,19 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
         Action::ToggleWrap => state.logs.wrap = !state.logs.wrap,
         Action::ToggleTimestamps => state.logs.timestamps = !state.logs.timestamps,
         Action::SearchConfirm | Action::SearchCancel | Action::SearchErase => {}
+        // Handled above (mutating) or only inside their popups.
+        Action::EmergencyStop
+        | Action::CancelOperation
+        | Action::StartService
+        | Action::Deploy
+        | Action::Rollback
+        | Action::Confirm
+        | Action::Deny
+        | Action::PickerNext
+        | Action::PickerPrev
+        | Action::PickerAccept
+        | Action::PickerCancel
+        | Action::PickerErase => {}
     }
 }
 

@@ -4,9 +4,9 @@ use super::update;
 use crate::config::Keymap;
 use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey};
 use crate::logtext::LogLine;
-use crate::msg::{Effect, EngineEvent, EngineInfo, LogBatch, Msg};
+use crate::msg::{Effect, EngineEvent, EngineInfo, LogBatch, Msg, OpEvent, OpRequest};
 use crate::state::logs::StreamState;
-use crate::state::{AppState, Conn, Pane};
+use crate::state::{AppState, Conn, Pane, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 
@@ -276,4 +276,96 @@ fn stats_only_redraw_when_metrics_are_on_screen() {
     s.dirty = false;
     update(&mut s, &km, Msg::Engine(EngineEvent::Stats(ContainerId("a".into()), sample)));
     assert!(s.dirty);
+}
+
+#[test]
+fn emergency_stop_targets_the_kill_switch_services_after_one_confirmation() {
+    let (mut s, km, _) = connected_with(demo());
+    s.kill_switch_targets = vec!["trading-bot".into()];
+    // From the logs pane, with a search prompt closed: X works anywhere.
+    update(&mut s, &km, key('2'));
+    let fx = update(&mut s, &km, key('X'));
+    assert!(fx.is_empty(), "nothing happens before the confirmation");
+    let req = OpRequest::Stop { targets: vec!["trading-bot".into()], reason: "emergency stop from the panel".into() };
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(req.clone())));
+    let fx = update(&mut s, &km, key('y'));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: req }]);
+    assert!(s.op_running());
+    update(&mut s, &km, Msg::Op(OpEvent::Progress { id: 1, line: "stopping trading_bot_1".into() }));
+    update(&mut s, &km, Msg::Op(OpEvent::Done { id: 1, result: Ok("trading-bot stopped in 1.1 s".into()) }));
+    assert!(!s.op_running());
+    assert_eq!(s.op_shown().unwrap().lines, vec!["stopping trading_bot_1".to_owned()]);
+    update(&mut s, &km, code(KeyCode::Esc));
+    assert!(s.op_shown().is_none(), "esc closes the finished operation");
+}
+
+#[test]
+fn without_config_the_stop_targets_the_selected_service_and_n_cancels() {
+    let (mut s, km, _) = connected_with(demo());
+    update(&mut s, &km, key('X'));
+    assert!(
+        matches!(&s.ui.popup, Some(Popup::Confirm(OpRequest::Stop { targets, .. })) if targets == &vec!["trading/api-server".to_owned()])
+    );
+    let fx = update(&mut s, &km, key('n'));
+    assert!(fx.is_empty());
+    assert_eq!(s.ui.popup, None);
+}
+
+#[test]
+fn read_only_removes_every_mutating_action() {
+    let (mut s, km, _) = connected_with(demo());
+    s.read_only = true;
+    for c in ['X', 'd', 'r', 'S', 'C'] {
+        let fx = update(&mut s, &km, key(c));
+        assert!(fx.is_empty(), "{c}");
+        assert_eq!(s.ui.popup, None, "{c}");
+        assert!(s.ui.notice.as_deref().unwrap_or("").starts_with("read-only"), "{c}: {:?}", s.ui.notice);
+    }
+}
+
+#[test]
+fn deploy_picker_filters_local_tags_then_confirms() {
+    let (mut s, km, _) = connected_with(demo());
+    let fx = update(&mut s, &km, key('d'));
+    assert_eq!(fx, vec![Effect::LoadTags { target: "trading/api-server".into(), image: "fx-api-server:1".into() }]);
+    let tags = vec!["fx-api-server:2-broken".to_owned(), "fx-api-server:2".to_owned(), "fx-api-server:1".to_owned()];
+    update(&mut s, &km, Msg::Tags { target: "trading/api-server".into(), tags: Ok(tags) });
+    update(&mut s, &km, key('2'));
+    update(&mut s, &km, code(KeyCode::Down));
+    update(&mut s, &km, code(KeyCode::Enter));
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Confirm(OpRequest::Deploy {
+            target: "trading/api-server".into(),
+            image: "fx-api-server:2".into()
+        }))
+    );
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    assert!(matches!(fx.as_slice(), [Effect::RunOp { request: OpRequest::Deploy { .. }, .. }]));
+    // One operation at a time (the emergency stop excepted).
+    update(&mut s, &km, key('r'));
+    assert_eq!(s.ui.popup, None);
+    update(&mut s, &km, key('X'));
+    assert!(matches!(s.ui.popup, Some(Popup::Confirm(OpRequest::Stop { .. }))));
+}
+
+#[test]
+fn a_typed_reference_is_deployed_as_typed_and_a_running_deploy_can_be_cancelled() {
+    let (mut s, km, _) = connected_with(demo());
+    update(&mut s, &km, key('d'));
+    update(&mut s, &km, Msg::Tags { target: "trading/api-server".into(), tags: Ok(vec![]) });
+    for c in "repo/app@sha256:ab".chars() {
+        update(&mut s, &km, key(c));
+    }
+    update(&mut s, &km, code(KeyCode::Enter));
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Confirm(OpRequest::Deploy {
+            target: "trading/api-server".into(),
+            image: "repo/app@sha256:ab".into()
+        }))
+    );
+    update(&mut s, &km, key('y'));
+    let fx = update(&mut s, &km, key('C'));
+    assert_eq!(fx, vec![Effect::CancelOp { id: 1 }]);
 }

@@ -107,3 +107,42 @@ fn a_panic_restores_the_terminal_before_the_report() {
     assert!(s.contains("deliberate panic after a frame"), "the report is printed on the restored screen:\n{s}");
     assert!(!s.contains("STACKDECK-EXIT=0"), "a panic is not a clean exit:\n{s}");
 }
+
+#[test]
+fn the_stop_key_from_the_logs_pane_stops_the_bot() {
+    require_engine();
+    let mut p = Project::new("xkey");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59217", "--restart", "unless-stopped"], &["fx-trading-bot:1"]);
+    let dir = std::env::temp_dir().join(format!("sd-xkey-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, format!("[services.\"{}/trading-bot\"]\nkill_switch = true\n", p.name)).unwrap();
+    let extra = format!("--config {} --state-dir {}", cfg.display(), dir.join("state").display());
+    let t = Tmux::start("sd-xkey", 100, 30, &panel_cmd(&p.name, &extra));
+    t.wait("the bot, healthy", |s| s.contains("trading-bot") && s.contains("healthy"));
+    t.keys(&["2"]);
+    t.wait("the logs pane", |s| s.contains(&format!("Logs {bot}")) && s.contains("X STOP"));
+    t.keys(&["X"]);
+    t.wait("one confirmation", |s| {
+        s.contains(&format!("EMERGENCY STOP {}/trading-bot?", p.name)) && s.contains("go ahead")
+    });
+    t.keys(&["y"]);
+    let s = t.wait("the stop done and the banner", |s| s.contains("[done]") && s.contains("STOPPED by"));
+    assert!(s.contains("emergency stop from the panel"), "{s}");
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", &bot]),
+        "false no"
+    );
+    let logs = String::from_utf8_lossy(&common::docker(&["logs", &bot]).stdout).into_owned();
+    assert!(logs.contains("closing positions"), "a graceful stop first");
+    // Esc and the next key sent together read as alt-<key>: let the popup close first.
+    t.keys(&["Escape"]);
+    t.wait("the operation popup closed", |s| !s.contains("[done]"));
+    t.keys(&["4"]);
+    t.wait("the history pane", |s| {
+        s.contains("stop") && s.contains("succeeded") && s.contains(&format!("{}/trading-bot", p.name))
+    });
+    t.keys(&["q"]);
+    t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
+    let _ = std::fs::remove_dir_all(dir);
+}

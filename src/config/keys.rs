@@ -20,10 +20,21 @@ pub enum Mode {
     Metrics,
     History,
     Search,
+    Confirm,
+    Picker,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [Mode::Global, Mode::Services, Mode::Logs, Mode::Metrics, Mode::History, Mode::Search];
+    pub const ALL: [Mode; 8] = [
+        Mode::Global,
+        Mode::Services,
+        Mode::Logs,
+        Mode::Metrics,
+        Mode::History,
+        Mode::Search,
+        Mode::Confirm,
+        Mode::Picker,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +44,8 @@ impl Mode {
             Mode::Metrics => "metrics",
             Mode::History => "history",
             Mode::Search => "search",
+            Mode::Confirm => "confirm",
+            Mode::Picker => "picker",
         }
     }
 
@@ -42,7 +55,7 @@ impl Mode {
 
     /// Does the global table apply while this mode is active?
     fn includes_global(self) -> bool {
-        !matches!(self, Mode::Global | Mode::Search)
+        !matches!(self, Mode::Global | Mode::Search | Mode::Confirm | Mode::Picker)
     }
 }
 
@@ -74,6 +87,18 @@ actions! {
     FocusMetrics = "focus_metrics", "focus the metrics pane", [Global];
     FocusHistory = "focus_history", "focus the history pane", [Global];
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
+    EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
+    CancelOperation = "cancel_operation", "cancel the running deploy/rollback", [Global];
+    StartService = "start_service", "start the selected (stopped) service", [Services];
+    Deploy = "deploy", "deploy an image to the selected service", [Services];
+    Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
+    Confirm = "confirm", "go ahead", [Confirm];
+    Deny = "deny", "do nothing", [Confirm];
+    PickerNext = "picker_next", "next image", [Picker];
+    PickerPrev = "picker_prev", "previous image", [Picker];
+    PickerAccept = "picker_accept", "deploy the chosen image", [Picker];
+    PickerCancel = "picker_cancel", "close the picker", [Picker];
+    PickerErase = "picker_erase", "delete the last character", [Picker];
     SelectNext = "select_next", "select the next service", [Services, Metrics];
     SelectPrev = "select_prev", "select the previous service", [Services, Metrics];
     SelectFirst = "select_first", "select the first service", [Services];
@@ -98,6 +123,14 @@ actions! {
 }
 
 impl Action {
+    /// Actions that change the stack: confirmed first, and gone under --read-only.
+    pub fn is_mutating(self) -> bool {
+        matches!(
+            self,
+            Action::EmergencyStop | Action::CancelOperation | Action::StartService | Action::Deploy | Action::Rollback
+        )
+    }
+
     fn parse(s: &str) -> Option<Action> {
         Action::ALL.iter().copied().find(|a| a.name() == s)
     }

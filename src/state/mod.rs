@@ -57,6 +57,34 @@ pub struct UiState {
     pub search_input: Option<String>,
     /// A one-line notice for the status bar (e.g. "no more matches").
     pub notice: Option<String>,
+    pub popup: Option<Popup>,
+}
+
+/// Modal popups of the actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Popup {
+    /// "Do this? y / n" for a mutating action.
+    Confirm(crate::msg::OpRequest),
+    /// Choose the image to deploy: local tags (newest first) or a typed reference.
+    Picker {
+        target: String,
+        current: String,
+        tags: Option<Result<Vec<String>, String>>,
+        input: String,
+        selected: usize,
+    },
+}
+
+/// An operation started from this panel, as its popup shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpView {
+    pub id: u64,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub done: Option<Result<String, String>>,
+    pub cancellable: bool,
+    /// Closed by the operator after it finished.
+    pub dismissed: bool,
 }
 
 #[derive(Debug)]
@@ -74,6 +102,12 @@ pub struct AppState {
     pub project: Option<String>,
     /// Lines to tail when a log view opens.
     pub tail: u32,
+    /// Operations started from this panel (the newest last); the last one is shown until
+    /// dismissed.
+    pub ops: Vec<OpView>,
+    pub next_op: u64,
+    /// Kill-switch services from the config (targets of the emergency stop).
+    pub kill_switch_targets: Vec<String>,
     /// Something visible changed since the last frame.
     pub dirty: bool,
     pub quit: bool,
@@ -102,13 +136,27 @@ impl AppState {
                 panel_log: false,
                 search_input: None,
                 notice: None,
+                popup: None,
             },
             read_only: false,
             project: None,
             tail,
+            ops: Vec::new(),
+            next_op: 1,
+            kill_switch_targets: Vec::new(),
             dirty: true,
             quit: false,
         }
+    }
+
+    /// An operation of this panel is still running.
+    pub fn op_running(&self) -> bool {
+        self.ops.iter().any(|o| o.done.is_none())
+    }
+
+    /// The operation popup on screen: the newest one, until dismissed.
+    pub fn op_shown(&self) -> Option<&OpView> {
+        self.ops.last().filter(|o| !o.dismissed)
     }
 
     /// Data is stale while the engine is not answering.

@@ -66,7 +66,8 @@ pub struct KillSwitch {
 
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    /// Behind a mutex so operations can hold a `&Store` across awaits (each call is short).
+    conn: std::sync::Mutex<Connection>,
     pub dir: PathBuf,
 }
 
@@ -104,24 +105,29 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-        Ok(Store { conn, dir: dir.to_path_buf() })
+        Ok(Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf() })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves a usable connection: take it anyway.
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Record an action before it starts. Returns its id.
     pub fn begin(&self, op: &NewOp) -> Result<i64, String> {
-        self.conn
+        self.conn()
             .execute(
                 "INSERT INTO ops (action, service, from_image, from_image_id, to_image, actor, host, pid, started_at, outcome, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
                 params![op.action, op.service, op.from_image, op.from_image_id, op.to_image, actor(), hostname(), std::process::id(), Timestamp::now().to_string(), op.reason],
             )
             .map_err(|e| format!("cannot record {} of {}: {e}", op.action, op.service))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.conn().last_insert_rowid())
     }
 
     /// Append a line to an action's transcript (health tries, steps).
     pub fn note(&self, id: i64, line: &str) -> Result<(), String> {
-        self.conn
+        self.conn()
             .execute("UPDATE ops SET transcript = transcript || ?2 || char(10) WHERE id = ?1", params![id, line])
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -134,7 +140,7 @@ impl Store {
         reason: Option<&str>,
         to_image_id: Option<&str>,
     ) -> Result<(), String> {
-        self.conn
+        self.conn()
             .execute(
                 "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5 WHERE id = ?1",
                 params![id, outcome.as_str(), reason, to_image_id, Timestamp::now().to_string()],
@@ -146,15 +152,17 @@ impl Store {
     /// Mark `running` records of dead processes on this host as interrupted. Returns them.
     pub fn mark_interrupted(&self) -> Result<Vec<OpRecord>, String> {
         let host = hostname();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1")
-            .map_err(|e| e.to_string())?;
-        let rows: Vec<(i64, u32)> = stmt
-            .query_map(params![host], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| e.to_string())?
-            .filter_map(Result::ok)
-            .collect();
+        // The guard must be gone before finish() and get() take the lock again.
+        let rows: Vec<(i64, u32)> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1")
+                .map_err(|e| e.to_string())?;
+            stmt.query_map(params![host], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .collect()
+        };
         let mut out = Vec::new();
         for (id, pid) in rows {
             if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -173,7 +181,10 @@ impl Store {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<OpRecord>, String> {
-        self.conn.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row).optional().map_err(|e| e.to_string())
+        self.conn()
+            .query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row)
+            .optional()
+            .map_err(|e| e.to_string())
     }
 
     /// Newest first.
@@ -182,14 +193,15 @@ impl Store {
             Some(s) => (format!("{SELECT} WHERE service = ?2 OR service LIKE '%/' || ?2 ORDER BY id DESC LIMIT ?1"), s),
             None => (format!("{SELECT} WHERE ?2 = ?2 ORDER BY id DESC LIMIT ?1"), ""),
         };
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| e.to_string())?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| e.to_string())?;
         let rows = stmt.query_map(params![limit as i64, svc], row).map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 
     /// The last image that passed a health gate for this service (deploy or rollback).
     pub fn last_good(&self, service: &str, skip_id: Option<&str>) -> Result<Option<(String, String)>, String> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT to_image, to_image_id FROM ops WHERE service = ?1 AND action IN ('deploy','rollback','baseline')
                  AND outcome = 'succeeded' AND to_image_id IS NOT NULL AND to_image_id != COALESCE(?2, '')
@@ -202,7 +214,7 @@ impl Store {
     }
 
     pub fn set_kill_switch(&self, k: &KillSwitch) -> Result<(), String> {
-        self.conn
+        self.conn()
             .execute(
                 "INSERT INTO kill_switch (service, by, at, reason, previous_policy) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(service) DO UPDATE SET by = ?2, at = ?3, reason = ?4",
@@ -215,12 +227,14 @@ impl Store {
     /// Remove the kill switch; returns it (with the policy to restore).
     pub fn clear_kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
         let k = self.kill_switch(service)?;
-        self.conn.execute("DELETE FROM kill_switch WHERE service = ?1", params![service]).map_err(|e| e.to_string())?;
+        self.conn()
+            .execute("DELETE FROM kill_switch WHERE service = ?1", params![service])
+            .map_err(|e| e.to_string())?;
         Ok(k)
     }
 
     pub fn kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT service, by, at, reason, previous_policy FROM kill_switch WHERE service = ?1",
                 params![service],
@@ -231,8 +245,8 @@ impl Store {
     }
 
     pub fn kill_switches(&self) -> Result<Vec<KillSwitch>, String> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare_cached("SELECT service, by, at, reason, previous_policy FROM kill_switch ORDER BY at")
             .map_err(|e| e.to_string())?;
         let rows = stmt.query_map([], ks_row).map_err(|e| e.to_string())?;
@@ -241,7 +255,7 @@ impl Store {
 
     /// The full transcript of one action (health tries etc.).
     pub fn transcript(&self, id: i64) -> Result<String, String> {
-        self.conn
+        self.conn()
             .query_row("SELECT transcript FROM ops WHERE id = ?1", params![id], |r| r.get(0))
             .map_err(|e| e.to_string())
     }
@@ -340,7 +354,7 @@ mod tests {
         let s = Store::open(&d).unwrap();
         let id = s.begin(&NewOp { action: "deploy".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
         // Pretend another (now dead) process wrote it.
-        s.conn.execute("UPDATE ops SET pid = 999999999 WHERE id = ?1", params![id]).unwrap();
+        s.conn().execute("UPDATE ops SET pid = 999999999 WHERE id = ?1", params![id]).unwrap();
         let mine = s.begin(&NewOp { action: "stop".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
         let marked = s.mark_interrupted().unwrap();
         assert_eq!(marked.len(), 1);

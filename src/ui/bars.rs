@@ -54,15 +54,20 @@ fn clock(t: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
 fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
     match pane {
         Pane::Services => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::Services, Action::SelectNext, "next"),
             (Mode::Services, Action::SelectPrev, "prev"),
             (Mode::Services, Action::OpenLogs, "logs"),
+            (Mode::Services, Action::Deploy, "deploy"),
+            (Mode::Services, Action::Rollback, "rollback"),
+            (Mode::Services, Action::StartService, "start"),
             (Mode::Global, Action::FocusNext, "pane"),
             (Mode::Global, Action::TogglePanelLog, "panel log"),
             (Mode::Global, Action::Help, "help"),
             (Mode::Global, Action::Quit, "quit"),
         ],
         Pane::Logs => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::Logs, Action::Search, "search"),
             (Mode::Logs, Action::SearchNext, "next"),
             (Mode::Logs, Action::SearchPrev, "prev"),
@@ -74,6 +79,7 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Global, Action::Quit, "quit"),
         ],
         Pane::Metrics => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::Metrics, Action::SelectNext, "next svc"),
             (Mode::Metrics, Action::SelectPrev, "prev svc"),
             (Mode::Global, Action::FocusNext, "pane"),
@@ -81,6 +87,7 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Global, Action::Quit, "quit"),
         ],
         Pane::History => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::History, Action::ScrollDown, "older"),
             (Mode::History, Action::ScrollUp, "newer"),
             (Mode::Global, Action::FocusNext, "pane"),
@@ -103,24 +110,39 @@ pub fn hints(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         f.render_widget(Paragraph::new(line).style(bar), area);
         return;
     }
-    let mut spans = Vec::new();
-    let mut width = 0usize;
     let actions = if v.state.ui.help {
         &[(Mode::Global, Action::Help, "close help"), (Mode::Global, Action::Quit, "quit")][..]
     } else {
         hint_actions(v.state.ui.focus)
     };
+    let mut items: Vec<(String, &str, bool)> = Vec::new();
     for (mode, action, label) in actions {
+        if v.state.read_only && action.is_mutating() {
+            continue; // --read-only removes them from the screen too
+        }
         let key = v.keymap.key_label(*mode, *action);
         if key.is_empty() {
             continue; // unbound by the user: no hint
         }
-        let w = key.chars().count() + label.chars().count() + 3;
-        if width + w > area.width as usize {
-            break;
+        let essential = matches!(action, Action::EmergencyStop | Action::Help | Action::Quit);
+        items.push((key, label, essential));
+    }
+    // Too wide: drop the least important hints (the last non-essential ones) first.
+    let width = |items: &[(String, &str, bool)]| {
+        items.iter().map(|(k, l, _)| k.chars().count() + l.chars().count() + 3).sum::<usize>()
+    };
+    while width(&items) > area.width as usize {
+        match items.iter().rposition(|(_, _, e)| !e) {
+            Some(i) => {
+                items.remove(i);
+            }
+            None => break,
         }
-        width += w;
-        spans.push(Span::styled(format!(" {key}"), v.style(Slot::HintKey)));
+    }
+    let mut spans = Vec::new();
+    for (key, label, _) in &items {
+        let slot = if label == &"STOP" { Slot::Badge } else { Slot::HintKey };
+        spans.push(Span::styled(format!(" {key}"), v.style(slot)));
         spans.push(Span::styled(format!(" {label} "), v.style(Slot::HintText)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);

@@ -10,7 +10,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let mut entries: Vec<Line<'_>> = Vec::new();
     for mode in Mode::ALL {
-        let items: Vec<_> = v.keymap.all().filter(|(m, _, ks)| *m == mode && !ks.is_empty()).collect();
+        let items: Vec<_> = v
+            .keymap
+            .all()
+            .filter(|(m, a, ks)| *m == mode && !ks.is_empty() && !(v.state.read_only && a.is_mutating()))
+            .collect();
         if items.is_empty() {
             continue;
         }

@@ -1,6 +1,7 @@
 //! Rendering: a pure function of the state (plus theme, keymap, config). No I/O, no awaits,
 //! no locks, no mutation.
 
+mod actions;
 mod bars;
 mod help;
 mod history;
@@ -49,6 +50,14 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
     bars::status(f, top, v);
     bars::hints(f, bottom, v);
+    let bh = actions::banner_height(v);
+    let main = if bh > 0 && main.height > bh + 6 {
+        let [b, m] = Layout::vertical([Constraint::Length(bh), Constraint::Min(3)]).areas(main);
+        actions::banner(f, b, v);
+        m
+    } else {
+        main
+    };
 
     let (main, log_area) = if v.state.ui.panel_log && main.height >= 10 {
         let [m, l] = Layout::vertical([Constraint::Min(5), Constraint::Length((main.height / 3).max(5))]).areas(main);
@@ -71,6 +80,8 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
     if let Some(l) = log_area {
         panel_log(f, l, v);
     }
+    actions::op_popup(f, main, v);
+    actions::popup(f, area, v);
     if v.state.ui.help {
         help::draw(f, area, v);
     }

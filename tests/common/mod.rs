@@ -144,10 +144,18 @@ impl Tmux {
 
     /// Wait until the screen satisfies `pred`; return it.
     pub fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        wait_for(what, Duration::from_secs(60), || {
+        let start = Instant::now();
+        loop {
             let s = self.screen();
-            pred(&s).then_some(s)
-        })
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out after 60 s waiting for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn alternate_screen_on(&self) -> bool {

@@ -1,0 +1,199 @@
+//! The actions' screens: the kill-switch banner, the confirmation popup, the deploy image
+//! picker and the progress popup of a running operation.
+
+use super::{View, fit};
+use crate::config::{Action, Mode, Slot};
+use crate::msg::OpRequest;
+use crate::state::Popup;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+/// One line per emergency-stopped service; the height it needs.
+pub fn banner_height(v: &View<'_>) -> u16 {
+    v.state.history.kill_switches.len().min(3) as u16
+}
+
+pub fn banner(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let start = v.keymap.key_label(Mode::Services, Action::StartService);
+    let lines: Vec<Line<'_>> = v
+        .state
+        .history
+        .kill_switches
+        .iter()
+        .take(area.height as usize)
+        .map(|k| {
+            let at = k.at.to_zoned(v.state.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string();
+            let hint = if v.state.read_only || start.is_empty() {
+                String::new()
+            } else {
+                format!("  ({start} on the service starts it)")
+            };
+            Line::from(Span::styled(
+                fit(&format!(" ■ {} STOPPED by {} at {at}: {}{hint}", k.service, k.by, k.reason), area.width as usize),
+                v.style(Slot::Unhealthy),
+            ))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).style(v.style(Slot::Unhealthy)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(r);
+    r
+}
+
+fn popup_block<'a>(v: &View<'_>, title: String, danger: bool) -> Block<'a> {
+    let (b, t) = if danger { (Slot::Unhealthy, Slot::Unhealthy) } else { (Slot::BorderFocused, Slot::TitleFocused) };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(v.style(b))
+        .style(v.style(Slot::Popup))
+        .title(Span::styled(title, v.style(t)))
+}
+
+pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    match &v.state.ui.popup {
+        None => {}
+        Some(Popup::Confirm(req)) => confirm(f, area, v, req),
+        Some(Popup::Picker { target, current, tags, input, selected }) => {
+            picker(f, area, v, target, current, tags.as_ref(), input, *selected)
+        }
+    }
+}
+
+fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
+    let danger = matches!(req, OpRequest::Stop { .. });
+    let yes =
+        v.keymap.keys(Mode::Confirm, Action::Confirm).iter().map(ToString::to_string).collect::<Vec<_>>().join("/");
+    let no = v.keymap.keys(Mode::Confirm, Action::Deny).iter().map(ToString::to_string).collect::<Vec<_>>().join("/");
+    let detail = match req {
+        OpRequest::Stop { .. } => {
+            "Stop signal, grace period, then SIGKILL. Restart policy set to \"no\" until it is started again."
+        }
+        OpRequest::Start { .. } => "Starts the service and restores its previous restart policy.",
+        OpRequest::Deploy { .. } => {
+            "Stops the old container, starts the new image under the same name, gates its health; rolls back automatically if unhealthy."
+        }
+        OpRequest::Rollback { .. } => "Redeploys the last image that passed a health gate, through the same gate.",
+    };
+    let r = centered(area, 70, 8);
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" {}? ", req.title()), danger);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let lines = vec![
+        Line::from(Span::styled(req.title(), v.style(if danger { Slot::Unhealthy } else { Slot::Title }))),
+        Line::from(Span::styled(detail, v.style(Slot::Popup))),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(format!(" {yes} "), v.style(Slot::HintKey)),
+            Span::styled(" go ahead   ", v.style(Slot::Popup)),
+            Span::styled(format!(" {no} "), v.style(Slot::HintKey)),
+            Span::styled(" do nothing", v.style(Slot::Popup)),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn picker(
+    f: &mut Frame<'_>,
+    area: Rect,
+    v: &View<'_>,
+    target: &str,
+    current: &str,
+    tags: Option<&Result<Vec<String>, String>>,
+    input: &str,
+    selected: usize,
+) {
+    let r = centered(area, 64, area.height.saturating_sub(4).clamp(8, 18));
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" deploy to {target} "), false);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("running: ", v.style(Slot::Dim)),
+            Span::styled(current.to_owned(), v.style(Slot::Popup)),
+        ]),
+        Line::from(vec![
+            Span::styled("image:   ", v.style(Slot::HintKey)),
+            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
+        ]),
+        Line::from(Span::styled(
+            "local tags, newest first (type to filter or to enter another reference):",
+            v.style(Slot::Dim),
+        )),
+    ];
+    match tags {
+        None => lines.push(Line::from(Span::styled("  loading…", v.style(Slot::Dim)))),
+        Some(Err(e)) => {
+            lines.push(Line::from(Span::styled(format!("  cannot list tags: {e}"), v.style(Slot::Unhealthy))))
+        }
+        Some(Ok(t)) => {
+            let choices = crate::update::picker_choices(t, input);
+            if choices.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    format!("  no local tag matches: enter deploys {input:?} as typed"),
+                    v.style(Slot::Dim),
+                )));
+            }
+            let room = inner.height.saturating_sub(4) as usize;
+            let first = selected.saturating_sub(room.saturating_sub(1));
+            for (i, c) in choices.iter().enumerate().skip(first).take(room) {
+                let mark = if i == selected { "▶ " } else { "  " };
+                let st = if i == selected { v.style(Slot::Selected) } else { v.style(Slot::Popup) };
+                let note = if *c == current { "  (running)" } else { "" };
+                lines.push(Line::from(Span::styled(format!("{mark}{c}{note}"), st)));
+            }
+        }
+    }
+    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
+    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    f.render_widget(Paragraph::new(lines), body);
+    f.render_widget(
+        Paragraph::new(Line::from(Span::styled(format!("{accept} choose · {cancel} close"), v.style(Slot::Dim)))),
+        foot,
+    );
+}
+
+/// The newest operation's progress (until dismissed), over the lower part of the screen.
+pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
+    let Some(op) = v.state.op_shown() else { return };
+    let h = (op.lines.len() as u16 + 4).clamp(6, area.height.saturating_sub(2).max(6));
+    let r = centered(area, area.width.saturating_sub(4).min(100), h);
+    f.render_widget(Clear, r);
+    let (status, slot) = match &op.done {
+        None => ("running".to_owned(), Slot::Starting),
+        Some(Ok(_)) => ("done".to_owned(), Slot::Healthy),
+        Some(Err(_)) => ("FAILED".to_owned(), Slot::Unhealthy),
+    };
+    let block = popup_block(v, format!(" {} [{status}] ", op.title), op.done.as_ref().is_some_and(Result::is_err))
+        .border_style(v.style(slot));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let room = inner.height.saturating_sub(1) as usize;
+    let mut lines: Vec<Line<'_>> = op
+        .lines
+        .iter()
+        .skip(op.lines.len().saturating_sub(room))
+        .map(|l| Line::from(Span::styled(l.clone(), v.style(Slot::Popup))))
+        .collect();
+    let foot = match &op.done {
+        None if op.cancellable => {
+            let k = v.keymap.key_label(Mode::Global, Action::CancelOperation);
+            format!("{k} cancels (until the old container is removed)")
+        }
+        None => "running…".to_owned(),
+        Some(Ok(s)) => format!("✓ {s}   ({} closes)", v.keymap.key_label(Mode::Global, Action::Cancel)),
+        Some(Err(e)) => format!("✗ {e}   ({} closes)", v.keymap.key_label(Mode::Global, Action::Cancel)),
+    };
+    lines.truncate(room);
+    let [body, footer] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    f.render_widget(Paragraph::new(lines), body);
+    f.render_widget(Paragraph::new(Line::from(Span::styled(fit(&foot, footer.width as usize), v.style(slot)))), footer);
+}
