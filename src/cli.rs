@@ -71,6 +71,25 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Run the backup jobs from the config (all, or those named), verify them, apply retention.
+    Backup {
+        /// Job names (default: every job).
+        jobs: Vec<String>,
+    },
+    /// List backups with size, age and status.
+    Backups {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a verified PostgreSQL dump into the running database (typed confirmation).
+    Restore {
+        /// Backup id (see `stackdeck backups`).
+        backup: String,
+        /// The dump job's name.
+        job: String,
+        #[arg(long)]
+        yes: bool,
+    },
     /// Operations history (newest first).
     History {
         #[arg(long)]

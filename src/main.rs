@@ -84,6 +84,19 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             op(Request::Deploy { service: service.clone(), image: image.clone() }, yes)
         }
         Some(Command::Rollback { ref service, yes }) => op(Request::Rollback { service: service.clone() }, yes),
+        Some(Command::Backup { ref jobs }) => op(Request::Backup { jobs: jobs.clone() }, true),
+        Some(Command::Backups { json }) => Ok(stackdeck::opcli::backups(&state_dir, &stack, json)),
+        Some(Command::Restore { ref backup, ref job, yes }) => {
+            let database = stack
+                .config
+                .backup
+                .jobs
+                .iter()
+                .find(|j| &j.name == job)
+                .and_then(|j| j.database.clone())
+                .unwrap_or_else(|| job.clone());
+            op(Request::Restore { backup: backup.clone(), job: job.clone(), database }, yes)
+        }
         Some(Command::History { json, ref service, limit }) => {
             Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))
         }

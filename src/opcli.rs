@@ -16,6 +16,8 @@ pub enum Request {
     Start { service: String },
     Deploy { service: String, image: String },
     Rollback { service: String },
+    Backup { jobs: Vec<String> },
+    Restore { backup: String, job: String, database: String },
 }
 
 impl Request {
@@ -25,6 +27,11 @@ impl Request {
             Request::Start { service } => format!("start {service}"),
             Request::Deploy { service, image } => format!("deploy {image} to {service}"),
             Request::Rollback { service } => format!("roll back {service}"),
+            Request::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),
+            Request::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
+            Request::Restore { backup, job, database } => {
+                format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE {database}")
+            }
         }
     }
 }
@@ -34,14 +41,14 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-fn confirm(what: &str) -> Result<(), (u8, String)> {
+fn confirm(what: &str, word: &str) -> Result<(), (u8, String)> {
     if !std::io::stdin().is_terminal() {
         return Err((2, format!("refusing to {what} without confirmation: pass --yes")));
     }
-    eprint!("{what}? Type yes to go ahead: ");
+    eprint!("{what}? Type {word} to go ahead: ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| (2, e.to_string()))?;
-    if answer.trim() == "yes" { Ok(()) } else { Err((3, "not confirmed: nothing was done".into())) }
+    if answer.trim() == word { Ok(()) } else { Err((3, "not confirmed: nothing was done".into())) }
 }
 
 pub fn run(
@@ -57,7 +64,15 @@ pub fn run(
         eprintln!("stackdeck: {} refused: --read-only", req.describe());
         return ExitCode::from(3);
     }
-    if !yes && let Err((code, msg)) = confirm(&req.describe()) {
+    // A restore overwrites live data: the operator types the database's name.
+    let word = match &req {
+        Request::Restore { database, .. } => database.clone(),
+        _ => "yes".to_owned(),
+    };
+    if !yes
+        && !matches!(req, Request::Backup { .. })
+        && let Err((code, msg)) = confirm(&req.describe(), &word)
+    {
         eprintln!("stackdeck: {msg}");
         return ExitCode::from(code);
     }
@@ -98,6 +113,8 @@ pub fn run(
             Request::Rollback { service } => {
                 ops::deploy::run(&ctx, Kind::Rollback, service, proj, None, &mut p, &cancel).await
             }
+            Request::Backup { jobs } => ops::backup::run(&ctx, jobs, proj, &mut p).await,
+            Request::Restore { backup, job, .. } => ops::backup::restore(&ctx, backup, job, proj, &mut p).await,
         };
         drop(p);
         let _ = printer.await;
@@ -195,4 +212,35 @@ pub fn state_dir(flag: Option<PathBuf>, stack: &Stack) -> PathBuf {
     flag.or_else(|| stack.config.state.dir.clone())
         .or_else(crate::store::default_dir)
         .unwrap_or_else(|| PathBuf::from("/var/lib/stackdeck"))
+}
+
+/// `stackdeck backups`.
+pub fn backups(state_dir: &std::path::Path, stack: &Stack, json: bool) -> ExitCode {
+    let root = ops::backup::root(state_dir, stack);
+    let list = ops::backup::list(&root);
+    if json {
+        say(&serde_json::to_string_pretty(&list).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let now = jiff::Timestamp::now();
+    for m in &list {
+        let age = m
+            .created
+            .parse::<jiff::Timestamp>()
+            .map_or_else(|_| "?".into(), |t| crate::ui::human_age(now.as_second() - t.as_second()));
+        let jobs: Vec<String> =
+            m.jobs.iter().map(|j| format!("{}{}", j.name, if j.error.is_some() { "(FAILED)" } else { "" })).collect();
+        say(&format!(
+            "{}  {:<6} {:>10}  {:>6} old  {}",
+            m.id,
+            m.status,
+            crate::ui::human_bytes(m.total_bytes()),
+            age,
+            jobs.join(" ")
+        ));
+    }
+    if list.is_empty() {
+        say(&format!("(no backups in {})", root.display()));
+    }
+    ExitCode::SUCCESS
 }

@@ -22,6 +22,44 @@ pub struct StackConfig {
     pub logs: LogsConfig,
     #[serde(default)]
     pub state: StateConfig,
+    #[serde(default)]
+    pub backup: BackupConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where backups go (default: <state dir>/backups). Made 0700; files are 0600.
+    pub dir: Option<std::path::PathBuf>,
+    /// Retention: backups older than this many days are removed (default 7, as the stack's
+    /// backup script).
+    pub keep_days: Option<u32>,
+    /// Retention: at most this many good backups are kept (default 30).
+    pub keep_count: Option<usize>,
+    #[serde(default)]
+    pub jobs: Vec<BackupJob>,
+}
+
+/// One backup job. `kind`:
+/// - `exec`: run `command` in the service's container, stream its stdout to a file (pg_dump);
+/// - `copy`: optionally run `command` first (redis-cli SAVE), then copy `path` out of the
+///   container through the engine's archive API;
+/// - `paths`: tar host `paths` (configuration).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupJob {
+    pub name: String,
+    pub kind: String,
+    pub service: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub path: Option<String>,
+    pub paths: Option<Vec<String>>,
+    /// File extension before `.gz` (default: sql for exec, the copied file's for copy).
+    pub extension: Option<String>,
+    /// `postgres`: verify by restoring into a scratch database in the running container.
+    pub verify: Option<String>,
+    pub user: Option<String>,
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -122,6 +160,50 @@ impl Stack {
                     format!("probe_interval_secs of '{name}' is 0"),
                     "use 1 or more seconds",
                 ));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for job in &config.backup.jobs {
+            let bad = |msg: String, fix: &str| {
+                Err(ConfigError::at(file, text, None, format!("[[backup.jobs]] '{}': {msg}", job.name), fix))
+            };
+            if job.name.is_empty() || !job.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return bad("the name must be letters, digits, - or _".into(), "rename the job");
+            }
+            if !names.insert(job.name.clone()) {
+                return bad("the name is used twice".into(), "give every job its own name");
+            }
+            match job.kind.as_str() {
+                "exec" if job.service.is_none() || job.command.as_ref().is_none_or(Vec::is_empty) => {
+                    return bad(
+                        "kind = \"exec\" needs service and command".into(),
+                        "add service = \"...\" and command = [\"...\"]",
+                    );
+                }
+                "copy" if job.service.is_none() || job.path.is_none() => {
+                    return bad(
+                        "kind = \"copy\" needs service and path".into(),
+                        "add service = \"...\" and path = \"/in/the/container\"",
+                    );
+                }
+                "paths" if job.paths.as_ref().is_none_or(Vec::is_empty) => {
+                    return bad("kind = \"paths\" needs paths".into(), "add paths = [\"/etc/...\"]");
+                }
+                "exec" | "copy" | "paths" => {}
+                other => return bad(format!("unknown kind '{other}'"), "use kind = \"exec\", \"copy\" or \"paths\""),
+            }
+            match job.verify.as_deref() {
+                None => {}
+                Some("postgres") if job.kind == "exec" && job.user.is_some() && job.database.is_some() => {}
+                Some("postgres") => {
+                    return bad(
+                        "verify = \"postgres\" needs kind = \"exec\", user and database".into(),
+                        "add user and database",
+                    );
+                }
+                Some(other) => {
+                    return bad(format!("unknown verify '{other}'"), "use verify = \"postgres\" or leave it out");
+                }
             }
         }
         if config.logs.buffer_lines == Some(0) {

@@ -333,6 +333,88 @@ impl Actions {
     }
 }
 
+impl Actions {
+    /// Run `cmd` in the container. Stdout chunks go to `out` (back-pressure: the process waits
+    /// for the disk); `stdin` chunks are fed to the process and then stdin is closed. Returns
+    /// the exit code and the end of stderr.
+    pub async fn exec(
+        &self,
+        id: &ContainerId,
+        cmd: &[String],
+        stdin: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+        out: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+        limit: Duration,
+    ) -> Result<(i64, String), String> {
+        use bollard::exec::{StartExecOptions, StartExecResults};
+        use bollard::models::ExecConfig;
+        use tokio::io::AsyncWriteExt;
+        let config = ExecConfig {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(stdin.is_some()),
+            ..Default::default()
+        };
+        let created = self.call(self.docker.create_exec(&id.0, config)).await?;
+        let started = self.call(self.docker.start_exec(&created.id, Some(StartExecOptions::default()))).await?;
+        let StartExecResults::Attached { mut output, mut input } = started else {
+            return Err("the engine detached the exec".into());
+        };
+        let work = async {
+            let feed = async {
+                if let Some(mut rx) = stdin {
+                    while let Some(chunk) = rx.recv().await {
+                        input.write_all(&chunk).await.map_err(|e| format!("writing to {}: {e}", cmd.join(" ")))?;
+                    }
+                }
+                // EOF for the process's stdin.
+                let _ = input.shutdown().await;
+                Ok::<(), String>(())
+            };
+            let drain = async {
+                let mut err_tail = Vec::new();
+                while let Some(item) = output.next().await {
+                    match item.map_err(|e| self.err(&e))? {
+                        bollard::container::LogOutput::StdOut { message }
+                        | bollard::container::LogOutput::Console { message } => {
+                            if let Some(tx) = &out {
+                                tx.send(message).await.map_err(|_| "the writer stopped".to_owned())?;
+                            }
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            err_tail.extend_from_slice(&message);
+                            if err_tail.len() > 4096 {
+                                err_tail.drain(..err_tail.len() - 4096);
+                            }
+                        }
+                        bollard::container::LogOutput::StdIn { .. } => {}
+                    }
+                }
+                Ok::<Vec<u8>, String>(err_tail)
+            };
+            let (fed, drained) = tokio::join!(feed, drain);
+            fed?;
+            drained
+        };
+        let err_tail = tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| format!("{} did not finish within {} s", cmd.join(" "), limit.as_secs()))??;
+        let ins = self.call(self.docker.inspect_exec(&created.id)).await?;
+        let stderr = String::from_utf8_lossy(&err_tail).trim().to_owned();
+        Ok((ins.exit_code.unwrap_or(-1), stderr))
+    }
+
+    /// A tar stream of `path` in the container (the engine's archive API).
+    pub fn download(
+        &self,
+        id: &ContainerId,
+        path: &str,
+    ) -> impl futures::Stream<Item = Result<bytes::Bytes, String>> + '_ {
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
+        self.docker.download_from_container(&id.0, Some(opts)).map(|r| r.map_err(|e| describe(&self.host, &e)))
+    }
+}
+
 /// `registry:5000/team/app:tag` -> `registry:5000/team/app`; digests are cut too.
 pub fn repo_of(reference: &str) -> &str {
     let no_digest = reference.split('@').next().unwrap_or(reference);

@@ -2,6 +2,7 @@
 //! the command line and the panel. Each operation is recorded in the store before it starts and
 //! finished after; progress goes to a [`Progress`] (printed by the CLI, shown by the panel).
 
+pub mod backup;
 pub mod deploy;
 pub mod stop;
 
