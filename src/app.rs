@@ -39,7 +39,11 @@ pub async fn run(setup: Setup) -> Result<()> {
         tx.clone(),
     );
     crate::probe::spawn_all(&setup.stack, &tx);
-    crate::runner::spawn_history_poller(setup.state_dir.clone(), tx.clone());
+    crate::runner::spawn_history_poller(
+        setup.state_dir.clone(),
+        crate::ops::backup::root(&setup.state_dir, &setup.stack),
+        tx.clone(),
+    );
     let mut runner = crate::runner::Runner::new(
         setup.endpoint.clone(),
         setup.stack.clone(),

@@ -23,6 +23,7 @@ pub enum Msg {
     History {
         records: Vec<crate::state::history::OpRecord>,
         kill_switches: Vec<crate::store::KillSwitch>,
+        backups: Vec<crate::ops::backup::Manifest>,
     },
     /// Local tags offered by the deploy picker.
     Tags {
@@ -49,6 +50,7 @@ pub enum OpRequest {
     Rollback {
         target: String,
     },
+    Backup,
 }
 
 impl OpRequest {
@@ -58,6 +60,7 @@ impl OpRequest {
             OpRequest::Start { target } => format!("start {target}"),
             OpRequest::Deploy { target, image } => format!("deploy {image} to {target}"),
             OpRequest::Rollback { target } => format!("roll back {target}"),
+            OpRequest::Backup => "run every backup job".into(),
         }
     }
 }

@@ -133,13 +133,14 @@ async fn execute(
         OpRequest::Rollback { target } => {
             ops::deploy::run(ctx, Kind::Rollback, &target, project, None, &mut Progress::new(Some(ptx)), cancel).await
         }
+        OpRequest::Backup => ops::backup::run(ctx, &[], project, &mut Progress::new(Some(ptx))).await,
     };
     r.map(|d| d.summary).map_err(|e| e.to_string())
 }
 
 /// Read history and kill switches now and every [`HISTORY_POLL`]; mark records of killed
 /// stackdeck processes as interrupted first.
-pub fn spawn_history_poller(state_dir: PathBuf, tx: mpsc::Sender<Msg>) {
+pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::Sender<Msg>) {
     // A plain thread, not spawn_blocking: the runtime waits for blocking tasks when it shuts
     // down, and this loop never ends by itself (it ends when the app's inbox is gone).
     let spawned = std::thread::Builder::new().name("history-poller".into()).spawn(move || {
@@ -169,9 +170,10 @@ pub fn spawn_history_poller(state_dir: PathBuf, tx: mpsc::Sender<Msg>) {
         loop {
             let now = (store.recent(200, None), store.kill_switches());
             if let (Ok(records), Ok(kill_switches)) = now {
-                let key = (records.clone(), kill_switches.clone());
+                let backups = ops::backup::list(&backup_root);
+                let key = (records.clone(), kill_switches.clone(), backups.clone());
                 if last.as_ref() != Some(&key) {
-                    if tx.blocking_send(Msg::History { records, kill_switches }).is_err() {
+                    if tx.blocking_send(Msg::History { records, kill_switches, backups }).is_err() {
                         return;
                     }
                     last = Some(key);

@@ -66,11 +66,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::History { records, kill_switches } => {
+        Msg::History { records, kill_switches, backups } => {
             let h = &mut state.history;
-            if !h.store_attached || h.records != records || h.kill_switches != kill_switches {
+            if !h.store_attached || h.records != records || h.kill_switches != kill_switches || h.backups != backups {
                 h.records = records;
                 h.kill_switches = kill_switches;
+                h.backups = backups;
                 h.store_attached = true;
                 h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
                 state.dirty = true;
@@ -182,6 +183,7 @@ fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
             state.ui.popup =
                 Some(Popup::Confirm(OpRequest::Stop { targets, reason: "emergency stop from the panel".into() }));
         }
+        Action::Backup => state.ui.popup = Some(Popup::Confirm(OpRequest::Backup)),
         Action::CancelOperation => match state.ops.iter().find(|o| o.done.is_none() && o.cancellable) {
             Some(op) => {
                 fx.push(Effect::CancelOp { id: op.id });
@@ -448,6 +450,7 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
         Action::SearchConfirm | Action::SearchCancel | Action::SearchErase => {}
         // Handled above (mutating) or only inside their popups.
         Action::EmergencyStop
+        | Action::Backup
         | Action::CancelOperation
         | Action::StartService
         | Action::Deploy

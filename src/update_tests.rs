@@ -369,3 +369,13 @@ fn a_typed_reference_is_deployed_as_typed_and_a_running_deploy_can_be_cancelled(
     let fx = update(&mut s, &km, key('C'));
     assert_eq!(fx, vec![Effect::CancelOp { id: 1 }]);
 }
+
+#[test]
+fn b_runs_the_backups_after_a_confirmation_from_any_pane() {
+    let (mut s, km, _) = connected_with(demo());
+    update(&mut s, &km, key('4'));
+    update(&mut s, &km, key('b'));
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Backup)));
+    let fx = update(&mut s, &km, key('y'));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Backup }]);
+}

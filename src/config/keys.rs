@@ -89,6 +89,7 @@ actions! {
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
     EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
     CancelOperation = "cancel_operation", "cancel the running deploy/rollback", [Global];
+    Backup = "backup", "run the backup jobs now", [Global];
     StartService = "start_service", "start the selected (stopped) service", [Services];
     Deploy = "deploy", "deploy an image to the selected service", [Services];
     Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
@@ -127,7 +128,12 @@ impl Action {
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
-            Action::EmergencyStop | Action::CancelOperation | Action::StartService | Action::Deploy | Action::Rollback
+            Action::EmergencyStop
+                | Action::CancelOperation
+                | Action::Backup
+                | Action::StartService
+                | Action::Deploy
+                | Action::Rollback
         )
     }
 

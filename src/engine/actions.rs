@@ -323,7 +323,21 @@ impl Actions {
 
     /// Local tags of the repository of `reference`, newest image first.
     pub async fn local_tags(&self, reference: &str) -> Result<Vec<String>, String> {
-        let repo = repo_of(reference);
+        // A container created from an image id: find the repository through the image's tags.
+        let owned;
+        let repo = if reference.starts_with("sha256:") {
+            let img = self.call(self.docker.inspect_image(reference)).await?;
+            owned = img
+                .repo_tags
+                .unwrap_or_default()
+                .into_iter()
+                .find(|t| !t.starts_with("stackdeck-keep/"))
+                .map(|t| repo_of(&t).to_owned())
+                .ok_or_else(|| "the running image has no tag: type a reference".to_owned())?;
+            owned.as_str()
+        } else {
+            repo_of(reference)
+        };
         let mut f = HashMap::new();
         f.insert("reference".to_owned(), vec![format!("{repo}:*")]);
         let opts = ListImagesOptionsBuilder::default().filters(&f).build();

@@ -61,6 +61,8 @@ pub struct HistoryState {
     pub records: Vec<OpRecord>,
     /// Services stopped by the kill switch (banner until started again).
     pub kill_switches: Vec<crate::store::KillSwitch>,
+    /// Backups on disk, newest first.
+    pub backups: Vec<crate::ops::backup::Manifest>,
     /// False while no store is attached: the pane says so instead of pretending to be empty.
     pub store_attached: bool,
     pub scroll: usize,

@@ -78,6 +78,9 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Stops the old container, starts the new image under the same name, gates its health; rolls back automatically if unhealthy."
         }
         OpRequest::Rollback { .. } => "Redeploys the last image that passed a health gate, through the same gate.",
+        OpRequest::Backup => {
+            "Runs every backup job from the config, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
+        }
     };
     let r = centered(area, 70, 8);
     f.render_widget(Clear, r);
