@@ -146,3 +146,47 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn sighup_during_a_panel_deploy_lets_it_finish_and_record() {
+    require_engine();
+    let mut p = Project::new("phup");
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59218"], &["fx-trading-bot:1"]);
+    let dir = std::env::temp_dir().join(format!("sd-phup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nhealth_url = \"http://127.0.0.1:59218/health\"\ngate_tries = 30\ngate_interval_secs = 1\n",
+            p.name
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let extra = format!("--config {} --state-dir {}", cfg.display(), state.display());
+    let t = Tmux::start("sd-phup", 100, 30, &panel_cmd(&p.name, &extra));
+    t.wait("the bot, healthy", |s| s.contains("trading-bot") && s.contains("healthy"));
+    t.keys(&["d"]);
+    t.wait("the picker", |s| s.contains("deploy to") && s.contains("fx-trading-bot:"));
+    t.keys(&["fx-trading-bot:1"]);
+    t.keys(&["Enter"]);
+    t.wait("the confirmation", |s| s.contains("deploy fx-trading-bot:1 to"));
+    t.keys(&["y"]);
+    t.wait("the deploy running", |s| s.contains("[running]") && s.contains("creating"));
+    let pid =
+        common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+    t.wait("exit after the deploy finished", |s| s.contains("STACKDECK-EXIT="));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["history", "--json"])
+        .output()
+        .unwrap();
+    let h: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let d = h.iter().find(|r| r["action"] == "deploy").expect("the deploy is recorded");
+    assert_eq!(d["outcome"], "succeeded", "{d}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "true");
+    let _ = std::fs::remove_dir_all(dir);
+}
