@@ -167,16 +167,23 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
             Err(e) => tracing::warn!("cannot check for interrupted operations: {e}"),
         }
         let mut last = None;
+        let mut seen_version = None;
         loop {
-            let now = (store.recent(200, None), store.kill_switches());
-            if let (Ok(records), Ok(kill_switches)) = now {
-                let backups = ops::backup::list(&backup_root);
-                let key = (records.clone(), kill_switches.clone(), backups.clone());
-                if last.as_ref() != Some(&key) {
-                    if tx.blocking_send(Msg::History { records, kill_switches, backups }).is_err() {
-                        return;
+            // Only read when another connection committed something (every action does, and a
+            // backup finishes its record after writing its manifest).
+            let version = store.data_version().ok();
+            if version.is_none() || version != seen_version {
+                let now = (store.recent(200, None), store.kill_switches());
+                if let (Ok(records), Ok(kill_switches)) = now {
+                    let backups = ops::backup::list(&backup_root);
+                    let key = (records.clone(), kill_switches.clone(), backups.clone());
+                    if last.as_ref() != Some(&key) {
+                        if tx.blocking_send(Msg::History { records, kill_switches, backups }).is_err() {
+                            return;
+                        }
+                        last = Some(key);
                     }
-                    last = Some(key);
+                    seen_version = version;
                 }
             }
             std::thread::sleep(HISTORY_POLL);

@@ -113,6 +113,12 @@ impl Store {
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Changes whenever another connection (another operation, another operator) commits:
+    /// a cheap "has anything changed?" for pollers.
+    pub fn data_version(&self) -> Result<i64, String> {
+        self.conn().query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())
+    }
+
     /// Record an action before it starts. Returns its id.
     pub fn begin(&self, op: &NewOp) -> Result<i64, String> {
         self.conn()
