@@ -52,6 +52,22 @@ pub struct JobEntry {
     pub error: Option<String>,
 }
 
+impl JobEntry {
+    /// Nothing written yet.
+    fn empty(job: &BackupJob) -> JobEntry {
+        JobEntry {
+            name: job.name.clone(),
+            kind: job.kind.clone(),
+            file: None,
+            bytes: 0,
+            raw_bytes: 0,
+            sha256: None,
+            verified: vec![],
+            error: None,
+        }
+    }
+}
+
 impl Manifest {
     pub fn total_bytes(&self) -> u64 {
         self.jobs.iter().map(|j| j.bytes).sum()
@@ -98,16 +114,7 @@ pub async fn run(ctx: &Ctx, only: &[String], project: Option<&str>, p: &mut Prog
         p.step(Some(&store), format!("{}: {}", job.name, describe(job)));
         let mut entry = match run_job(ctx, job, &dir, project).await {
             Ok(e) => e,
-            Err(e) => JobEntry {
-                name: job.name.clone(),
-                kind: job.kind.clone(),
-                file: None,
-                bytes: 0,
-                raw_bytes: 0,
-                sha256: None,
-                verified: vec![],
-                error: Some(e),
-            },
+            Err(e) => JobEntry { error: Some(e), ..JobEntry::empty(job) },
         };
         if entry.error.is_none()
             && let Err(e) = verify(ctx, job, &dir, &mut entry, project, p, &store).await
@@ -181,16 +188,7 @@ async fn running_container(ctx: &Ctx, service: &str, project: Option<&str>) -> R
 }
 
 async fn run_job(ctx: &Ctx, job: &BackupJob, dir: &Path, project: Option<&str>) -> Result<JobEntry, String> {
-    let mut entry = JobEntry {
-        name: job.name.clone(),
-        kind: job.kind.clone(),
-        file: None,
-        bytes: 0,
-        raw_bytes: 0,
-        sha256: None,
-        verified: vec![],
-        error: None,
-    };
+    let mut entry = JobEntry::empty(job);
     match job.kind.as_str() {
         "exec" => {
             let id = running_container(ctx, job.service.as_deref().unwrap_or_default(), project).await?;
