@@ -71,6 +71,10 @@ pub enum OpEvent {
         id: u64,
         line: String,
     },
+    /// The operation can no longer be cancelled.
+    Committed {
+        id: u64,
+    },
     /// `Ok(summary)` or `Err(reason)`.
     Done {
         id: u64,

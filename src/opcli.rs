@@ -96,9 +96,10 @@ pub fn run(
             }
         };
         let ctx = Ctx { actions, stack, state_dir, read_only };
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<ops::Step>();
         let printer = tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
+            while let Some(step) = rx.recv().await {
+                let ops::Step::Line(line) = step else { continue };
                 say(&format!("{}  {line}", jiff::Zoned::now().strftime("%H:%M:%S")));
             }
         });

@@ -51,11 +51,15 @@ impl Runner {
         );
         let c = cancel.clone();
         let handle = tokio::spawn(async move {
-            let (ptx, mut prx) = mpsc::unbounded_channel::<String>();
+            let (ptx, mut prx) = mpsc::unbounded_channel::<ops::Step>();
             let fwd_tx = tx.clone();
             let forward = tokio::spawn(async move {
-                while let Some(line) = prx.recv().await {
-                    let _ = fwd_tx.send(Msg::Op(OpEvent::Progress { id, line })).await;
+                while let Some(step) = prx.recv().await {
+                    let ev = match step {
+                        ops::Step::Line(line) => OpEvent::Progress { id, line },
+                        ops::Step::Committed => OpEvent::Committed { id },
+                    };
+                    let _ = fwd_tx.send(Msg::Op(ev)).await;
                 }
             });
             let result = match Actions::connect(&ep).await {
@@ -105,7 +109,7 @@ async fn execute(
     ctx: &Ctx,
     request: OpRequest,
     project: Option<&str>,
-    ptx: mpsc::UnboundedSender<String>,
+    ptx: mpsc::UnboundedSender<ops::Step>,
     cancel: &CancellationToken,
 ) -> Result<String, String> {
     let r = match request {

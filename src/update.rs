@@ -42,11 +42,13 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 if op.lines.len() >= 500 {
                     op.lines.remove(0);
                 }
-                // Past the point where the old container is removed, cancelling does nothing.
-                if line.starts_with("removed the old container") || line.starts_with("kill switch on") {
-                    op.cancellable = false;
-                }
                 op.lines.push(line);
+                state.dirty = true;
+            }
+        }
+        Msg::Op(OpEvent::Committed { id }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                op.cancellable = false;
                 state.dirty = true;
             }
         }

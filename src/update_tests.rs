@@ -368,6 +368,11 @@ fn a_typed_reference_is_deployed_as_typed_and_a_running_deploy_can_be_cancelled(
     update(&mut s, &km, key('y'));
     let fx = update(&mut s, &km, key('C'));
     assert_eq!(fx, vec![Effect::CancelOp { id: 1 }]);
+    // Once the old container is gone there is nothing to go back to.
+    update(&mut s, &km, Msg::Op(OpEvent::Committed { id: 1 }));
+    let fx = update(&mut s, &km, key('C'));
+    assert!(fx.is_empty());
+    assert_eq!(s.ui.notice.as_deref(), Some("no cancellable operation is running"));
 }
 
 #[test]

@@ -235,6 +235,7 @@ async fn swap(
     };
     match gated {
         Ok(()) => {
+            p.committed();
             a.remove(old)
                 .await
                 .map_err(|e| SwapError::Failed(format!("deployed, but the old container could not be removed: {e}")))?;

@@ -81,16 +81,24 @@ impl Ctx {
     }
 }
 
-/// Progress lines of one operation: to the transcript in the store, and to whoever watches.
+/// What an operation reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Line(String),
+    /// Past this point the operation can no longer be cancelled (the old container is gone).
+    Committed,
+}
+
+/// Progress of one operation: to the transcript in the store, and to whoever watches.
 #[derive(Debug)]
 pub struct Progress {
-    tx: Option<mpsc::UnboundedSender<String>>,
+    tx: Option<mpsc::UnboundedSender<Step>>,
     record: Option<i64>,
     lines: Vec<String>,
 }
 
 impl Progress {
-    pub fn new(tx: Option<mpsc::UnboundedSender<String>>) -> Progress {
+    pub fn new(tx: Option<mpsc::UnboundedSender<Step>>) -> Progress {
         Progress { tx, record: None, lines: Vec::new() }
     }
 
@@ -101,9 +109,16 @@ impl Progress {
             let _ = store.note(id, &line);
         }
         if let Some(tx) = &self.tx {
-            let _ = tx.send(line.clone());
+            let _ = tx.send(Step::Line(line.clone()));
         }
         self.lines.push(line);
+    }
+
+    /// Say that cancelling is no longer possible.
+    pub fn committed(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Step::Committed);
+        }
     }
 
     pub fn transcript(&self) -> &[String] {
