@@ -66,8 +66,14 @@ pub async fn run(setup: Setup) -> Result<()> {
     state.tz = jiff::tz::TimeZone::system();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.project = setup.project.clone();
-    state.services.hidden =
-        setup.stack.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| crate::probe::key_for(n)).collect();
+    state.services.hidden = setup
+        .stack
+        .config
+        .services
+        .iter()
+        .filter(|(_, s)| s.hidden)
+        .map(|(n, _)| crate::domain::ServiceKey::parse(n))
+        .collect();
 
     let mut guard = Guard::enter();
     let mut keys = EventStream::new();

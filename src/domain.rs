@@ -34,6 +34,14 @@ impl ServiceKey {
     pub fn new(project: Option<&str>, service: &str) -> Self {
         ServiceKey { project: project.map(str::to_owned), service: service.to_owned() }
     }
+
+    /// `project/service` or `service` (as written in the config and on the command line).
+    pub fn parse(name: &str) -> Self {
+        match name.split_once('/') {
+            Some((p, s)) => ServiceKey::new(Some(p), s),
+            None => ServiceKey::new(None, name),
+        }
+    }
 }
 
 impl fmt::Display for ServiceKey {
@@ -155,9 +163,14 @@ pub struct Container {
 impl Container {
     /// The short image id (12 hex digits, without `sha256:`).
     pub fn short_image_id(&self) -> &str {
-        let s = self.image_id.strip_prefix("sha256:").unwrap_or(&self.image_id);
-        &s[..s.len().min(12)]
+        short_image_id(&self.image_id)
     }
+}
+
+/// `sha256:0123456789ab…` -> `0123456789ab`, as `docker images` shows it.
+pub fn short_image_id(id: &str) -> &str {
+    let s = id.strip_prefix("sha256:").unwrap_or(id);
+    &s[..s.len().min(12)]
 }
 
 /// One stats sample for one container, already reduced to what the panel shows.
@@ -190,5 +203,8 @@ mod tests {
         assert_eq!(c.short(), "0123456789ab");
         assert_eq!(ServiceKey::new(Some("p"), "s").to_string(), "p/s");
         assert_eq!(ServiceKey::new(None, "s").to_string(), "s");
+        assert_eq!(ServiceKey::parse("p/s"), ServiceKey::new(Some("p"), "s"));
+        assert_eq!(ServiceKey::parse("s"), ServiceKey::new(None, "s"));
+        assert_eq!(short_image_id("sha256:0123456789abcdef"), "0123456789ab");
     }
 }

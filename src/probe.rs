@@ -7,14 +7,6 @@ use crate::msg::{Msg, ProbeResult};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// The service key a config entry name refers to (`project/service` or `service`).
-pub fn key_for(name: &str) -> ServiceKey {
-    match name.split_once('/') {
-        Some((p, s)) => ServiceKey::new(Some(p), s),
-        None => ServiceKey::new(None, name),
-    }
-}
-
 /// Probe once.
 pub async fn probe_once(client: &reqwest::Client, url: &str, timeout: Duration) -> (bool, String) {
     match client.get(url).timeout(timeout).send().await {
@@ -38,7 +30,7 @@ pub fn spawn_all(stack: &Stack, tx: &mpsc::Sender<Msg>) {
     let client = client();
     for (name, svc) in &stack.config.services {
         let Some(url) = svc.health_url.as_ref().map(|u| u.get_ref().clone()) else { continue };
-        let key = key_for(name);
+        let key = ServiceKey::parse(name);
         let every = Duration::from_secs(svc.probe_interval_secs.unwrap_or(5));
         let timeout = Duration::from_secs(svc.probe_timeout_secs.unwrap_or(2));
         let (client, tx) = (client.clone(), tx.clone());

@@ -107,14 +107,14 @@ pub fn render_text(r: &Report) -> String {
                 Some(p) => format!("{p}/{}", s.service),
                 None => s.service.clone(),
             };
-            let short = s.image_id.strip_prefix("sha256:").unwrap_or(&s.image_id);
+            let short = crate::domain::short_image_id(&s.image_id);
             [
                 svc,
                 s.state.as_str().to_owned(),
                 s.health.as_str().to_owned(),
                 s.restarts.to_string(),
                 s.image.clone(),
-                short[..short.len().min(12)].to_owned(),
+                short.to_owned(),
             ]
         })
         .collect();

@@ -7,7 +7,7 @@
 //! during the gate. The operator can cancel until the old container is removed.
 
 use super::{Ctx, Done, OpError, Progress};
-use crate::domain::{ContainerId, Health, RunState};
+use crate::domain::{ContainerId, Health, RunState, short_image_id};
 use crate::engine::actions::repo_of;
 use crate::state::history::Outcome;
 use crate::store::{NewOp, Store};
@@ -136,11 +136,17 @@ pub async fn run(
     p.record = Some(record);
     p.step(
         Some(&store),
-        format!("{} {key}: {} ({}) -> {to_ref} ({})", kind.name(), old.image, short(&old.image_id), short(&to_id)),
+        format!(
+            "{} {key}: {} ({}) -> {to_ref} ({})",
+            kind.name(),
+            old.image,
+            short_image_id(&old.image_id),
+            short_image_id(&to_id)
+        ),
     );
     // Create with a reference that names exactly this image, so `docker ps` shows a name:
     // the reference itself while it still points here, else our keep tag, else the id.
-    let keep = format!("{}:{}", keep_repo(&key), short(&to_id));
+    let keep = format!("{}:{}", keep_repo(&key), short_image_id(&to_id));
     let create_ref = if ctx.actions.image_id(&to_ref).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
         to_ref.clone()
     } else if ctx.actions.image_id(&keep).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
@@ -174,11 +180,6 @@ pub async fn run(
     }
 }
 
-fn short(id: &str) -> &str {
-    let s = id.strip_prefix("sha256:").unwrap_or(id);
-    &s[..s.len().min(12)]
-}
-
 enum SwapError {
     RolledBack(String),
     Interrupted(String),
@@ -198,7 +199,7 @@ async fn swap(
     let a = &ctx.actions;
     let fail = SwapError::Failed;
     let spec = a.spec(old).await.map_err(fail)?;
-    let svc_cfg = crate::probe::key_for(key);
+    let svc_cfg = crate::domain::ServiceKey::parse(key);
     let cfg = ctx.stack.service(&svc_cfg).cloned().unwrap_or_default();
     let grace = cfg.stop_grace_secs.unwrap_or(spec.stop_timeout);
     if let Some(why) = abort_reason(store, key, cancel) {
@@ -350,10 +351,11 @@ async fn gate(
 /// target; keep the newest few.
 async fn protect(ctx: &Ctx, key: &str, image_id: &str, p: &mut Progress, store: &Store) {
     let repo = keep_repo(key);
-    match ctx.actions.tag(image_id, &repo, short(image_id)).await {
-        Ok(()) => {
-            p.step(Some(store), format!("kept {repo}:{} for rollbacks (survives docker system prune)", short(image_id)))
-        }
+    match ctx.actions.tag(image_id, &repo, short_image_id(image_id)).await {
+        Ok(()) => p.step(
+            Some(store),
+            format!("kept {repo}:{} for rollbacks (survives docker system prune)", short_image_id(image_id)),
+        ),
         Err(e) => {
             p.step(Some(store), format!("warning: could not tag {repo}: {e}; a prune may remove the rollback target"))
         }
