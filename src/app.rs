@@ -159,6 +159,7 @@ fn spawn_signals(tx: mpsc::Sender<Msg>) -> Result<()> {
         let tx = tx.clone();
         tokio::spawn(async move {
             if s.recv().await.is_some() {
+                tracing::info!("received {name}, restoring the terminal and exiting");
                 let _ = tx.send(Msg::Signal(name)).await;
             }
         });

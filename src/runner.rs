@@ -70,6 +70,10 @@ impl Runner {
                 }
             };
             let _ = forward.await;
+            match &result {
+                Ok(s) => tracing::info!("operation {id}: {s}"),
+                Err(e) => tracing::warn!("operation {id} failed: {e}"),
+            }
             let _ = tx.send(Msg::Op(OpEvent::Done { id, result })).await;
         });
         self.running.insert(id, (cancel, handle));

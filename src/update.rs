@@ -24,8 +24,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.now = now;
             state.dirty = true;
         }
-        Msg::Signal(name) => {
-            tracing::info!("received {name}, restoring the terminal and exiting");
+        Msg::Signal(_) => {
             state.quit = true;
             fx.push(Effect::Quit);
         }
@@ -54,10 +53,6 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Op(OpEvent::Done { id, result }) => {
             if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
-                match &result {
-                    Ok(s) => tracing::info!("{}: {s}", op.title),
-                    Err(e) => tracing::warn!("{}: {e}", op.title),
-                }
                 state.ui.notice = Some(match &result {
                     Ok(s) => s.clone(),
                     Err(e) => format!("FAILED: {e}"),
@@ -217,7 +212,6 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
     }
     match ev {
         EngineEvent::Connected(info) => {
-            tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
             state.engine.info = Some(info);
             state.engine.conn = Conn::Connected;
             state.dirty = true;

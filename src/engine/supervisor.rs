@@ -44,6 +44,7 @@ pub(super) async fn run(
         let reason = match connect(&ep).await {
             Ok((docker, info)) => {
                 backoff = Duration::from_secs(1);
+                tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
                     return;
                 }
