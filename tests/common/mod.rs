@@ -244,11 +244,11 @@ impl PrivateEngine {
             .spawn()
             .expect("dockerd starts (the tests run as root on a machine with docker.io)");
         self.child = Some(child);
-        let host = self.host();
-        wait_for("the private engine", Duration::from_secs(60), || {
-            self.docker(&["version"]).status.success().then_some(())
+        // Ready means able to list containers (what stackdeck does first), not just `version`:
+        // right after a restart the engine answers version while still restoring containers.
+        wait_for("the private engine", Duration::from_secs(90), || {
+            (self.docker(&["version"]).status.success() && self.docker(&["ps", "-aq"]).status.success()).then_some(())
         });
-        let _ = host;
     }
 
     pub fn stop(&mut self) {
