@@ -151,14 +151,14 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
 fn sighup_during_a_panel_deploy_lets_it_finish_and_record() {
     require_engine();
     let mut p = Project::new("phup");
-    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59218"], &["fx-trading-bot:1"]);
+    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59218", "--health-timeout", "5s"], &["fx-trading-bot:1"]);
     let dir = std::env::temp_dir().join(format!("sd-phup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("config.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nhealth_url = \"http://127.0.0.1:59218/health\"\ngate_tries = 30\ngate_interval_secs = 1\n",
+            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nhealth_url = \"http://127.0.0.1:59218/health\"\ngate_tries = 30\ngate_interval_secs = 1\nprobe_timeout_secs = 5\n",
             p.name
         ),
     )

@@ -58,7 +58,7 @@ fn image_of(c: &str) -> String {
 
 fn gate_cfg(project: &str, port: u16) -> String {
     format!(
-        "[services.\"{project}/bot\"]\nhealth_url = \"http://127.0.0.1:{port}/health\"\ngate_tries = 20\ngate_interval_secs = 1\nstop_grace_secs = 5\n"
+        "[services.\"{project}/bot\"]\nhealth_url = \"http://127.0.0.1:{port}/health\"\ngate_tries = 20\ngate_interval_secs = 1\nstop_grace_secs = 5\nprobe_timeout_secs = 5\n"
     )
 }
 
@@ -67,7 +67,13 @@ fn good_deploy_then_broken_tag_rolls_back_automatically() {
     require_engine();
     let mut p = Project::new("deploy");
     let port = 59211;
-    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}"), "--restart", "unless-stopped"], &["fx-trading-bot:1"]);
+    // A roomier healthcheck timeout than the image's 2 s: the busybox simulator's /health can be
+    // slow on a loaded 2-core machine, and this test is about the deploy, not the simulator.
+    let bot = p.run(
+        "bot",
+        &["-e", &format!("SIM_PORT={port}"), "--restart", "unless-stopped", "--health-timeout", "5s"],
+        &["fx-trading-bot:1"],
+    );
     wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
     let sd = Sd::new("deploy", &gate_cfg(&p.name, port));
     let svc = format!("{}/bot", p.name);
@@ -347,7 +353,7 @@ fn sighup_mid_deploy_runs_to_its_end() {
     require_engine();
     let mut p = Project::new("hup");
     let port = 59216;
-    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}"), "--health-timeout", "5s"], &["fx-trading-bot:1"]);
     wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
     let sd = Sd::new("hup", &gate_cfg(&p.name, port));
     let child = KillOnDrop(Some(
