@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers; start one if none does.
-#   - Installs docker.io / busybox-static / tmux / mmdebstrap / ipsvd from Debian when missing.
+#   - Installs docker.io / busybox-static / tmux / mmdebstrap / docker-compose / prometheus from
+#     Debian when missing (prometheus: the observability tests run their own on 127.0.0.1).
 #   - Uses $DOCKER_HOST when set, else the default socket.
 #   - Starts dockerd with --bridge=none --iptables=false (no bridge networks: every fixture uses host
 #     networking on 127.0.0.1) and logs to $STACKDECK_DOCKERD_LOG.
@@ -14,10 +15,18 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v curl >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The observability tests start their own Prometheus (Debian's package) on 127.0.0.1.
+command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq
+  # Packages must not start their own daemons (prometheus would listen on every address):
+  # a policy-rc.d that refuses every start, for the length of the install only.
+  prc=/usr/sbin/policy-rc.d
+  had_prc=0; [ -e "$prc" ] && had_prc=1
+  [ "$had_prc" = 1 ] || { printf '#!/bin/sh\nexit 101\n' > "$prc"; chmod +x "$prc"; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ "$had_prc" = 1 ] || rm -f "$prc"
 fi
 if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then exit 0; fi
 if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; then
