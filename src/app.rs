@@ -39,6 +39,13 @@ pub async fn run(setup: Setup) -> Result<()> {
         tx.clone(),
     );
     crate::probe::spawn_all(&setup.stack, &tx);
+    let notifier = crate::notify::Notifier::spawn(&setup.stack.config.notify);
+    let window_tx = crate::observe::configured(&setup.stack)
+        .then(|| crate::observe::spawn(&setup.stack, tx.clone(), notifier.clone()));
+    let host_on = setup.stack.config.host.enabled.unwrap_or_else(|| setup.endpoint.host.starts_with("unix://"));
+    if host_on {
+        crate::observe::host::spawn(setup.stack.config.host.clone(), tx.clone(), notifier.clone());
+    }
     crate::runner::spawn_history_poller(
         setup.state_dir.clone(),
         crate::ops::backup::root(&setup.state_dir, &setup.stack),
@@ -51,6 +58,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         setup.read_only,
         setup.project.clone(),
         tx.clone(),
+        notifier,
     );
     spawn_signals(tx.clone())?;
     spawn_ticks(tx.clone());
@@ -66,6 +74,7 @@ pub async fn run(setup: Setup) -> Result<()> {
     state.tz = jiff::tz::TimeZone::system();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.project = setup.project.clone();
+    state.observe.configured = window_tx.is_some();
     state.services.hidden = setup
         .stack
         .config
@@ -129,6 +138,11 @@ pub async fn run(setup: Setup) -> Result<()> {
                     Effect::RunOp { id, request } => runner.run(id, request),
                     Effect::CancelOp { id } => runner.cancel(id),
                     Effect::LoadTags { target, image } => runner.load_tags(target, image),
+                    Effect::SetWindow(w) => {
+                        if let Some(wt) = &window_tx {
+                            let _ = wt.send(w);
+                        }
+                    }
                     Effect::Quit => {}
                 }
             }

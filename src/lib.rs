@@ -1,6 +1,6 @@
 //! stackdeck: a terminal control panel for production Docker/compose stacks.
 //!
-//! Data flows one way: background tasks (`engine`, `probe`) report [`msg::Msg`]s, the pure
+//! Data flows one way: background tasks (`engine`, `probe`, `observe`) report [`msg::Msg`]s, the pure
 //! [`update::update`] changes [`state::AppState`] and returns effects, and [`ui::draw`] renders
 //! the state. Only `engine` talks to Docker.
 
@@ -11,6 +11,8 @@ pub mod domain;
 pub mod engine;
 pub mod logtext;
 pub mod msg;
+pub mod notify;
+pub mod observe;
 pub mod opcli;
 pub mod ops;
 pub mod probe;

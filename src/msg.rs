@@ -25,6 +25,10 @@ pub enum Msg {
         kill_switches: Vec<crate::store::KillSwitch>,
         backups: Vec<crate::ops::backup::Manifest>,
     },
+    /// A round of the observer: panels and alerts, and where they came from.
+    Observed(crate::observe::Observation),
+    /// Host resources (CPU, memory, disks) and their alerts.
+    Host(crate::observe::host::HostReport),
     /// Local tags offered by the deploy picker.
     Tags {
         target: String,
@@ -155,5 +159,7 @@ pub enum Effect {
         target: String,
         image: String,
     },
+    /// Show charts and availability over this window.
+    SetWindow(crate::observe::Window),
     Quit,
 }

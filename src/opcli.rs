@@ -95,6 +95,14 @@ pub fn run(
                 return ExitCode::from(1);
             }
         };
+        // The webhook (if configured) hears the outcome; a missing variable is said up front.
+        let hook = match crate::notify::Webhook::from_config(&stack.config.notify) {
+            Ok(h) => h,
+            Err(why) => {
+                say(&why);
+                None
+            }
+        };
         let ctx = Ctx { actions, stack, state_dir, read_only };
         let (tx, mut rx) = mpsc::unbounded_channel::<ops::Step>();
         let printer = tokio::spawn(async move {
@@ -119,6 +127,18 @@ pub fn run(
         };
         drop(p);
         let _ = printer.await;
+        if let Some(hook) = hook {
+            // After the operation is done and recorded: a slow webhook delays the exit, never
+            // the action. Tries and timeouts bound the wait.
+            let text = crate::notify::outcome_text(
+                &req.describe(),
+                &r.as_ref().map(|d| d.summary.clone()).map_err(ToString::to_string),
+            );
+            match hook.deliver(&text).await {
+                Ok(_) => say("webhook notified"),
+                Err(e) => say(&format!("webhook notification failed: {e}")),
+            }
+        }
         match r {
             Ok(done) => {
                 say(&format!("done: {}", done.summary));

@@ -23,6 +23,8 @@ pub struct Runner {
     pub read_only: bool,
     pub project: Option<String>,
     pub tx: mpsc::Sender<Msg>,
+    /// Webhook for operation outcomes.
+    pub notifier: crate::notify::Notifier,
     running: HashMap<u64, (CancellationToken, JoinHandle<()>)>,
 }
 
@@ -34,8 +36,9 @@ impl Runner {
         read_only: bool,
         project: Option<String>,
         tx: mpsc::Sender<Msg>,
+        notifier: crate::notify::Notifier,
     ) -> Runner {
-        Runner { endpoint, stack, state_dir, read_only, project, tx, running: HashMap::new() }
+        Runner { endpoint, stack, state_dir, read_only, project, tx, notifier, running: HashMap::new() }
     }
 
     pub fn run(&mut self, id: u64, request: OpRequest) {
@@ -50,7 +53,9 @@ impl Runner {
             self.tx.clone(),
         );
         let c = cancel.clone();
+        let notifier = self.notifier.clone();
         let handle = tokio::spawn(async move {
+            let title = request.title();
             let (ptx, mut prx) = mpsc::unbounded_channel::<ops::Step>();
             let fwd_tx = tx.clone();
             let forward = tokio::spawn(async move {
@@ -74,6 +79,7 @@ impl Runner {
                 Ok(s) => tracing::info!("operation {id}: {s}"),
                 Err(e) => tracing::warn!("operation {id} failed: {e}"),
             }
+            notifier.send(crate::notify::outcome_text(&title, &result));
             let _ = tx.send(Msg::Op(OpEvent::Done { id, result })).await;
         });
         self.running.insert(id, (cancel, handle));

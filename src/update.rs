@@ -22,7 +22,31 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::Resize => state.dirty = true,
         Msg::Tick(now) => {
             state.now = now;
+            sample_availability(state, now);
             state.dirty = true;
+        }
+        Msg::Observed(o) => {
+            let ob = &mut state.observe;
+            let visible = ob.source != o.source
+                || ob.alerts != o.alerts
+                || (matches!(state.ui.detail, Pane::Charts) && ob.panels != o.panels);
+            ob.source = o.source;
+            ob.panels = o.panels;
+            ob.alerts = o.alerts;
+            ob.last_round = Some(state.now);
+            ob.selected = ob.selected.min(ob.panels.len().saturating_sub(1));
+            if visible {
+                state.dirty = true;
+            }
+        }
+        Msg::Host(r) => {
+            let ob = &mut state.observe;
+            let visible = ob.host_alerts != r.alerts || matches!(state.ui.detail, Pane::Alerts);
+            ob.host = Some(r.sample);
+            ob.host_alerts = r.alerts;
+            if visible {
+                state.dirty = true;
+            }
         }
         Msg::Signal(_) => {
             state.quit = true;
@@ -84,6 +108,19 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// One health sample per service (all its containers running and not unhealthy/starting).
+fn sample_availability(state: &mut AppState, now: jiff::Timestamp) {
+    use crate::domain::{Health, RunState};
+    let mut per: std::collections::BTreeMap<crate::domain::ServiceKey, bool> = std::collections::BTreeMap::new();
+    for c in state.services.ordered() {
+        let ok = c.state == RunState::Running && matches!(state.services.health(c), Health::Healthy | Health::None);
+        *per.entry(c.key.clone()).or_insert(true) &= ok;
+    }
+    for (k, ok) in per {
+        state.observe.availability.sample(&k, ok, now);
+    }
 }
 
 /// Tags shown by the picker: those containing what was typed.
@@ -330,6 +367,8 @@ fn mode_for(p: Pane) -> Mode {
         Pane::Logs => Mode::Logs,
         Pane::Metrics => Mode::Metrics,
         Pane::History => Mode::History,
+        Pane::Charts => Mode::Charts,
+        Pane::Alerts => Mode::Alerts,
     }
 }
 
@@ -400,6 +439,22 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
         Action::FocusLogs | Action::OpenLogs => focus(state, Pane::Logs, fx),
         Action::FocusMetrics => focus(state, Pane::Metrics, fx),
         Action::FocusHistory => focus(state, Pane::History, fx),
+        Action::FocusCharts => focus(state, Pane::Charts, fx),
+        Action::FocusAlerts => focus(state, Pane::Alerts, fx),
+        Action::CycleWindow => {
+            state.observe.window = state.observe.window.next();
+            fx.push(Effect::SetWindow(state.observe.window));
+        }
+        Action::SelectNext | Action::SelectPrev if state.ui.focus == Pane::Charts => {
+            let ob = &mut state.observe;
+            let n = ob.panels.len().max(1);
+            ob.selected =
+                if action == Action::SelectNext { (ob.selected + 1).min(n - 1) } else { ob.selected.saturating_sub(1) };
+        }
+        Action::ScrollUp | Action::ScrollDown if state.ui.focus == Pane::Alerts => {
+            let ob = &mut state.observe;
+            ob.scroll = if action == Action::ScrollUp { ob.scroll.saturating_sub(1) } else { (ob.scroll + 1).min(500) };
+        }
         Action::TogglePanelLog => state.ui.panel_log = !state.ui.panel_log,
         Action::SelectNext | Action::SelectPrev | Action::SelectFirst | Action::SelectLast => {
             match action {

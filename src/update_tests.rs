@@ -384,3 +384,57 @@ fn b_runs_the_backups_after_a_confirmation_from_any_pane() {
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Backup }]);
 }
+
+#[test]
+fn window_key_cycles_and_asks_the_observer_and_alerts_redraw_any_pane() {
+    use crate::observe::{Alert, Observation, Severity, Source, Window};
+    let km = Keymap::defaults();
+    let mut s = state();
+    let press =
+        |s: &mut AppState, c: char| update(s, &km, Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    press(&mut s, '5');
+    assert_eq!(s.ui.focus, Pane::Charts);
+    assert_eq!(press(&mut s, 'w'), vec![Effect::SetWindow(Window::H1)]);
+    assert_eq!(press(&mut s, 'w'), vec![Effect::SetWindow(Window::H24)]);
+    assert_eq!(press(&mut s, 'w'), vec![Effect::SetWindow(Window::M5)]);
+    // In the Logs pane 'w' is wrap, not the window.
+    press(&mut s, '2');
+    assert!(press(&mut s, 'w').is_empty());
+    assert!(s.logs.wrap);
+    // A new alert redraws whatever pane is shown (the banner is on every screen)...
+    s.dirty = false;
+    let alert = Alert {
+        name: "DailyLossExceeded".into(),
+        severity: Severity::Critical,
+        firing: true,
+        summary: "x".into(),
+        since: None,
+        service: Some("trading-bot".into()),
+        origin: "local",
+    };
+    let o = Observation { source: Source::Prometheus, window: Window::M5, panels: vec![], alerts: vec![alert] };
+    update(&mut s, &km, Msg::Observed(o.clone()));
+    assert!(s.dirty);
+    // ...and the same round again changes nothing on screen.
+    s.dirty = false;
+    update(&mut s, &km, Msg::Observed(o));
+    assert!(!s.dirty);
+}
+
+#[test]
+fn ticks_sample_availability_per_service() {
+    let km = Keymap::defaults();
+    let mut s = state();
+    let list = vec![
+        container("a", Some("p"), "bot", RunState::Running, Health::Healthy),
+        container("b", Some("p"), "db", RunState::Running, Health::Unhealthy),
+    ];
+    update(&mut s, &km, Msg::Engine(EngineEvent::Snapshot(list)));
+    for i in 0..3 {
+        update(&mut s, &km, Msg::Tick(Timestamp::from_second(1_700_000_600 + i * 10).unwrap()));
+    }
+    let now = Timestamp::from_second(1_700_000_620).unwrap();
+    let a = &s.observe.availability;
+    assert_eq!(a.share(&ServiceKey::new(Some("p"), "bot"), 300, now).unwrap().percent, 100.0);
+    assert_eq!(a.share(&ServiceKey::new(Some("p"), "db"), 300, now).unwrap().percent, 0.0);
+}

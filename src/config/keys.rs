@@ -19,18 +19,22 @@ pub enum Mode {
     Logs,
     Metrics,
     History,
+    Charts,
+    Alerts,
     Search,
     Confirm,
     Picker,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 8] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Global,
         Mode::Services,
         Mode::Logs,
         Mode::Metrics,
         Mode::History,
+        Mode::Charts,
+        Mode::Alerts,
         Mode::Search,
         Mode::Confirm,
         Mode::Picker,
@@ -43,6 +47,8 @@ impl Mode {
             Mode::Logs => "logs",
             Mode::Metrics => "metrics",
             Mode::History => "history",
+            Mode::Charts => "charts",
+            Mode::Alerts => "alerts",
             Mode::Search => "search",
             Mode::Confirm => "confirm",
             Mode::Picker => "picker",
@@ -86,6 +92,9 @@ actions! {
     FocusLogs = "focus_logs", "focus the logs pane", [Global];
     FocusMetrics = "focus_metrics", "focus the metrics pane", [Global];
     FocusHistory = "focus_history", "focus the history pane", [Global];
+    FocusCharts = "focus_charts", "focus the charts pane", [Global];
+    FocusAlerts = "focus_alerts", "focus the alerts pane", [Global];
+    CycleWindow = "cycle_window", "chart and availability window: 5m, 1h, 24h", [Charts, Alerts];
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
     EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
     CancelOperation = "cancel_operation", "cancel the running deploy/rollback", [Global];
@@ -100,13 +109,13 @@ actions! {
     PickerAccept = "picker_accept", "deploy the chosen image", [Picker];
     PickerCancel = "picker_cancel", "close the picker", [Picker];
     PickerErase = "picker_erase", "delete the last character", [Picker];
-    SelectNext = "select_next", "select the next service", [Services, Metrics];
-    SelectPrev = "select_prev", "select the previous service", [Services, Metrics];
+    SelectNext = "select_next", "select the next service (panel in charts)", [Services, Metrics, Charts];
+    SelectPrev = "select_prev", "select the previous service (panel in charts)", [Services, Metrics, Charts];
     SelectFirst = "select_first", "select the first service", [Services];
     SelectLast = "select_last", "select the last service", [Services];
     OpenLogs = "open_logs", "show the selected service's logs", [Services];
-    ScrollUp = "scroll_up", "scroll up one line", [Logs, History];
-    ScrollDown = "scroll_down", "scroll down one line", [Logs, History];
+    ScrollUp = "scroll_up", "scroll up one line", [Logs, History, Alerts];
+    ScrollDown = "scroll_down", "scroll down one line", [Logs, History, Alerts];
     PageUp = "page_up", "scroll up one page", [Logs];
     PageDown = "page_down", "scroll down one page", [Logs];
     ScrollTop = "scroll_top", "jump to the oldest line kept", [Logs];

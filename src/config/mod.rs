@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod keys;
+pub mod observe;
 pub mod stack;
 pub mod theme;
 

@@ -1,6 +1,6 @@
 //! The optional stack config file: per-service HTTP health URLs and display options, masking
-//! patterns, log buffer sizes. Unknown fields are errors (a typo must not silently disable a
-//! health probe).
+//! patterns, log buffer sizes, backups, and observability (see `observe`). Unknown fields are
+//! errors (a typo must not silently disable a health probe).
 
 use super::error::ConfigError;
 use crate::logtext::mask::{DEFAULT_PATTERNS, Masker};
@@ -24,6 +24,19 @@ pub struct StackConfig {
     pub state: StateConfig,
     #[serde(default)]
     pub backup: BackupConfig,
+    #[serde(default)]
+    pub prometheus: super::observe::PrometheusConfig,
+    #[serde(default)]
+    pub scrape: super::observe::ScrapeConfig,
+    /// Charts, in the order shown.
+    #[serde(default)]
+    pub panels: Vec<super::observe::PanelConfig>,
+    #[serde(default)]
+    pub host: super::observe::HostConfig,
+    #[serde(default)]
+    pub availability: super::observe::AvailabilityConfig,
+    #[serde(default)]
+    pub notify: super::observe::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -206,6 +219,7 @@ impl Stack {
                 }
             }
         }
+        super::observe::validate(file, text, &config)?;
         if config.logs.buffer_lines == Some(0) {
             return Err(ConfigError::at(file, text, None, "[logs] buffer_lines is 0", "keep at least 100 lines"));
         }

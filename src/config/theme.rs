@@ -38,6 +38,8 @@ slots! {
     LogDebug = "log_debug", LogInfo = "log_info", LogWarn = "log_warn", LogError = "log_error",
     LogMarker = "log_marker", SearchMatch = "search_match", ChartCpu = "chart_cpu",
     ChartMem = "chart_mem", ChartNetRx = "chart_net_rx", ChartNetTx = "chart_net_tx", Popup = "popup",
+    AlertCritical = "alert_critical", AlertWarning = "alert_warning", AlertInfo = "alert_info",
+    ValueOk = "value_ok", ValueWarn = "value_warn", ValueCritical = "value_critical", ChartLine = "chart_line",
 }
 
 /// A resolved theme: one style per slot.
@@ -371,7 +373,15 @@ mod tests {
     fn every_builtin_theme_loads_and_styles_the_states() {
         for (name, _) in BUILTIN {
             let t = Theme::load(name, false).unwrap_or_else(|e| panic!("{e}"));
-            for slot in [Slot::Unhealthy, Slot::Selected, Slot::LogError, Slot::SearchMatch] {
+            for slot in [
+                Slot::Unhealthy,
+                Slot::Selected,
+                Slot::LogError,
+                Slot::SearchMatch,
+                Slot::AlertCritical,
+                Slot::AlertWarning,
+                Slot::ValueCritical,
+            ] {
                 assert_ne!(t.style(slot), Style::default(), "{name}: slot {} unstyled", slot.name());
             }
         }

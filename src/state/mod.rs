@@ -3,22 +3,25 @@
 pub mod history;
 pub mod logs;
 pub mod metrics;
+pub mod observe;
 pub mod services;
 
 use crate::msg::EngineInfo;
 use jiff::Timestamp;
 
-/// The four panes that take focus.
+/// The panes that take focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pane {
     Services,
     Logs,
     Metrics,
     History,
+    Charts,
+    Alerts,
 }
 
 impl Pane {
-    pub const ORDER: [Pane; 4] = [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History];
+    pub const ORDER: [Pane; 6] = [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History, Pane::Charts, Pane::Alerts];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -26,6 +29,8 @@ impl Pane {
             Pane::Logs => "Logs",
             Pane::Metrics => "Metrics",
             Pane::History => "History",
+            Pane::Charts => "Charts",
+            Pane::Alerts => "Alerts",
         }
     }
 }
@@ -97,6 +102,7 @@ pub struct AppState {
     pub logs: logs::LogView,
     pub metrics: metrics::MetricsState,
     pub history: history::HistoryState,
+    pub observe: observe::ObserveState,
     pub ui: UiState,
     pub read_only: bool,
     pub project: Option<String>,
@@ -129,6 +135,7 @@ impl AppState {
             logs: logs::LogView::new(log_cap),
             metrics: metrics::MetricsState::default(),
             history: history::HistoryState::default(),
+            observe: observe::ObserveState::default(),
             ui: UiState {
                 focus: Pane::Services,
                 detail: Pane::Logs,

@@ -31,6 +31,13 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             ));
         }
     }
+    if st.observe.configured {
+        let slot = match st.observe.source {
+            crate::observe::Source::Scrape { fallback: Some(_) } => Slot::StatusError,
+            _ => Slot::StatusBar,
+        };
+        spans.push(Span::styled(format!("{} ", st.observe.source.label()), v.style(slot)));
+    }
     if st.read_only {
         spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
@@ -82,6 +89,23 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::Metrics, Action::SelectNext, "next svc"),
             (Mode::Metrics, Action::SelectPrev, "prev svc"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+        Pane::Charts => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
+            (Mode::Charts, Action::SelectNext, "next panel"),
+            (Mode::Charts, Action::SelectPrev, "prev panel"),
+            (Mode::Charts, Action::CycleWindow, "window"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
+        Pane::Alerts => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
+            (Mode::Alerts, Action::ScrollDown, "scroll"),
+            (Mode::Alerts, Action::CycleWindow, "window"),
             (Mode::Global, Action::FocusNext, "pane"),
             (Mode::Global, Action::Help, "help"),
             (Mode::Global, Action::Quit, "quit"),

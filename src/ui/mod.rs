@@ -2,7 +2,9 @@
 //! no locks, no mutation.
 
 mod actions;
+mod alerts;
 mod bars;
+mod charts;
 mod help;
 mod history;
 mod logs;
@@ -50,10 +52,14 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
     bars::status(f, top, v);
     bars::hints(f, bottom, v);
+    // Banners on every screen: stopped kill-switch services, then alerts.
     let bh = actions::banner_height(v);
-    let main = if bh > 0 && main.height > bh + 6 {
-        let [b, m] = Layout::vertical([Constraint::Length(bh), Constraint::Min(3)]).areas(main);
+    let ah = alerts::banner_height(v);
+    let main = if bh + ah > 0 && main.height > bh + ah + 6 {
+        let [b, a, m] =
+            Layout::vertical([Constraint::Length(bh), Constraint::Length(ah), Constraint::Min(3)]).areas(main);
         actions::banner(f, b, v);
+        alerts::banner(f, a, v);
         m
     } else {
         main
@@ -91,6 +97,8 @@ fn detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>, pane: Pane) {
     match pane {
         Pane::Metrics => metrics::draw(f, area, v),
         Pane::History => history::draw(f, area, v),
+        Pane::Charts => charts::draw(f, area, v),
+        Pane::Alerts => alerts::draw(f, area, v),
         Pane::Logs | Pane::Services => logs::draw(f, area, v),
     }
 }
