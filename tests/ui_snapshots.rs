@@ -246,3 +246,118 @@ fn mono_and_no_color_keep_meaning_without_colour() {
         }
     }
 }
+
+fn obs_stack() -> Stack {
+    Stack::parse(
+        "t.toml",
+        r#"
+[services.trading-bot]
+kill_switch = true
+[[panels]]
+title = "Daily loss"
+query = "max(trading_bot_daily_loss_percent)"
+unit = "%"
+warn = 3
+critical = 5
+alert = "DailyLossExceeded"
+service = "trading-bot"
+[[panels]]
+title = "Trade rate"
+query = "sum(rate(trading_bot_trades_total[1m]))"
+unit = "/s"
+"#,
+    )
+    .unwrap()
+}
+
+fn observed(s: &mut AppState, km: &Keymap, stack: &Stack) {
+    use stackdeck::observe::{Alert, Observation, PanelData, Severity, Source, Window};
+    s.kill_switch_targets = stack.kill_switch_targets();
+    s.observe.configured = true;
+    let now_ms = NOW * 1000;
+    let loss: Vec<(i64, f64)> = (0..120).map(|i| (now_ms - (119 - i) * 2500, 1.0 + i as f64 * 0.05)).collect();
+    let trades: Vec<(i64, f64)> = (0..120).map(|i| (now_ms - (119 - i) * 2500, 0.1 + (i % 7) as f64 * 0.01)).collect();
+    let since = Timestamp::from_second(NOW - 60).unwrap();
+    let o = Observation {
+        source: Source::Prometheus,
+        window: Window::M5,
+        panels: vec![
+            PanelData { index: 0, points: loss, value: Some(6.8), extra_series: 0, error: None },
+            PanelData { index: 1, points: trades, value: Some(0.14), extra_series: 0, error: None },
+        ],
+        alerts: vec![
+            Alert {
+                name: "DailyLossExceeded".into(),
+                severity: Severity::Critical,
+                firing: true,
+                summary: "Daily loss limit exceeded".into(),
+                since: Some(since),
+                service: Some("trading-bot".into()),
+                origin: "prometheus",
+            },
+            Alert {
+                name: "ApiServerDown".into(),
+                severity: Severity::Warning,
+                firing: false,
+                summary: "api-server scrape failing".into(),
+                since: Some(since),
+                service: Some("api-server".into()),
+                origin: "prometheus",
+            },
+        ],
+    };
+    update(s, km, Msg::Observed(o));
+    for i in 0..30 {
+        update(s, km, Msg::Tick(Timestamp::from_second(NOW - 300 + i * 10).unwrap()));
+    }
+}
+
+fn render_with(s: &AppState, stack: &Stack, w: u16, h: u16) -> Terminal<TestBackend> {
+    let (theme, km) = (Theme::builtin_default(), Keymap::defaults());
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, &View { state: s, theme: &theme, keymap: &km, stack })).unwrap();
+    t
+}
+
+#[test]
+fn charts_pane_colours_values_by_threshold_under_the_alert_banner() {
+    let km = Keymap::defaults();
+    let stack = obs_stack();
+    let mut s = demo_state(&km);
+    observed(&mut s, &km, &stack);
+    key(&mut s, &km, KeyCode::Char('5'));
+    let t = render_with(&s, &stack, 100, 36);
+    insta::assert_snapshot!(t.backend());
+    let screen = t.backend().to_string();
+    assert!(screen.contains("CRITICAL DailyLossExceeded · X: STOP trading-bot · since"), "{screen}");
+    assert!(screen.contains("pending warning ApiServerDown (api-server)"), "{screen}");
+    // The value over the critical threshold is drawn in the critical style; the banner in the
+    // critical alert style.
+    let buf = t.backend().buffer();
+    let y = row_of(&t, "6.80%");
+    let line: String = (0..100).map(|x| buf[(x, y)].symbol().to_owned()).collect();
+    let x = line.find("6.80%").unwrap() as u16;
+    let theme = Theme::builtin_default();
+    assert_eq!(buf[(x, y)].fg, theme.style(stackdeck::config::Slot::ValueCritical).fg.unwrap());
+    let by = row_of(&t, "CRITICAL DailyLossExceeded");
+    assert_eq!(buf[(3, by)].bg, theme.style(stackdeck::config::Slot::AlertCritical).bg.unwrap());
+}
+
+#[test]
+fn alerts_pane_availability_and_read_only_banner_80x24() {
+    let km = Keymap::defaults();
+    let stack = obs_stack();
+    let mut s = demo_state(&km);
+    observed(&mut s, &km, &stack);
+    key(&mut s, &km, KeyCode::Char('6'));
+    let t = render_with(&s, &stack, 80, 24);
+    insta::assert_snapshot!(t.backend());
+    let screen = t.backend().to_string();
+    assert!(screen.contains("FIRING  DailyLossExceeded"), "{screen}");
+    assert!(screen.contains("Availability · last 5m · objective 99.9%"), "{screen}");
+    // --read-only: the banner still shows, without the stop offer.
+    s.read_only = true;
+    let screen = render_with(&s, &stack, 80, 24).backend().to_string();
+    assert!(screen.contains("CRITICAL DailyLossExceeded (trading-bot)"), "{screen}");
+    assert!(!screen.contains("STOP trading-bot"), "{screen}");
+}

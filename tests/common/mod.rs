@@ -297,3 +297,137 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Debian's `prometheus` (installed by scripts/engine.sh), run by the test on 127.0.0.1 with a
+/// config that scrapes the given targets (`job -> host:port`, each labelled `service=job`) every
+/// second and the stack's alert rules (tests/fixtures/prometheus/rules.yml). Killed on drop.
+pub struct Prometheus {
+    pub url: String,
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Prometheus {
+    pub fn start(port: u16, targets: &[(&str, String)]) -> Prometheus {
+        let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("prometheus is not installed: run scripts/engine.sh (apt-get install prometheus)");
+        let dir = std::env::temp_dir().join(format!("sd-prom-{port}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prometheus/rules.yml");
+        let mut cfg = format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}}\nrule_files: [\"{rules}\"]\nscrape_configs:\n"
+        );
+        for (job, target) in targets {
+            cfg.push_str(&format!(
+                "  - job_name: {job}\n    static_configs: [{{targets: [\"{target}\"], labels: {{service: {job}}}}}]\n"
+            ));
+        }
+        std::fs::write(dir.join("prometheus.yml"), cfg).unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus starts");
+        let p = Prometheus { url: format!("http://{addr}"), child, dir };
+        wait_for("prometheus ready", Duration::from_secs(60), || {
+            http_get(&addr, "/-/ready").filter(|b| b.contains("Ready"))
+        });
+        p
+    }
+
+    /// The response body of a GET on this Prometheus.
+    pub fn get(&self, path: &str) -> Option<String> {
+        http_get(self.url.trim_start_matches("http://"), path)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A minimal HTTP/1.0 GET over loopback (no client crate needed in the tests); the body.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_owned()).filter(|_| head.split(' ').nth(1) == Some("200"))
+}
+
+/// A local HTTP endpoint started by a test: answers every request with what `reply` returns
+/// for (request line, body) after `delay`, and records every request. For webhook delivery
+/// (a real receiver) and for *bad* Prometheus answers (malformed, slow): a fake is used only
+/// for bad input.
+pub struct HttpStub {
+    pub addr: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl HttpStub {
+    pub fn start(reply: impl Fn(&str, &str) -> (u16, String) + Send + Sync + 'static, delay: Duration) -> HttpStub {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (rq, reply) = (requests.clone(), std::sync::Arc::new(reply));
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (rq, reply) = (rq.clone(), reply.clone());
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().unwrap());
+                    let mut line = String::new();
+                    if r.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = r.read_exact(&mut body);
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    let line = line.trim().to_owned();
+                    rq.lock().unwrap().push((line.clone(), body.clone()));
+                    std::thread::sleep(delay);
+                    let (status, text) = reply(&line, &body);
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    );
+                });
+            }
+        });
+        HttpStub { addr, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.requests.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
+    }
+}
