@@ -95,10 +95,15 @@ fn word_level(s: &str) -> Option<Level> {
     let s = s.trim_start_matches(['"', '[', '<']);
     let end = s.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(s.len());
     let w = &s[..end];
-    if w.len() > 8 {
+    if w.len() > 11 {
         return None;
     }
-    let lvl = match w.to_ascii_lowercase().as_str() {
+    // Lower-case into a stack buffer: this runs for every word start of every line.
+    let mut buf = [0u8; 11];
+    for (d, b) in buf.iter_mut().zip(w.bytes()) {
+        *d = b.to_ascii_lowercase();
+    }
+    let lvl = match std::str::from_utf8(&buf[..w.len()]).unwrap_or("") {
         "trace" => Level::Trace,
         "debug" | "dbug" => Level::Debug,
         "info" | "information" | "notice" => Level::Info,

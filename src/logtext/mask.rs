@@ -4,7 +4,7 @@
 //! still sees *which* credential leaked (`api_key=****`). Without the group the whole match is
 //! replaced. Patterns are regular expressions (linear time: a hostile line cannot stall us).
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use std::borrow::Cow;
 
 /// What a masked secret is replaced with.
@@ -28,6 +28,8 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Masker {
     patterns: Vec<Regex>,
+    /// All patterns in one automaton: one pass tells which (usually none) match a line.
+    set: RegexSet,
 }
 
 impl Default for Masker {
@@ -44,17 +46,26 @@ impl Masker {
         extra: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, (String, regex::Error)> {
         let mut patterns = Vec::new();
+        let mut sources = Vec::new();
         for p in defaults.into_iter().chain(extra) {
             patterns.push(Regex::new(p).map_err(|e| (p.to_owned(), e))?);
+            sources.push(p);
         }
-        Ok(Masker { patterns })
+        let set = RegexSet::new(&sources).map_err(|e| (sources.join(" | "), e))?;
+        Ok(Masker { patterns, set })
     }
 
     /// Mask every secret in `text`.
     pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
-        for re in &self.patterns {
-            if !re.is_match(&out) {
+        let hits = self.set.matches(text);
+        if !hits.matched_any() {
+            return out;
+        }
+        for (i, re) in self.patterns.iter().enumerate() {
+            // A pattern that did not match the original may match after an earlier
+            // replacement only by matching the mask itself, which changes nothing.
+            if !hits.matched(i) {
                 continue;
             }
             let replaced = re.replace_all(&out, |c: &Captures<'_>| mask_one(c)).into_owned();

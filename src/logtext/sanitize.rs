@@ -30,14 +30,35 @@ pub fn sanitize(raw: &[u8]) -> Clean {
     };
     let mut text = String::with_capacity(kept.len() + 8);
     for chunk in kept.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            push_inert(&mut text, c);
+        // Copy runs of harmless characters whole; only the others go one by one.
+        let v = chunk.valid();
+        let mut start = 0;
+        for (i, c) in v.char_indices() {
+            if needs_replacing(c) {
+                text.push_str(&v[start..i]);
+                push_inert(&mut text, c);
+                start = i + c.len_utf8();
+            }
         }
+        text.push_str(&v[start..]);
         for b in chunk.invalid() {
             text.push_str(&format!("\\x{b:02X}"));
         }
     }
     Clean { text, cut_bytes }
+}
+
+fn needs_replacing(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 fn push_inert(out: &mut String, c: char) {
