@@ -135,6 +135,7 @@ pub async fn run(setup: Setup) -> Result<()> {
                         handle.send(engine::Command::FollowLogs { container, generation, tail, since });
                     }
                     Effect::StopLogs => handle.send(engine::Command::StopLogs),
+                    Effect::Stats(on) => handle.send(engine::Command::Stats(on)),
                     Effect::RunOp { id, request } => runner.run(id, request),
                     Effect::CancelOp { id } => runner.cancel(id),
                     Effect::LoadTags { target, image } => runner.load_tags(target, image),

@@ -159,6 +159,8 @@ pub enum Effect {
         target: String,
         image: String,
     },
+    /// Stream container stats (only while the Metrics pane is on screen) or stop.
+    Stats(bool),
     /// Show charts and availability over this window.
     SetWindow(crate::observe::Window),
     Quit,

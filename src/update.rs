@@ -522,6 +522,11 @@ fn focus(state: &mut AppState, pane: Pane, fx: &mut Vec<Effect>) {
         state.ui.detail = pane;
     }
     sync_log_target(state, fx);
+    let want = state.ui.detail == Pane::Metrics;
+    if want != state.metrics.streaming {
+        state.metrics.streaming = want;
+        fx.push(Effect::Stats(want));
+    }
 }
 
 #[cfg(test)]

@@ -177,13 +177,17 @@ fn removing_the_selected_container_moves_selection_and_logs() {
 }
 
 #[test]
-fn switching_to_metrics_stops_the_log_stream() {
+fn switching_to_metrics_swaps_the_log_stream_for_stats_streams() {
     let (mut s, km, _) = connected_with(demo());
     let fx = update(&mut s, &km, key('3'));
     assert_eq!(s.ui.focus, Pane::Metrics);
-    assert_eq!(fx, vec![Effect::StopLogs]);
+    assert_eq!(fx, vec![Effect::StopLogs, Effect::Stats(true)]);
+    // Focusing the services list keeps the Metrics pane on screen: stats keep streaming.
+    assert!(update(&mut s, &km, key('1')).is_empty());
     let fx = update(&mut s, &km, key('2'));
-    assert!(matches!(fx.as_slice(), [Effect::FollowLogs { .. }]));
+    assert!(matches!(fx.as_slice(), [Effect::FollowLogs { .. }, Effect::Stats(false)]), "{fx:?}");
+    let fx = update(&mut s, &km, key('4'));
+    assert_eq!(fx, vec![Effect::StopLogs], "no stats for the History pane either");
 }
 
 #[test]

@@ -166,11 +166,19 @@ async fn hostile_log_bytes_are_inert_masked_and_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stats_arrive_for_running_containers() {
+async fn stats_stream_only_while_asked_for() {
     require_engine();
     let mut p = Project::new("stats");
     let c = p.run("busy", &[], &["bb:1", "sh", "-c", "while :; do :; done"]);
     let mut w = Watch::start(&p.name);
+    w.until("the container", 30, |w| w.get(&c).is_some()).await;
+    // Nobody shows stats yet: no stream, no samples (the engine sends one a second when asked).
+    let quiet = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(m)) = tokio::time::timeout_at(quiet, w.rx.recv()).await {
+        w.apply(m);
+    }
+    assert!(w.stats.is_empty(), "stats arrived without being asked for: {:?}", w.stats);
+    w.handle.send(engine::Command::Stats(true));
     w.until("a stats sample", 60, |w| w.stats.get(&c).is_some_and(|m| *m > 0)).await;
 }
 

@@ -36,8 +36,15 @@ pub struct Options {
 /// Commands from the app to the supervisor.
 #[derive(Debug)]
 pub enum Command {
-    FollowLogs { container: ContainerId, generation: u64, tail: u32, since: Option<String> },
+    FollowLogs {
+        container: ContainerId,
+        generation: u64,
+        tail: u32,
+        since: Option<String>,
+    },
     StopLogs,
+    /// Stream stats of every running container (true) or of none (false).
+    Stats(bool),
 }
 
 /// The app's handle on the engine side. Dropping it stops the supervisor.

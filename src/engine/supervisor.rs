@@ -39,7 +39,7 @@ pub(super) async fn run(
     mut cmds: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut backoff = Duration::from_secs(1);
-    let mut follow: Option<logs::Follow> = None;
+    let mut wants = Wants::default();
     loop {
         let reason = match connect(&ep).await {
             Ok((docker, info)) => {
@@ -48,7 +48,7 @@ pub(super) async fn run(
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
                     return;
                 }
-                match session(&docker, &ep, &opts, &tx, &mut cmds, &mut follow).await {
+                match session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await {
                     SessionEnd::Quit => return,
                     SessionEnd::Lost(reason) => reason,
                 }
@@ -68,7 +68,9 @@ pub(super) async fn run(
                 () = &mut sleep => break,
                 c = cmds.recv() => match c {
                     None => return,
-                    Some(c) => apply_follow_cmd(c, &mut follow),
+                    Some(c) => {
+                        apply_cmd(c, &mut wants);
+                    }
                 },
             }
         }
@@ -76,12 +78,29 @@ pub(super) async fn run(
     }
 }
 
-fn apply_follow_cmd(c: Command, follow: &mut Option<logs::Follow>) {
+/// What the app currently wants streamed, kept across reconnects.
+#[derive(Default)]
+struct Wants {
+    follow: Option<logs::Follow>,
+    /// Stats streams run only while the app shows them (the Metrics pane).
+    stats: bool,
+}
+
+/// Record a command; returns true when it concerns the log stream.
+fn apply_cmd(c: Command, wants: &mut Wants) -> bool {
     match c {
         Command::FollowLogs { container, generation, tail, since } => {
-            *follow = Some(logs::Follow { id: container, generation, tail, since });
+            wants.follow = Some(logs::Follow { id: container, generation, tail, since });
+            true
         }
-        Command::StopLogs => *follow = None,
+        Command::StopLogs => {
+            wants.follow = None;
+            true
+        }
+        Command::Stats(on) => {
+            wants.stats = on;
+            false
+        }
     }
 }
 
@@ -118,7 +137,7 @@ async fn session(
     opts: &Options,
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
-    follow: &mut Option<logs::Follow>,
+    wants: &mut Wants,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut streams = Streams { stats: HashMap::new(), logs: None };
@@ -135,7 +154,7 @@ async fn session(
         Ok(list) => {
             for c in &list {
                 known.insert(c.id.clone(), (c.state, c.health));
-                sync_stats(docker, tx, &mut streams, c);
+                sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats);
             }
             if tx.send(Msg::Engine(EngineEvent::Snapshot(list))).await.is_err() {
                 return SessionEnd::Quit;
@@ -175,7 +194,7 @@ async fn session(
                 match inspect(docker, &id).await {
                     Ok(Some(c)) => {
                         known.insert(c.id.clone(), (c.state, c.health));
-                        sync_stats(docker, tx, &mut streams, &c);
+                        sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats);
                         if tx.send(Msg::Engine(EngineEvent::Upsert(c))).await.is_err() { return SessionEnd::Quit; }
                     }
                     Ok(None) => {}
@@ -187,7 +206,7 @@ async fn session(
                     Ok(changes) => {
                         for ch in changes {
                             let ev = match ch {
-                                Change::Upsert(c) => { sync_stats(docker, tx, &mut streams, &c); EngineEvent::Upsert(c) }
+                                Change::Upsert(c) => { sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats); EngineEvent::Upsert(c) }
                                 Change::Removed(id) => {
                                     if let Some(t) = streams.stats.remove(&id) { t.cancel(); }
                                     EngineEvent::Removed(id)
@@ -201,9 +220,14 @@ async fn session(
             }
             c = cmds.recv() => {
                 let Some(c) = c else { return SessionEnd::Quit };
-                apply_follow_cmd(c, follow);
+                if !apply_cmd(c, wants) {
+                    for (id, (state, _)) in &known {
+                        sync_stats(docker, tx, &mut streams, id, *state, wants.stats);
+                    }
+                    continue;
+                }
                 if let Some(t) = streams.logs.take() { t.cancel(); }
-                if let Some(f) = follow.as_ref() {
+                if let Some(f) = wants.follow.as_ref() {
                     streams.logs = Some(logs::spawn(docker.clone(), f.clone(), opts.masker.clone(), tx.clone()));
                 }
             }
@@ -211,15 +235,22 @@ async fn session(
     }
 }
 
-/// Keep exactly one stats stream per running container.
-fn sync_stats(docker: &Docker, tx: &mpsc::Sender<Msg>, streams: &mut Streams, c: &Container) {
-    let running = c.state == RunState::Running;
-    match (running, streams.stats.contains_key(&c.id)) {
+/// Keep exactly one stats stream per running container while stats are wanted, none otherwise.
+fn sync_stats(
+    docker: &Docker,
+    tx: &mpsc::Sender<Msg>,
+    streams: &mut Streams,
+    id: &ContainerId,
+    state: RunState,
+    wanted: bool,
+) {
+    let want = wanted && state == RunState::Running;
+    match (want, streams.stats.contains_key(id)) {
         (true, false) => {
-            streams.stats.insert(c.id.clone(), stats::spawn(docker.clone(), c.id.clone(), tx.clone()));
+            streams.stats.insert(id.clone(), stats::spawn(docker.clone(), id.clone(), tx.clone()));
         }
         (false, true) => {
-            if let Some(t) = streams.stats.remove(&c.id) {
+            if let Some(t) = streams.stats.remove(id) {
                 t.cancel();
             }
         }
@@ -273,11 +304,19 @@ async fn list_summaries(
 /// Every container (running or not), inspected.
 pub(super) async fn list_all(docker: &Docker, project: Option<&str>) -> Result<Vec<Container>, bollard::errors::Error> {
     let list = list_summaries(docker, project).await?;
-    let mut out = Vec::with_capacity(list.len());
-    for s in list {
-        let Some(id) = s.id else { continue };
-        if let Some(c) = inspect(docker, &ContainerId(id)).await? {
-            out.push(c);
+    // Inspect a few at a time: start-up to the first full frame is bound by these round trips
+    // (sequential, 10 containers took most of the start-up), without flooding the engine.
+    let ids: Vec<ContainerId> = list.into_iter().filter_map(|s| s.id.map(ContainerId)).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(8) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for id in chunk {
+            batch.push(inspect(docker, id));
+        }
+        for c in futures::future::join_all(batch).await {
+            if let Some(c) = c? {
+                out.push(c);
+            }
         }
     }
     Ok(out)

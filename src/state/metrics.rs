@@ -9,6 +9,9 @@ pub const WINDOW: usize = 120;
 #[derive(Debug, Default)]
 pub struct MetricsState {
     series: HashMap<ContainerId, VecDeque<StatsSample>>,
+    /// Stats are being streamed (they are only while the Metrics pane is on screen: a stream per
+    /// container keeps the engine busy, and nothing else shows them).
+    pub streaming: bool,
 }
 
 impl MetricsState {

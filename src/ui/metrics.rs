@@ -49,7 +49,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let series = st.metrics.series(&c.id);
     let Some(series) = series.filter(|s| !s.is_empty()) else {
         let why = if c.state == RunState::Running {
-            "waiting for the first stats sample…"
+            "waiting for the first stats sample (stats are streamed while this pane is on screen)…"
         } else {
             "not running: no stats"
         };
