@@ -144,30 +144,14 @@ fn draw_chart(f: &mut Frame<'_>, area: Rect, v: &View<'_>, p: &PanelConfig, d: O
     let (lo, hi) = (lo - pad, hi + pad);
     let crit: Vec<(f64, f64)> = p.critical.map(|c| vec![(-span, c), (0.0, c)]).unwrap_or_default();
     let warn: Vec<(f64, f64)> = p.warn.map(|w| vec![(-span, w), (0.0, w)]).unwrap_or_default();
-    let mut sets = vec![
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(v.style(Slot::ChartLine))
-            .data(&data),
-    ];
+    let line =
+        |d, slot| Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(v.style(slot)).data(d);
+    let mut sets = vec![line(&data, Slot::ChartLine)];
     if !warn.is_empty() {
-        sets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(v.style(Slot::ValueWarn))
-                .data(&warn),
-        );
+        sets.push(line(&warn, Slot::ValueWarn));
     }
     if !crit.is_empty() {
-        sets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(v.style(Slot::ValueCritical))
-                .data(&crit),
-        );
+        sets.push(line(&crit, Slot::ValueCritical));
     }
     let chart = Chart::new(sets)
         .x_axis(
