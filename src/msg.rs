@@ -129,7 +129,7 @@ pub struct LogBatch {
 pub struct ProbeResult {
     pub key: ServiceKey,
     pub ok: bool,
-    /// "200 OK", "503 Service Unavailable", "timeout after 2 s", ...
+    /// "200 OK", "503 Service Unavailable", "no answer within 2 s", ...
     pub detail: String,
 }
 

@@ -62,10 +62,8 @@ impl Webhook {
                         break;
                     }
                 }
-                // Never the URL in the message: it is a secret.
-                Err(e) if e.is_timeout() => last = format!("no answer within {} s", self.timeout.as_secs()),
-                Err(e) if e.is_connect() => last = "connection refused".into(),
-                Err(_) => last = "request failed".into(),
+                // Never the URL in the message (it is a secret): http_error leaves it out.
+                Err(e) => last = crate::probe::http_error(e, self.timeout),
             }
         }
         Err(last)

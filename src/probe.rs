@@ -14,9 +14,22 @@ pub async fn probe_once(client: &reqwest::Client, url: &str, timeout: Duration) 
             let s = r.status();
             (s.is_success(), format!("HTTP {}", s.as_u16()))
         }
-        Err(e) if e.is_timeout() => (false, format!("timeout after {} s", timeout.as_secs())),
-        Err(e) if e.is_connect() => (false, "connection refused".to_owned()),
-        Err(e) => (false, e.to_string()),
+        Err(e) => (false, http_error(e, timeout)),
+    }
+}
+
+/// Why an HTTP call failed, in the operator's words and without the URL (a webhook URL is a
+/// secret; every other caller names its URL itself). Shared by probes, Prometheus, scraping
+/// and webhooks.
+pub fn http_error(e: reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs())
+    } else if e.is_connect() {
+        "connection refused".to_owned()
+    } else if e.is_decode() || e.is_body() {
+        format!("malformed response ({})", e.without_url())
+    } else {
+        e.without_url().to_string()
     }
 }
 

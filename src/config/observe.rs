@@ -103,7 +103,8 @@ pub struct NotifyConfig {
 
 pub const DEFAULT_OBJECTIVE: f64 = 99.9;
 
-fn http_url(file: &str, text: &str, what: &str, u: &Spanned<String>) -> Result<(), ConfigError> {
+/// Every URL in the config (health probes, Prometheus, scrape targets) is checked here.
+pub(super) fn http_url(file: &str, text: &str, what: &str, u: &Spanned<String>) -> Result<(), ConfigError> {
     let s = u.get_ref();
     if (s.starts_with("http://") || s.starts_with("https://")) && reqwest::Url::parse(s).is_ok() {
         return Ok(());
@@ -113,7 +114,7 @@ fn http_url(file: &str, text: &str, what: &str, u: &Spanned<String>) -> Result<(
         text,
         Some(u.span()),
         format!("{what} is not an http(s) URL: '{s}'"),
-        "write a full URL, e.g. \"http://127.0.0.1:9090\"",
+        "write a full URL, e.g. \"http://127.0.0.1:9090\" or \"http://127.0.0.1:8000/health\"",
     ))
 }
 

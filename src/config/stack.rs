@@ -154,16 +154,7 @@ impl Stack {
         let config: StackConfig = toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
         for (name, svc) in &config.services {
             if let Some(url) = &svc.health_url {
-                let u = url.get_ref();
-                if !(u.starts_with("http://") || u.starts_with("https://")) || reqwest::Url::parse(u).is_err() {
-                    return Err(ConfigError::at(
-                        file,
-                        text,
-                        Some(url.span()),
-                        format!("health_url of service '{name}' is not an http(s) URL: '{u}'"),
-                        "write a full URL, e.g. \"http://127.0.0.1:8000/health\"",
-                    ));
-                }
+                super::observe::http_url(file, text, &format!("health_url of service '{name}'"), url)?;
             }
             if svc.probe_interval_secs == Some(0) {
                 return Err(ConfigError::at(

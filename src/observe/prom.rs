@@ -74,16 +74,8 @@ struct AmStatus {
 /// Labels that name the service an alert is about, in order of preference.
 const SERVICE_LABELS: [&str; 5] = ["service", "compose_service", "container", "container_name", "job"];
 
-fn describe(e: &reqwest::Error, what: &str, timeout: Duration) -> String {
-    if e.is_timeout() {
-        format!("{what}: no answer within {} s", timeout.as_secs())
-    } else if e.is_connect() {
-        format!("{what}: connection refused")
-    } else if e.is_decode() || e.is_body() {
-        format!("{what}: malformed response ({e})")
-    } else {
-        format!("{what}: {e}")
-    }
+fn describe(e: reqwest::Error, what: &str, timeout: Duration) -> String {
+    format!("{what}: {}", crate::probe::http_error(e, timeout))
 }
 
 fn parse_value(s: &str) -> Option<f64> {
@@ -110,9 +102,9 @@ impl Prom {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| describe(&e, &what, self.timeout))?;
+            .map_err(|e| describe(e, &what, self.timeout))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| describe(&e, &what, self.timeout))?;
+        let body = resp.bytes().await.map_err(|e| describe(e, &what, self.timeout))?;
         // Prometheus answers 400/422 with a JSON error body: prefer its message.
         if let Ok(env) = serde_json::from_slice::<Envelope<serde_json::Value>>(&body)
             && env.status == "error"

@@ -17,15 +17,12 @@ pub struct Target {
 /// Fetch one target's exposition text.
 pub async fn fetch(client: &reqwest::Client, t: &Target, timeout: Duration) -> Result<String, String> {
     let what = format!("scrape {} ({})", t.service, t.url);
-    let mut resp = client.get(&t.url).timeout(timeout).send().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("{what}: no answer within {} s", timeout.as_secs())
-        } else if e.is_connect() {
-            format!("{what}: connection refused")
-        } else {
-            format!("{what}: {e}")
-        }
-    })?;
+    let mut resp = client
+        .get(&t.url)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| format!("{what}: {}", crate::probe::http_error(e, timeout)))?;
     if !resp.status().is_success() {
         return Err(format!("{what}: HTTP {}", resp.status().as_u16()));
     }
