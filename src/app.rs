@@ -32,7 +32,7 @@ pub struct Setup {
 
 pub async fn run(setup: Setup) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
-    let resync = Duration::from_secs(setup.stack.config.engine.resync_secs.unwrap_or(30).max(5));
+    let resync = setup.stack.resync();
     let handle = engine::spawn(
         setup.endpoint.clone(),
         engine::Options { project: setup.project.clone(), resync, masker: setup.stack.masker.clone() },
@@ -42,7 +42,7 @@ pub async fn run(setup: Setup) -> Result<()> {
     let notifier = crate::notify::Notifier::spawn(&setup.stack.config.notify);
     let window_tx = crate::observe::configured(&setup.stack)
         .then(|| crate::observe::spawn(&setup.stack, tx.clone(), notifier.clone()));
-    let host_on = setup.stack.config.host.enabled.unwrap_or_else(|| setup.endpoint.host.starts_with("unix://"));
+    let host_on = setup.stack.config.host.enabled_for(&setup.endpoint.host);
     if host_on {
         crate::observe::host::spawn(setup.stack.config.host.clone(), tx.clone(), notifier.clone());
     }
@@ -75,14 +75,7 @@ pub async fn run(setup: Setup) -> Result<()> {
     state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.project = setup.project.clone();
     state.observe.configured = window_tx.is_some();
-    state.services.hidden = setup
-        .stack
-        .config
-        .services
-        .iter()
-        .filter(|(_, s)| s.hidden)
-        .map(|(n, _)| crate::domain::ServiceKey::parse(n))
-        .collect();
+    state.services.hidden = setup.stack.hidden();
 
     let mut guard = Guard::enter();
     let mut keys = EventStream::new();
@@ -144,7 +137,6 @@ pub async fn run(setup: Setup) -> Result<()> {
                             let _ = wt.send(w);
                         }
                     }
-                    Effect::Quit => {}
                 }
             }
         }

@@ -42,8 +42,10 @@ pub enum Command {
     },
     /// Emergency stop: stop signal, grace, SIGKILL; restart policy "no" until `start`.
     Stop {
-        /// `service` (unique across projects), `project/service`, or a container name.
-        service: String,
+        /// One or more: `service` (unique across projects), `project/service`, or a container
+        /// name. All are stopped at once.
+        #[arg(required = true)]
+        services: Vec<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,

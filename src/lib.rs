@@ -5,10 +5,13 @@
 //! the state. Only `engine` talks to Docker.
 
 pub mod app;
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod format;
+pub mod http;
 pub mod logtext;
 pub mod msg;
 pub mod notify;

@@ -64,38 +64,29 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
 
     let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
     let op = |req, yes| {
-        Ok(stackdeck::opcli::run(
-            req,
-            yes,
-            ep.clone(),
-            stack.clone(),
-            state_dir.clone(),
-            cli.read_only,
-            cli.project.clone(),
-        ))
+        let setup = stackdeck::opcli::Setup {
+            endpoint: ep.clone(),
+            stack: stack.clone(),
+            state_dir: state_dir.clone(),
+            read_only: cli.read_only,
+            project: cli.project.clone(),
+        };
+        Ok(stackdeck::opcli::run(req, yes, setup))
     };
-    use stackdeck::opcli::Request;
+    use stackdeck::domain::OpRequest;
     match cli.command {
-        Some(Command::Stop { ref service, yes, ref reason }) => {
-            op(Request::Stop { service: service.clone(), reason: reason.clone() }, yes)
+        Some(Command::Stop { ref services, yes, ref reason }) => {
+            op(OpRequest::Stop { targets: services.clone(), reason: reason.clone() }, yes)
         }
-        Some(Command::Start { ref service, yes }) => op(Request::Start { service: service.clone() }, yes),
+        Some(Command::Start { ref service, yes }) => op(OpRequest::Start { target: service.clone() }, yes),
         Some(Command::Deploy { ref service, ref image, yes }) => {
-            op(Request::Deploy { service: service.clone(), image: image.clone() }, yes)
+            op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)
         }
-        Some(Command::Rollback { ref service, yes }) => op(Request::Rollback { service: service.clone() }, yes),
-        Some(Command::Backup { ref jobs }) => op(Request::Backup { jobs: jobs.clone() }, true),
+        Some(Command::Rollback { ref service, yes }) => op(OpRequest::Rollback { target: service.clone() }, yes),
+        Some(Command::Backup { ref jobs }) => op(OpRequest::Backup { jobs: jobs.clone() }, true),
         Some(Command::Backups { json }) => Ok(stackdeck::opcli::backups(&state_dir, &stack, json)),
         Some(Command::Restore { ref backup, ref job, yes }) => {
-            let database = stack
-                .config
-                .backup
-                .jobs
-                .iter()
-                .find(|j| &j.name == job)
-                .and_then(|j| j.database.clone())
-                .unwrap_or_else(|| job.clone());
-            op(Request::Restore { backup: backup.clone(), job: job.clone(), database }, yes)
+            op(OpRequest::Restore { backup: backup.clone(), job: job.clone() }, yes)
         }
         Some(Command::History { json, ref service, limit }) => {
             Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))

@@ -1,7 +1,13 @@
 //! Messages into the update loop, and effects out of it. Every background task reports through
 //! a [`Msg`]; `update` answers with [`Effect`]s that the app loop carries out.
+//!
+//! Only the vocabulary (`domain`) and log lines (`logtext`) are spoken here: the message types
+//! never name a module above them (`tests/architecture.rs` checks it).
 
-use crate::domain::{Container, ContainerId, Health, ServiceKey, StatsSample};
+use crate::domain::{
+    Container, ContainerId, EngineInfo, Health, HostReport, KillSwitch, Manifest, Observation, OpRecord, OpRequest,
+    ServiceKey, StatsSample, Window,
+};
 use crate::logtext::LogLine;
 use crossterm::event::KeyEvent;
 use jiff::Timestamp;
@@ -21,52 +27,19 @@ pub enum Msg {
     Op(OpEvent),
     /// The store's current history and kill switches (sent when they change).
     History {
-        records: Vec<crate::state::history::OpRecord>,
-        kill_switches: Vec<crate::store::KillSwitch>,
-        backups: Vec<crate::ops::backup::Manifest>,
+        records: Vec<OpRecord>,
+        kill_switches: Vec<KillSwitch>,
+        backups: Vec<Manifest>,
     },
     /// A round of the observer: panels and alerts, and where they came from.
-    Observed(crate::observe::Observation),
+    Observed(Observation),
     /// Host resources (CPU, memory, disks) and their alerts.
-    Host(crate::observe::host::HostReport),
+    Host(HostReport),
     /// Local tags offered by the deploy picker.
     Tags {
         target: String,
         tags: Result<Vec<String>, String>,
     },
-}
-
-/// An operation the panel asks for (the same operations as the command line).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpRequest {
-    /// Emergency stop of these services (config names or `project/service`).
-    Stop {
-        targets: Vec<String>,
-        reason: String,
-    },
-    Start {
-        target: String,
-    },
-    Deploy {
-        target: String,
-        image: String,
-    },
-    Rollback {
-        target: String,
-    },
-    Backup,
-}
-
-impl OpRequest {
-    pub fn title(&self) -> String {
-        match self {
-            OpRequest::Stop { targets, .. } => format!("EMERGENCY STOP {}", targets.join(", ")),
-            OpRequest::Start { target } => format!("start {target}"),
-            OpRequest::Deploy { target, image } => format!("deploy {image} to {target}"),
-            OpRequest::Rollback { target } => format!("roll back {target}"),
-            OpRequest::Backup => "run every backup job".into(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,14 +74,6 @@ pub enum EngineEvent {
     },
     Stats(ContainerId, StatsSample),
     Logs(LogBatch),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EngineInfo {
-    pub host: String,
-    pub source: String,
-    pub api_version: String,
-    pub server_version: String,
 }
 
 /// Lines from the log stream of one container. `generation` ties it to one follow request, so
@@ -162,6 +127,5 @@ pub enum Effect {
     /// Stream container stats (only while the Metrics pane is on screen) or stop.
     Stats(bool),
     /// Show charts and availability over this window.
-    SetWindow(crate::observe::Window),
-    Quit,
+    SetWindow(Window),
 }

@@ -35,12 +35,12 @@ impl Webhook {
         if reqwest::Url::parse(&url).is_err() || !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("webhook notifications are off: ${var} is not an http(s) URL"));
         }
-        let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+        let client = crate::http::client();
         Ok(Some(Webhook {
             client,
             url,
-            tries: cfg.tries.unwrap_or(4).max(1),
-            timeout: Duration::from_secs(cfg.timeout_secs.unwrap_or(5)),
+            tries: cfg.tries().max(1),
+            timeout: cfg.timeout(),
         }))
     }
 
@@ -63,7 +63,7 @@ impl Webhook {
                     }
                 }
                 // Never the URL in the message (it is a secret): http_error leaves it out.
-                Err(e) => last = crate::probe::http_error(e, self.timeout),
+                Err(e) => last = crate::http::http_error(e, self.timeout),
             }
         }
         Err(last)

@@ -1,40 +1,14 @@
 //! The command-line side of the operations: confirmation, progress printing, signals, exit codes.
 
 use crate::config::Stack;
-use crate::engine::{Endpoint, actions::Actions};
-use crate::ops::{self, Ctx, OpError, Progress, deploy::Kind};
+use crate::domain::{OpRequest, Step};
+use crate::engine::Endpoint;
+use crate::ops;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Which operation the command line asked for.
-#[derive(Debug, Clone)]
-pub enum Request {
-    Stop { service: String, reason: Option<String> },
-    Start { service: String },
-    Deploy { service: String, image: String },
-    Rollback { service: String },
-    Backup { jobs: Vec<String> },
-    Restore { backup: String, job: String, database: String },
-}
-
-impl Request {
-    fn describe(&self) -> String {
-        match self {
-            Request::Stop { service, .. } => format!("EMERGENCY STOP {service}"),
-            Request::Start { service } => format!("start {service}"),
-            Request::Deploy { service, image } => format!("deploy {image} to {service}"),
-            Request::Rollback { service } => format!("roll back {service}"),
-            Request::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),
-            Request::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
-            Request::Restore { backup, job, database } => {
-                format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE {database}")
-            }
-        }
-    }
-}
 
 /// Print without panicking when the terminal is gone (SIGHUP).
 fn say(line: &str) {
@@ -51,27 +25,27 @@ fn confirm(what: &str, word: &str) -> Result<(), (u8, String)> {
     if answer.trim() == word { Ok(()) } else { Err((3, "not confirmed: nothing was done".into())) }
 }
 
-pub fn run(
-    req: Request,
-    yes: bool,
-    ep: Endpoint,
-    stack: Stack,
-    state_dir: PathBuf,
-    read_only: bool,
-    project: Option<String>,
-) -> ExitCode {
-    if read_only {
-        eprintln!("stackdeck: {} refused: --read-only", req.describe());
+/// Everything the command line's operations need besides the request.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub endpoint: Endpoint,
+    pub stack: Stack,
+    pub state_dir: PathBuf,
+    pub read_only: bool,
+    pub project: Option<String>,
+}
+
+/// Confirm (unless `yes`), run the request through the one driver, print progress with a clock,
+/// and turn the outcome into the exit code.
+pub fn run(request: OpRequest, yes: bool, setup: Setup) -> ExitCode {
+    if setup.read_only {
+        eprintln!("stackdeck: {} refused: --read-only", request.title());
         return ExitCode::from(3);
     }
-    // A restore overwrites live data: the operator types the database's name.
-    let word = match &req {
-        Request::Restore { database, .. } => database.clone(),
-        _ => "yes".to_owned(),
-    };
+    let word = ops::confirmation_word(&setup.stack, &request).unwrap_or_else(|| "yes".to_owned());
     if !yes
-        && !matches!(req, Request::Backup { .. })
-        && let Err((code, msg)) = confirm(&req.describe(), &word)
+        && !matches!(request, OpRequest::Backup { .. })
+        && let Err((code, msg)) = confirm(&request.title(), &word)
     {
         eprintln!("stackdeck: {msg}");
         return ExitCode::from(code);
@@ -88,57 +62,39 @@ pub fn run(
         // A dropped SSH link must not leave a half-done operation: SIGHUP is noted, not obeyed.
         // Ctrl-C cancels a deploy (back to the old container) while that is still possible.
         spawn_signal_watch(cancel.clone());
-        let actions = match Actions::connect(&ep).await {
-            Ok(a) => a,
+        let backend = match crate::engine::backend(&setup.endpoint).await {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("stackdeck: engine unreachable: {e}");
                 return ExitCode::from(1);
             }
         };
         // The webhook (if configured) hears the outcome; a missing variable is said up front.
-        let hook = match crate::notify::Webhook::from_config(&stack.config.notify) {
-            Ok(h) => h,
+        let announce = match crate::notify::Webhook::from_config(&setup.stack.config.notify) {
+            Ok(Some(h)) => ops::Announce::Deliver(h),
+            Ok(None) => ops::Announce::Off,
             Err(why) => {
                 say(&why);
-                None
+                ops::Announce::Off
             }
         };
-        let ctx = Ctx { actions, stack, state_dir, read_only };
-        let (tx, mut rx) = mpsc::unbounded_channel::<ops::Step>();
+        let ctx = ops::Ctx {
+            backend,
+            stack: setup.stack,
+            state_dir: setup.state_dir,
+            read_only: setup.read_only,
+            project: setup.project,
+            announce,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<Step>();
         let printer = tokio::spawn(async move {
             while let Some(step) = rx.recv().await {
-                let ops::Step::Line(line) = step else { continue };
+                let Step::Line(line) = step else { continue };
                 say(&format!("{}  {line}", jiff::Zoned::now().strftime("%H:%M:%S")));
             }
         });
-        let mut p = Progress::new(Some(tx));
-        let proj = project.as_deref();
-        let r = match &req {
-            Request::Stop { service, reason } => ops::stop::stop(&ctx, service, proj, reason.clone(), &mut p).await,
-            Request::Start { service } => ops::stop::start(&ctx, service, proj, &mut p).await,
-            Request::Deploy { service, image } => {
-                ops::deploy::run(&ctx, Kind::Deploy, service, proj, Some(image), &mut p, &cancel).await
-            }
-            Request::Rollback { service } => {
-                ops::deploy::run(&ctx, Kind::Rollback, service, proj, None, &mut p, &cancel).await
-            }
-            Request::Backup { jobs } => ops::backup::run(&ctx, jobs, proj, &mut p).await,
-            Request::Restore { backup, job, .. } => ops::backup::restore(&ctx, backup, job, proj, &mut p).await,
-        };
-        drop(p);
+        let r = ops::execute(&ctx, &request, Some(tx), &cancel).await;
         let _ = printer.await;
-        if let Some(hook) = hook {
-            // After the operation is done and recorded: a slow webhook delays the exit, never
-            // the action. Tries and timeouts bound the wait.
-            let text = crate::notify::outcome_text(
-                &req.describe(),
-                &r.as_ref().map(|d| d.summary.clone()).map_err(ToString::to_string),
-            );
-            match hook.deliver(&text).await {
-                Ok(_) => say("webhook notified"),
-                Err(e) => say(&format!("webhook notification failed: {e}")),
-            }
-        }
         match r {
             Ok(done) => {
                 say(&format!("done: {}", done.summary));
@@ -146,7 +102,7 @@ pub fn run(
             }
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "stackdeck: {e}");
-                ExitCode::from(OpError::exit_code(&e))
+                ExitCode::from(e.exit_code())
             }
         }
     })
@@ -248,14 +204,14 @@ pub fn backups(state_dir: &std::path::Path, stack: &Stack, json: bool) -> ExitCo
         let age = m
             .created
             .parse::<jiff::Timestamp>()
-            .map_or_else(|_| "?".into(), |t| crate::ui::human_age(now.as_second() - t.as_second()));
+            .map_or_else(|_| "?".into(), |t| crate::format::human_age(now.as_second() - t.as_second()));
         let jobs: Vec<String> =
             m.jobs.iter().map(|j| format!("{}{}", j.name, if j.error.is_some() { "(FAILED)" } else { "" })).collect();
         say(&format!(
             "{}  {:<6} {:>10}  {:>6} old  {}",
             m.id,
-            m.status,
-            crate::ui::human_bytes(m.total_bytes()),
+            m.status.as_str(),
+            crate::format::human_bytes(m.total_bytes()),
             age,
             jobs.join(" ")
         ));

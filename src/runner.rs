@@ -1,11 +1,13 @@
-//! Carries out the panel's operation effects in background tasks: each operation reports its
-//! progress and outcome as messages, and the store is polled for history and kill switches
-//! (other operators' actions show up too).
+//! Carries out the panel's operation effects in background tasks, through the same driver as
+//! the command line (`ops::execute`): each operation's steps become messages, and its outcome a
+//! message and a queued webhook. The store is polled for history and kill switches (other
+//! operators' actions show up too).
 
 use crate::config::Stack;
-use crate::engine::{Endpoint, actions::Actions};
-use crate::msg::{Msg, OpEvent, OpRequest};
-use crate::ops::{self, Ctx, Progress, deploy::Kind};
+use crate::domain::{OpRequest, Step};
+use crate::engine::Endpoint;
+use crate::msg::{Msg, OpEvent};
+use crate::ops;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,34 +46,28 @@ impl Runner {
     pub fn run(&mut self, id: u64, request: OpRequest) {
         self.running.retain(|_, (_, h)| !h.is_finished());
         let cancel = CancellationToken::new();
-        let (ep, stack, state_dir, read_only, project, tx) = (
-            self.endpoint.clone(),
-            self.stack.clone(),
-            self.state_dir.clone(),
-            self.read_only,
-            self.project.clone(),
-            self.tx.clone(),
-        );
         let c = cancel.clone();
-        let notifier = self.notifier.clone();
+        let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
+        let (stack, state_dir, read_only, project) =
+            (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone());
+        let announce = ops::Announce::Queue(self.notifier.clone());
         let handle = tokio::spawn(async move {
-            let title = request.title();
-            let (ptx, mut prx) = mpsc::unbounded_channel::<ops::Step>();
+            let (ptx, mut prx) = mpsc::unbounded_channel::<Step>();
             let fwd_tx = tx.clone();
             let forward = tokio::spawn(async move {
                 while let Some(step) = prx.recv().await {
                     let ev = match step {
-                        ops::Step::Line(line) => OpEvent::Progress { id, line },
-                        ops::Step::Committed => OpEvent::Committed { id },
+                        Step::Line(line) => OpEvent::Progress { id, line },
+                        Step::Committed => OpEvent::Committed { id },
                     };
                     let _ = fwd_tx.send(Msg::Op(ev)).await;
                 }
             });
-            let result = match Actions::connect(&ep).await {
+            let result = match crate::engine::backend(&ep).await {
                 Err(e) => Err(format!("engine unreachable: {e}")),
-                Ok(actions) => {
-                    let ctx = Ctx { actions, stack, state_dir, read_only };
-                    execute(&ctx, request, project.as_deref(), ptx, &c).await
+                Ok(backend) => {
+                    let ctx = ops::Ctx { backend, stack, state_dir, read_only, project, announce };
+                    ops::execute(&ctx, &request, Some(ptx), &c).await.map(|d| d.summary).map_err(|e| e.to_string())
                 }
             };
             let _ = forward.await;
@@ -79,7 +75,6 @@ impl Runner {
                 Ok(s) => tracing::info!("operation {id}: {s}"),
                 Err(e) => tracing::warn!("operation {id} failed: {e}"),
             }
-            notifier.send(crate::notify::outcome_text(&title, &result));
             let _ = tx.send(Msg::Op(OpEvent::Done { id, result })).await;
         });
         self.running.insert(id, (cancel, handle));
@@ -94,9 +89,9 @@ impl Runner {
     pub fn load_tags(&self, target: String, image: String) {
         let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
         tokio::spawn(async move {
-            let tags = match Actions::connect(&ep).await {
-                Ok(a) => a.local_tags(&image).await,
-                Err(e) => Err(e),
+            let tags = match crate::engine::backend(&ep).await {
+                Ok(b) => b.local_tags(&image).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
             let _ = tx.send(Msg::Tags { target, tags }).await;
         });
@@ -113,43 +108,6 @@ impl Runner {
             let _ = h.await;
         }
     }
-}
-
-async fn execute(
-    ctx: &Ctx,
-    request: OpRequest,
-    project: Option<&str>,
-    ptx: mpsc::UnboundedSender<ops::Step>,
-    cancel: &CancellationToken,
-) -> Result<String, String> {
-    let r = match request {
-        OpRequest::Stop { targets, reason } => {
-            let runs = targets.iter().map(|t| {
-                let ptx = ptx.clone();
-                let reason = reason.clone();
-                async move {
-                    let mut p = Progress::new(Some(ptx));
-                    ops::stop::stop(ctx, t, project, Some(reason), &mut p).await
-                }
-            });
-            let results = futures::future::join_all(runs).await;
-            let mut ok = Vec::new();
-            for r in results {
-                ok.push(r.map_err(|e| e.to_string())?.summary);
-            }
-            return Ok(ok.join("; "));
-        }
-        OpRequest::Start { target } => ops::stop::start(ctx, &target, project, &mut Progress::new(Some(ptx))).await,
-        OpRequest::Deploy { target, image } => {
-            ops::deploy::run(ctx, Kind::Deploy, &target, project, Some(&image), &mut Progress::new(Some(ptx)), cancel)
-                .await
-        }
-        OpRequest::Rollback { target } => {
-            ops::deploy::run(ctx, Kind::Rollback, &target, project, None, &mut Progress::new(Some(ptx)), cancel).await
-        }
-        OpRequest::Backup => ops::backup::run(ctx, &[], project, &mut Progress::new(Some(ptx))).await,
-    };
-    r.map(|d| d.summary).map_err(|e| e.to_string())
 }
 
 /// Read history and kill switches now and every [`HISTORY_POLL`]; mark records of killed

@@ -3,9 +3,8 @@
 use crate::config::Stack;
 use crate::domain::{Container, Health, RunState};
 use crate::engine::{self, Endpoint};
-use crate::msg::EngineInfo;
+use crate::domain::EngineInfo;
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -40,7 +39,7 @@ pub struct ServiceJson {
 /// Build the report (probing configured health URLs once, concurrently).
 pub async fn collect(ep: &Endpoint, project: Option<&str>, stack: &Stack) -> Result<Report, String> {
     let (info, mut containers): (EngineInfo, Vec<Container>) = engine::snapshot(ep, project).await?;
-    containers.retain(|c| !stack.service(&c.key).is_some_and(|s| s.hidden));
+    containers.retain(|c| !stack.settings(&c.key).hidden);
     containers.sort_by(|a, b| {
         (a.key.project.is_none(), &a.key.project, &a.key.service, &a.name).cmp(&(
             b.key.project.is_none(),
@@ -49,15 +48,15 @@ pub async fn collect(ep: &Endpoint, project: Option<&str>, stack: &Stack) -> Res
             &b.name,
         ))
     });
-    let client = crate::probe::client();
+    let client = crate::http::client();
     let probes = futures::future::join_all(containers.iter().map(|c| {
-        let url = stack.service(&c.key).and_then(|s| s.health_url.as_ref().map(|u| u.get_ref().clone()));
-        let timeout = Duration::from_secs(stack.service(&c.key).and_then(|s| s.probe_timeout_secs).unwrap_or(2));
+        let s = stack.settings(&c.key);
+        let (url, timeout) = (s.health_url, s.probe_timeout);
         let client = client.clone();
         let running = c.state == RunState::Running;
         async move {
             match url {
-                Some(u) if running => Some(crate::probe::probe_once(&client, &u, timeout).await),
+                Some(u) if running => Some(crate::http::probe_once(&client, &u, timeout).await),
                 _ => None,
             }
         }

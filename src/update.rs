@@ -2,10 +2,11 @@
 
 use crate::config::{Action, Keymap, Mode};
 use crate::logtext::LogLine;
-use crate::msg::{Effect, EngineEvent, Msg, OpEvent, OpRequest};
+use crate::msg::{Effect, EngineEvent, Msg, OpEvent};
 use crate::state::logs::StreamState;
 use crate::state::services::Probe;
-use crate::state::{AppState, Conn, OpView, Pane, Popup};
+use crate::domain::{OpRequest, Pane};
+use crate::state::{AppState, Conn, OpView, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Apply one message. Sets `state.dirty` when something visible changed.
@@ -48,10 +49,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::Signal(_) => {
-            state.quit = true;
-            fx.push(Effect::Quit);
-        }
+        Msg::Signal(_) => state.quit = true,
         Msg::Probe(p) => {
             let new = Probe { ok: p.ok, detail: p.detail };
             if state.services.probes.get(&p.key) != Some(&new) {
@@ -131,7 +129,7 @@ pub fn picker_choices<'a>(tags: &'a [String], input: &str) -> Vec<&'a str> {
 fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Effect>) {
     let id = state.next_op;
     state.next_op += 1;
-    let cancellable = matches!(request, OpRequest::Deploy { .. } | OpRequest::Rollback { .. });
+    let cancellable = request.cancellable();
     state.ops.push(OpView { id, title: request.title(), lines: Vec::new(), done: None, cancellable, dismissed: false });
     if state.ops.len() > 20 {
         state.ops.remove(0);
@@ -215,9 +213,9 @@ fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
             state.ui.help = false;
             state.ui.search_input = None;
             state.ui.popup =
-                Some(Popup::Confirm(OpRequest::Stop { targets, reason: "emergency stop from the panel".into() }));
+                Some(Popup::Confirm(OpRequest::Stop { targets, reason: Some("emergency stop from the panel".into()) }));
         }
-        Action::Backup => state.ui.popup = Some(Popup::Confirm(OpRequest::Backup)),
+        Action::Backup => state.ui.popup = Some(Popup::Confirm(OpRequest::Backup { jobs: Vec::new() })),
         Action::CancelOperation => match state.ops.iter().find(|o| o.done.is_none() && o.cancellable) {
             Some(op) => {
                 fx.push(Effect::CancelOp { id: op.id });
@@ -417,10 +415,7 @@ fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effe
         return; // the help popup is modal
     }
     match action {
-        Action::Quit => {
-            state.quit = true;
-            fx.push(Effect::Quit);
-        }
+        Action::Quit => state.quit = true,
         Action::Help => state.ui.help = !state.ui.help,
         Action::Cancel => {
             if state.ui.help {

@@ -4,9 +4,11 @@ use super::update;
 use crate::config::Keymap;
 use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey};
 use crate::logtext::LogLine;
-use crate::msg::{Effect, EngineEvent, EngineInfo, LogBatch, Msg, OpEvent, OpRequest};
+use crate::domain::{EngineInfo, OpRequest};
+use crate::msg::{Effect, EngineEvent, LogBatch, Msg, OpEvent};
 use crate::state::logs::StreamState;
-use crate::state::{AppState, Conn, Pane, Popup};
+use crate::domain::Pane;
+use crate::state::{AppState, Conn, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 
@@ -224,15 +226,17 @@ fn help_is_modal_and_quit_always_works() {
     assert_eq!(s.services.selected, Some(ContainerId("a".into())), "keys behind the popup do nothing");
     update(&mut s, &km, code(KeyCode::Esc));
     assert!(!s.ui.help);
+    assert!(!s.quit);
     let fx = update(&mut s, &km, key('q'));
     assert!(s.quit);
-    assert_eq!(fx, vec![Effect::Quit]);
+    assert!(fx.is_empty(), "quitting is state, not an effect: {fx:?}");
 }
 
 #[test]
 fn signals_quit() {
     let (mut s, km, _) = connected_with(demo());
-    assert_eq!(update(&mut s, &km, Msg::Signal("SIGHUP")), vec![Effect::Quit]);
+    assert!(!s.quit);
+    assert!(update(&mut s, &km, Msg::Signal("SIGHUP")).is_empty());
     assert!(s.quit);
 }
 
@@ -290,7 +294,7 @@ fn emergency_stop_targets_the_kill_switch_services_after_one_confirmation() {
     update(&mut s, &km, key('2'));
     let fx = update(&mut s, &km, key('X'));
     assert!(fx.is_empty(), "nothing happens before the confirmation");
-    let req = OpRequest::Stop { targets: vec!["trading-bot".into()], reason: "emergency stop from the panel".into() };
+    let req = OpRequest::Stop { targets: vec!["trading-bot".into()], reason: Some("emergency stop from the panel".into()) };
     assert_eq!(s.ui.popup, Some(Popup::Confirm(req.clone())));
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: req }]);
@@ -384,14 +388,14 @@ fn b_runs_the_backups_after_a_confirmation_from_any_pane() {
     let (mut s, km, _) = connected_with(demo());
     update(&mut s, &km, key('4'));
     update(&mut s, &km, key('b'));
-    assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Backup)));
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Backup { jobs: vec![] })));
     let fx = update(&mut s, &km, key('y'));
-    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Backup }]);
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Backup { jobs: vec![] } }]);
 }
 
 #[test]
 fn window_key_cycles_and_asks_the_observer_and_alerts_redraw_any_pane() {
-    use crate::observe::{Alert, Observation, Severity, Source, Window};
+    use crate::domain::{Alert, Observation, Severity, Source, Window};
     let km = Keymap::defaults();
     let mut s = state();
     let press =

@@ -9,7 +9,8 @@ use ratatui::style::{Color, Modifier};
 use stackdeck::config::{Keymap, Stack, Theme};
 use stackdeck::domain::{Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
 use stackdeck::logtext::{LogLine, Masker};
-use stackdeck::msg::{EngineEvent, EngineInfo, LogBatch, Msg};
+use stackdeck::domain::EngineInfo;
+use stackdeck::msg::{EngineEvent, LogBatch, Msg};
 use stackdeck::state::AppState;
 use stackdeck::ui::{self, View};
 use stackdeck::update::update;
@@ -271,7 +272,7 @@ unit = "/s"
 }
 
 fn observed(s: &mut AppState, km: &Keymap, stack: &Stack) {
-    use stackdeck::observe::{Alert, Observation, PanelData, Severity, Source, Window};
+    use stackdeck::domain::{Alert, Observation, PanelData, Severity, Source, Window};
     s.kill_switch_targets = stack.kill_switch_targets();
     s.observe.configured = true;
     let now_ms = NOW * 1000;

@@ -1,6 +1,7 @@
 //! Everything a user configures: key bindings, themes, the stack file. Raw TOML becomes
 //! validated types here, before the terminal enters raw mode; errors are [`ConfigError`]s.
 
+pub mod defaults;
 pub mod error;
 pub mod keys;
 pub mod observe;

@@ -2,9 +2,11 @@
 //! panels with thresholds (and the local alert rules they carry), host resources,
 //! availability and webhook notifications.
 
+use super::defaults;
 use super::error::ConfigError;
 use crate::observe::expr::LocalExpr;
 use serde::Deserialize;
+use std::time::Duration;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,7 +103,81 @@ pub struct NotifyConfig {
     pub timeout_secs: Option<u64>,
 }
 
-pub const DEFAULT_OBJECTIVE: f64 = 99.9;
+impl PrometheusConfig {
+    pub fn interval(&self) -> Duration {
+        self.interval_secs.map_or(defaults::PROMETHEUS_INTERVAL, Duration::from_secs)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout_secs.map_or(defaults::PROMETHEUS_TIMEOUT, Duration::from_secs)
+    }
+}
+
+impl ScrapeConfig {
+    pub fn interval(&self) -> Duration {
+        self.interval_secs.map_or(defaults::SCRAPE_INTERVAL, Duration::from_secs)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout_secs.map_or(defaults::SCRAPE_TIMEOUT, Duration::from_secs)
+    }
+}
+
+impl HostConfig {
+    pub fn cpu_max(&self) -> f64 {
+        self.cpu_percent.unwrap_or(defaults::HOST_CPU_MAX)
+    }
+
+    pub fn memory_max(&self) -> f64 {
+        self.memory_percent.unwrap_or(defaults::HOST_MEMORY_MAX)
+    }
+
+    pub fn disk_free_min(&self) -> f64 {
+        self.disk_free_percent.unwrap_or(defaults::HOST_DISK_FREE_MIN)
+    }
+
+    pub fn hold_secs(&self) -> u64 {
+        self.for_secs.unwrap_or(defaults::HOST_FOR_SECS)
+    }
+
+    /// Read this machine's resources: configured, else when the engine is a local socket.
+    pub fn enabled_for(&self, engine_host: &str) -> bool {
+        self.enabled.unwrap_or_else(|| engine_host.starts_with("unix://"))
+    }
+}
+
+impl AvailabilityConfig {
+    pub fn objective(&self) -> f64 {
+        self.objective.unwrap_or(defaults::OBJECTIVE)
+    }
+}
+
+impl NotifyConfig {
+    pub fn tries(&self) -> u32 {
+        self.tries.unwrap_or(defaults::NOTIFY_TRIES)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout_secs.map_or(defaults::NOTIFY_TIMEOUT, Duration::from_secs)
+    }
+}
+
+impl PanelConfig {
+    pub fn alert_hold_secs(&self) -> u64 {
+        self.alert_for_secs.unwrap_or(0)
+    }
+}
+
+/// The observability sections of the stack file, as [`validate`] reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct Sections<'a> {
+    pub prometheus: &'a PrometheusConfig,
+    pub scrape: &'a ScrapeConfig,
+    pub panels: &'a [PanelConfig],
+    pub host: &'a HostConfig,
+    pub availability: &'a AvailabilityConfig,
+    pub notify: &'a NotifyConfig,
+}
 
 /// Every URL in the config (health probes, Prometheus, scrape targets) is checked here.
 pub(super) fn http_url(file: &str, text: &str, what: &str, u: &Spanned<String>) -> Result<(), ConfigError> {
@@ -119,7 +195,7 @@ pub(super) fn http_url(file: &str, text: &str, what: &str, u: &Spanned<String>) 
 }
 
 /// Checks what serde cannot: URLs, local expressions, thresholds, the webhook variable name.
-pub fn validate(file: &str, text: &str, c: &super::stack::StackConfig) -> Result<(), ConfigError> {
+pub fn validate(file: &str, text: &str, c: &Sections<'_>) -> Result<(), ConfigError> {
     let bad = |msg: String, fix: &str| Err(ConfigError::at(file, text, None, msg, fix));
     if let Some(u) = &c.prometheus.url {
         http_url(file, text, "[prometheus] url", u)?;
@@ -141,7 +217,7 @@ pub fn validate(file: &str, text: &str, c: &super::stack::StackConfig) -> Result
     for t in &c.scrape.targets {
         http_url(file, text, &format!("scrape target of '{}'", t.service), &t.url)?;
     }
-    for p in &c.panels {
+    for p in c.panels {
         if p.query.is_none() && p.local.is_none() {
             return bad(
                 format!("[[panels]] '{}' has neither query nor local", p.title),

@@ -2,10 +2,14 @@
 //! patterns, log buffer sizes, backups, and observability (see `observe`). Unknown fields are
 //! errors (a typo must not silently disable a health probe).
 
+use super::defaults;
 use super::error::ConfigError;
+use super::observe::{AvailabilityConfig, HostConfig, NotifyConfig, PanelConfig, PrometheusConfig, ScrapeConfig};
+use crate::domain::{BackupKind, ServiceKey, VerifyMode};
 use crate::logtext::mask::{DEFAULT_PATTERNS, Masker};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -25,18 +29,18 @@ pub struct StackConfig {
     #[serde(default)]
     pub backup: BackupConfig,
     #[serde(default)]
-    pub prometheus: super::observe::PrometheusConfig,
+    pub prometheus: PrometheusConfig,
     #[serde(default)]
-    pub scrape: super::observe::ScrapeConfig,
+    pub scrape: ScrapeConfig,
     /// Charts, in the order shown.
     #[serde(default)]
-    pub panels: Vec<super::observe::PanelConfig>,
+    pub panels: Vec<PanelConfig>,
     #[serde(default)]
-    pub host: super::observe::HostConfig,
+    pub host: HostConfig,
     #[serde(default)]
-    pub availability: super::observe::AvailabilityConfig,
+    pub availability: AvailabilityConfig,
     #[serde(default)]
-    pub notify: super::observe::NotifyConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,11 +62,11 @@ pub struct BackupConfig {
 /// - `copy`: optionally run `command` first (redis-cli SAVE), then copy `path` out of the
 ///   container through the engine's archive API;
 /// - `paths`: tar host `paths` (configuration).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupJob {
     pub name: String,
-    pub kind: String,
+    pub kind: BackupKind,
     pub service: Option<String>,
     pub command: Option<Vec<String>>,
     pub path: Option<String>,
@@ -70,7 +74,7 @@ pub struct BackupJob {
     /// File extension before `.gz` (default: sql for exec, the copied file's for copy).
     pub extension: Option<String>,
     /// `postgres`: verify by restoring into a scratch database in the running container.
-    pub verify: Option<String>,
+    pub verify: Option<VerifyMode>,
     pub user: Option<String>,
     pub database: Option<String>,
 }
@@ -139,9 +143,6 @@ pub struct LogsConfig {
     pub buffer_lines: Option<usize>,
 }
 
-pub const DEFAULT_TAIL: u32 = 200;
-pub const DEFAULT_BUFFER_LINES: usize = 10_000;
-
 /// A validated stack config plus the compiled masker.
 #[derive(Debug, Clone, Default)]
 pub struct Stack {
@@ -177,40 +178,45 @@ impl Stack {
             if !names.insert(job.name.clone()) {
                 return bad("the name is used twice".into(), "give every job its own name");
             }
-            match job.kind.as_str() {
-                "exec" if job.service.is_none() || job.command.as_ref().is_none_or(Vec::is_empty) => {
+            match job.kind {
+                BackupKind::Exec if job.service.is_none() || job.command.as_ref().is_none_or(Vec::is_empty) => {
                     return bad(
                         "kind = \"exec\" needs service and command".into(),
                         "add service = \"...\" and command = [\"...\"]",
                     );
                 }
-                "copy" if job.service.is_none() || job.path.is_none() => {
+                BackupKind::Copy if job.service.is_none() || job.path.is_none() => {
                     return bad(
                         "kind = \"copy\" needs service and path".into(),
                         "add service = \"...\" and path = \"/in/the/container\"",
                     );
                 }
-                "paths" if job.paths.as_ref().is_none_or(Vec::is_empty) => {
+                BackupKind::Paths if job.paths.as_ref().is_none_or(Vec::is_empty) => {
                     return bad("kind = \"paths\" needs paths".into(), "add paths = [\"/etc/...\"]");
                 }
-                "exec" | "copy" | "paths" => {}
-                other => return bad(format!("unknown kind '{other}'"), "use kind = \"exec\", \"copy\" or \"paths\""),
+                BackupKind::Exec | BackupKind::Copy | BackupKind::Paths => {}
             }
-            match job.verify.as_deref() {
+            match job.verify {
                 None => {}
-                Some("postgres") if job.kind == "exec" && job.user.is_some() && job.database.is_some() => {}
-                Some("postgres") => {
+                Some(VerifyMode::Postgres)
+                    if job.kind == BackupKind::Exec && job.user.is_some() && job.database.is_some() => {}
+                Some(VerifyMode::Postgres) => {
                     return bad(
                         "verify = \"postgres\" needs kind = \"exec\", user and database".into(),
                         "add user and database",
                     );
                 }
-                Some(other) => {
-                    return bad(format!("unknown verify '{other}'"), "use verify = \"postgres\" or leave it out");
-                }
             }
         }
-        super::observe::validate(file, text, &config)?;
+        let sections = super::observe::Sections {
+            prometheus: &config.prometheus,
+            scrape: &config.scrape,
+            panels: &config.panels,
+            host: &config.host,
+            availability: &config.availability,
+            notify: &config.notify,
+        };
+        super::observe::validate(file, text, &sections)?;
         if config.logs.buffer_lines == Some(0) {
             return Err(ConfigError::at(file, text, None, "[logs] buffer_lines is 0", "keep at least 100 lines"));
         }
@@ -236,8 +242,13 @@ impl Stack {
     }
 
     /// The config entry for a service: `project/service` first, then `service`.
-    pub fn service(&self, key: &crate::domain::ServiceKey) -> Option<&ServiceConfig> {
+    pub fn service(&self, key: &ServiceKey) -> Option<&ServiceConfig> {
         self.config.services.get(&key.to_string()).or_else(|| self.config.services.get(&key.service))
+    }
+
+    /// A service's settings with every default applied.
+    pub fn settings(&self, key: &ServiceKey) -> ServiceSettings {
+        ServiceSettings::of(self.service(key))
     }
 
     /// Config names of the kill-switch services.
@@ -245,19 +256,76 @@ impl Stack {
         self.config.services.iter().filter(|(_, s)| s.kill_switch).map(|(n, _)| n.clone()).collect()
     }
 
+    /// Services left out of the panel.
+    pub fn hidden(&self) -> Vec<ServiceKey> {
+        self.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| ServiceKey::parse(n)).collect()
+    }
+
     pub fn tail(&self) -> u32 {
-        self.config.logs.tail.unwrap_or(DEFAULT_TAIL)
+        self.config.logs.tail.unwrap_or(defaults::TAIL)
     }
 
     pub fn buffer_lines(&self) -> usize {
-        self.config.logs.buffer_lines.unwrap_or(DEFAULT_BUFFER_LINES).max(100)
+        self.config.logs.buffer_lines.unwrap_or(defaults::BUFFER_LINES).max(defaults::BUFFER_LINES_MIN)
+    }
+
+    /// The engine's full resync period.
+    pub fn resync(&self) -> Duration {
+        Duration::from_secs(self.config.engine.resync_secs.unwrap_or(defaults::RESYNC_SECS).max(defaults::RESYNC_MIN_SECS))
+    }
+
+    /// Try to pull an image before deploying it.
+    pub fn pull(&self) -> bool {
+        self.config.engine.pull.unwrap_or(true)
+    }
+
+    /// Backup retention: days kept, and good backups kept.
+    pub fn keep_days(&self) -> u32 {
+        self.config.backup.keep_days.unwrap_or(defaults::KEEP_DAYS)
+    }
+
+    pub fn keep_count(&self) -> usize {
+        self.config.backup.keep_count.unwrap_or(defaults::KEEP_COUNT).max(1)
+    }
+}
+
+/// A service's settings as the panel, the probes and the operations use them: the one place
+/// where the per-service defaults are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    pub health_url: Option<String>,
+    pub probe_interval: Duration,
+    pub probe_timeout: Duration,
+    pub display_name: Option<String>,
+    pub hidden: bool,
+    pub kill_switch: bool,
+    /// Grace between the stop signal and SIGKILL; `None`: the container's own.
+    pub stop_grace: Option<u32>,
+    pub gate_tries: u32,
+    pub gate_interval: Duration,
+}
+
+impl ServiceSettings {
+    fn of(c: Option<&ServiceConfig>) -> ServiceSettings {
+        let d = ServiceConfig::default();
+        let c = c.unwrap_or(&d);
+        ServiceSettings {
+            health_url: c.health_url.as_ref().map(|u| u.get_ref().clone()),
+            probe_interval: Duration::from_secs(c.probe_interval_secs.unwrap_or(defaults::PROBE_INTERVAL_SECS)),
+            probe_timeout: Duration::from_secs(c.probe_timeout_secs.unwrap_or(defaults::PROBE_TIMEOUT_SECS)),
+            display_name: c.display_name.clone(),
+            hidden: c.hidden,
+            kill_switch: c.kill_switch,
+            stop_grace: c.stop_grace_secs,
+            gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES).max(1),
+            gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS).max(1)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ServiceKey;
 
     #[test]
     fn full_example_parses() {

@@ -5,18 +5,20 @@
 //! stream, and reports everything as [`Msg`]s. Engine trouble is reported as
 //! `EngineEvent::Unreachable` and retried with backoff; it never turns into an empty list.
 
-pub mod actions;
+mod containers;
 mod convert;
 pub mod endpoint;
 mod logs;
 mod stats;
 mod supervisor;
 
+pub use containers::{ContainerBackend, keep_repo, repo_of};
 pub use endpoint::Endpoint;
 
 use crate::domain::{Container, ContainerId};
 use crate::logtext::Masker;
-use crate::msg::{EngineInfo, Msg};
+use crate::domain::{EngineError, EngineInfo};
+use crate::msg::Msg;
 use bollard::Docker;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,16 +69,17 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 }
 
 /// Connect, negotiate the API version, and say who answered.
-pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), String> {
-    let docker = Docker::connect_with_host(&ep.host).map_err(|e| describe(&ep.host, &e))?;
+pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), EngineError> {
+    let late = || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
+    let docker = Docker::connect_with_host(&ep.host).map_err(|e| classify(&ep.host, &e))?;
     let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await
-        .map_err(|_| format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()))?
-        .map_err(|e| describe(&ep.host, &e))?;
+        .map_err(|_| late())?
+        .map_err(|e| classify(&ep.host, &e))?;
     let v = tokio::time::timeout(CALL_TIMEOUT, docker.version())
         .await
-        .map_err(|_| format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()))?
-        .map_err(|e| describe(&ep.host, &e))?;
+        .map_err(|_| late())?
+        .map_err(|e| classify(&ep.host, &e))?;
     let info = EngineInfo {
         host: ep.host.clone(),
         source: ep.source.clone(),
@@ -87,25 +90,89 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Strin
 }
 
 fn describe(host: &str, e: &bollard::errors::Error) -> String {
-    let s = e.to_string().trim().replace('\n', " ");
-    if s.contains("No such file") || s.contains("os error 2") || s.contains("Socket not found") {
-        format!("no engine socket at {host}")
-    } else if s.contains("Connection refused") || s.contains("os error 111") {
-        format!("engine at {host} refused the connection")
-    } else if s.contains("Permission denied") || s.contains("os error 13") {
-        format!(
-            "permission denied on {host} (the engine socket is root-equivalent: run as a member of the docker group or root)"
-        )
-    } else if s.contains("Unsupported URI") || s.contains("unsupported") {
-        format!("unsupported engine address {host} (use unix:///path, tcp://host:port or https://host:port)")
-    } else {
-        format!("engine at {host}: {s}")
+    classify(host, e).to_string()
+}
+
+/// The one place an engine failure is turned into a kind: by HTTP status, by the I/O error at
+/// the bottom of the error chain (bollard wraps it as "client error (Connect)"), never by the
+/// wording of a message elsewhere.
+pub(crate) fn classify(host: &str, e: &bollard::errors::Error) -> EngineError {
+    use bollard::errors::Error as B;
+    match e {
+        B::DockerResponseServerError { status_code: 404, message } => EngineError::NotFound(one_line(message)),
+        B::DockerResponseServerError { status_code: 409, message } => EngineError::Conflict(one_line(message)),
+        B::DockerResponseServerError { status_code, message } => {
+            EngineError::Refused(format!("engine at {host} answered {status_code}: {}", one_line(message)))
+        }
+        B::RequestTimeoutError => {
+            EngineError::Timeout(format!("engine at {host} did not answer within {} s", CALL_TIMEOUT.as_secs()))
+        }
+        B::SocketNotFoundError(_) => EngineError::Unreachable(format!("no engine socket at {host}")),
+        B::UnsupportedURISchemeError { .. } | B::InvalidURIError { .. } | B::URLParseError { .. } => {
+            EngineError::Unreachable(format!(
+                "unsupported engine address {host} (use unix:///path, tcp://host:port or https://host:port)"
+            ))
+        }
+        other => match io_cause(other) {
+            Some(io) => EngineError::Unreachable(io_words(host, io)),
+            None if matches!(other, B::HyperLegacyError { .. } | B::HttpClientError { .. } | B::IOError { .. }) => {
+                EngineError::Unreachable(format!("engine at {host}: {}", one_line(&other.to_string())))
+            }
+            None => EngineError::Refused(format!("engine at {host}: {}", one_line(&other.to_string()))),
+        },
     }
+}
+
+fn one_line(s: &str) -> String {
+    s.trim().replace(['\n', '\r'], " ")
+}
+
+/// The I/O error at the bottom of an error's source chain, if any.
+fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut found = None;
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            found = Some(io);
+        }
+        cur = err.source();
+    }
+    found
+}
+
+fn io_words(host: &str, io: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let path = host.strip_prefix("unix://");
+    match (io.kind(), path) {
+        (K::NotFound, Some(p)) => format!("no engine socket at {p}"),
+        (K::ConnectionRefused, Some(p)) if std::path::Path::new(p).is_dir() => {
+            format!("{p} is a directory, not an engine socket")
+        }
+        (K::ConnectionRefused, Some(p))
+            if std::fs::metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                !m.file_type().is_socket()
+            }) =>
+        {
+            format!("{p} is not a socket: no engine listens there")
+        }
+        (K::ConnectionRefused, _) => format!("engine at {host} refused the connection (is dockerd running?)"),
+        (K::PermissionDenied, _) => format!(
+            "permission denied on {host} (the engine socket is root-equivalent: run as a member of the docker group or root)"
+        ),
+        (K::TimedOut, _) => format!("engine at {host} did not answer (connection timed out)"),
+        _ => format!("engine at {host}: {io}"),
+    }
+}
+
+/// Connect the backend that serves `ep` (today: its containers, grouped by compose labels).
+pub async fn backend(ep: &Endpoint) -> Result<std::sync::Arc<dyn crate::backend::Backend>, EngineError> {
+    Ok(std::sync::Arc::new(ContainerBackend::connect(ep).await?))
 }
 
 /// One-shot snapshot for `stackdeck status`: connect, list every container, inspect each.
 pub async fn snapshot(ep: &Endpoint, project: Option<&str>) -> Result<(EngineInfo, Vec<Container>), String> {
-    let (docker, info) = connect(ep).await?;
+    let (docker, info) = connect(ep).await.map_err(|e| e.to_string())?;
     let containers = supervisor::list_all(&docker, project).await.map_err(|e| describe(&ep.host, &e))?;
     Ok((info, containers))
 }

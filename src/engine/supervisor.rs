@@ -53,7 +53,7 @@ pub(super) async fn run(
                     SessionEnd::Lost(reason) => reason,
                 }
             }
-            Err(reason) => reason,
+            Err(e) => e.to_string(),
         };
         tracing::warn!("engine unreachable: {reason}; retrying in {} s", backoff.as_secs());
         let ev = EngineEvent::Unreachable { reason, retry_in_secs: backoff.as_secs() };

@@ -4,7 +4,7 @@
 //! 85 %, disk free < 20 %, each sustained for `for_secs`.
 
 use super::rules::{Sustain, fmt_value};
-use super::{Alert, Severity};
+use crate::domain::{Alert, Disk, HostReport, HostSample, Severity};
 use crate::config::observe::HostConfig;
 use crate::msg::Msg;
 use crate::notify::Notifier;
@@ -12,42 +12,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 const EVERY: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Disk {
-    pub path: String,
-    pub total: u64,
-    pub free: u64,
-}
-
-impl Disk {
-    pub fn free_percent(&self) -> f64 {
-        if self.total == 0 { 100.0 } else { self.free as f64 * 100.0 / self.total as f64 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct HostSample {
-    /// None on the first sample (a rate needs two readings).
-    pub cpu_percent: Option<f64>,
-    pub mem_total: u64,
-    pub mem_used: u64,
-    pub disks: Vec<Disk>,
-    /// What could not be read.
-    pub errors: Vec<String>,
-}
-
-impl HostSample {
-    pub fn mem_percent(&self) -> f64 {
-        if self.mem_total == 0 { 0.0 } else { self.mem_used as f64 * 100.0 / self.mem_total as f64 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct HostReport {
-    pub sample: HostSample,
-    pub alerts: Vec<Alert>,
-}
 
 /// `(idle, total)` jiffies of the first line of /proc/stat.
 pub fn parse_cpu(stat: &str) -> Option<(u64, u64)> {
@@ -107,7 +71,7 @@ fn read(paths: &[String], prev: Option<(u64, u64)>) -> (HostSample, Option<(u64,
 
 /// The host alerts of one sample.
 pub fn alerts(cfg: &HostConfig, s: &HostSample, now: jiff::Timestamp, sus: &mut Sustain) -> Vec<Alert> {
-    let for_secs = cfg.for_secs.unwrap_or(60);
+    let for_secs = cfg.hold_secs();
     let mut out = Vec::new();
     let mut check = |key: &str, name: &str, holds: bool, summary: String| {
         if let Some((firing, since)) = sus.step(key, holds, now, for_secs) {
@@ -122,11 +86,11 @@ pub fn alerts(cfg: &HostConfig, s: &HostSample, now: jiff::Timestamp, sus: &mut 
             });
         }
     };
-    let cpu_max = cfg.cpu_percent.unwrap_or(80.0);
+    let cpu_max = cfg.cpu_max();
     if let Some(c) = s.cpu_percent {
         check("cpu", "HighCpuUsage", c > cpu_max, format!("host CPU {}% above {}%", fmt_value(c), fmt_value(cpu_max)));
     }
-    let mem_max = cfg.memory_percent.unwrap_or(85.0);
+    let mem_max = cfg.memory_max();
     let m = s.mem_percent();
     check(
         "mem",
@@ -134,7 +98,7 @@ pub fn alerts(cfg: &HostConfig, s: &HostSample, now: jiff::Timestamp, sus: &mut 
         s.mem_total > 0 && m > mem_max,
         format!("host memory {}% above {}%", fmt_value(m), fmt_value(mem_max)),
     );
-    let free_min = cfg.disk_free_percent.unwrap_or(20.0);
+    let free_min = cfg.disk_free_min();
     for d in &s.disks {
         let f = d.free_percent();
         check(

@@ -13,6 +13,7 @@ pub mod tsdb;
 
 use crate::config::Stack;
 use crate::config::observe::PanelConfig;
+use crate::domain::{Alert, Observation, PanelData, Severity, Source, Window};
 use crate::msg::Msg;
 use crate::notify::Notifier;
 use expr::LocalExpr;
@@ -22,128 +23,6 @@ use tokio::sync::{mpsc, watch};
 
 /// Points per chart (a range query's step is the window divided by this).
 pub const POINTS: usize = 120;
-
-/// The chart and availability window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Window {
-    #[default]
-    M5,
-    H1,
-    H24,
-}
-
-impl Window {
-    pub fn secs(self) -> i64 {
-        match self {
-            Window::M5 => 300,
-            Window::H1 => 3_600,
-            Window::H24 => 86_400,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Window::M5 => "5m",
-            Window::H1 => "1h",
-            Window::H24 => "24h",
-        }
-    }
-
-    pub fn next(self) -> Window {
-        match self {
-            Window::M5 => Window::H1,
-            Window::H1 => Window::H24,
-            Window::H24 => Window::M5,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Critical,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub name: String,
-    pub severity: Severity,
-    /// False while pending (the threshold is crossed but not yet for long enough).
-    pub firing: bool,
-    pub summary: String,
-    pub since: Option<Timestamp>,
-    /// The service it is about, from the alert's labels or the panel's config.
-    pub service: Option<String>,
-    /// "prometheus", "alertmanager", "local" (scraped) or "host".
-    pub origin: &'static str,
-}
-
-impl Alert {
-    pub fn key(&self) -> String {
-        format!("{}|{}", self.name, self.service.as_deref().unwrap_or(""))
-    }
-}
-
-/// One panel's data for the current window.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PanelData {
-    pub index: usize,
-    /// (unix ms, value), oldest first.
-    pub points: Vec<(i64, f64)>,
-    pub value: Option<f64>,
-    /// Series the query returned beyond the one drawn.
-    pub extra_series: usize,
-    pub error: Option<String>,
-}
-
-impl PanelData {
-    pub fn failed(index: usize, error: String) -> Self {
-        PanelData { index, error: Some(error), ..PanelData::default() }
-    }
-}
-
-/// Where metrics and alerts come from right now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Source {
-    /// Nothing configured.
-    #[default]
-    None,
-    Prometheus,
-    /// Scraping the services directly; `fallback` says why Prometheus is not used.
-    Scrape {
-        fallback: Option<String>,
-    },
-}
-
-impl Source {
-    pub fn label(&self) -> String {
-        match self {
-            Source::None => "no metrics source".into(),
-            Source::Prometheus => "metrics: prometheus".into(),
-            Source::Scrape { fallback: None } => "metrics: direct scrape".into(),
-            Source::Scrape { fallback: Some(_) } => "metrics: direct scrape (prometheus down)".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
-    pub source: Source,
-    pub window: Window,
-    pub panels: Vec<PanelData>,
-    pub alerts: Vec<Alert>,
-}
 
 /// Is anything configured that the observer would do?
 pub fn configured(stack: &Stack) -> bool {
@@ -168,19 +47,19 @@ struct Observer {
 pub fn spawn(stack: &Stack, tx: mpsc::Sender<Msg>, notifier: Notifier) -> watch::Sender<Window> {
     let (wtx, wrx) = watch::channel(Window::default());
     let c = &stack.config;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap_or_default();
+    let client = crate::http::client();
     let prom = c.prometheus.url.as_ref().map(|u| prom::Prom {
         client: client.clone(),
         url: u.get_ref().trim_end_matches('/').to_owned(),
         alertmanager: c.prometheus.alertmanager_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_owned()),
-        timeout: Duration::from_secs(c.prometheus.timeout_secs.unwrap_or(3)),
+        timeout: c.prometheus.timeout(),
     });
     let locals = c.panels.iter().map(|p| p.local.as_ref().and_then(|l| LocalExpr::parse(l.get_ref()).ok())).collect();
     let obs = Observer {
         prom,
-        prom_every: Duration::from_secs(c.prometheus.interval_secs.unwrap_or(10)),
-        scrape_every: Duration::from_secs(c.scrape.interval_secs.unwrap_or(5)),
-        scrape_timeout: Duration::from_secs(c.scrape.timeout_secs.unwrap_or(2)),
+        prom_every: c.prometheus.interval(),
+        scrape_every: c.scrape.interval(),
+        scrape_timeout: c.scrape.timeout(),
         targets: c
             .scrape
             .targets

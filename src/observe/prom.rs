@@ -75,7 +75,7 @@ struct AmStatus {
 const SERVICE_LABELS: [&str; 5] = ["service", "compose_service", "container", "container_name", "job"];
 
 fn describe(e: reqwest::Error, what: &str, timeout: Duration) -> String {
-    format!("{what}: {}", crate::probe::http_error(e, timeout))
+    format!("{what}: {}", crate::http::http_error(e, timeout))
 }
 
 fn parse_value(s: &str) -> Option<f64> {

@@ -62,7 +62,7 @@ pub fn panel_alerts(panels: &[PanelConfig], data: &[PanelData], now: Timestamp, 
         });
         let key = format!("{i}");
         if let (Some(v), Some((severity, threshold))) = (v, level)
-            && let Some((firing, since)) = s.step(&key, true, now, p.alert_for_secs.unwrap_or(0))
+            && let Some((firing, since)) = s.step(&key, true, now, p.alert_hold_secs())
         {
             let dir = if p.below { "below" } else { "above" };
             out.push(Alert {

@@ -22,7 +22,7 @@ pub async fn fetch(client: &reqwest::Client, t: &Target, timeout: Duration) -> R
         .timeout(timeout)
         .send()
         .await
-        .map_err(|e| format!("{what}: {}", crate::probe::http_error(e, timeout)))?;
+        .map_err(|e| format!("{what}: {}", crate::http::http_error(e, timeout)))?;
     if !resp.status().is_success() {
         return Err(format!("{what}: HTTP {}", resp.status().as_u16()));
     }

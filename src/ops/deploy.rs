@@ -1,16 +1,16 @@
 //! Health-gated deploy with automatic rollback, and rollback to the last image that passed a
 //! gate (same path).
 //!
-//! Never two instances of a service at once: the old container is stopped first and kept
-//! (renamed) until the new one passes the gate; a failed gate restores it and gates it again.
-//! An emergency stop of the service (from any process) aborts the deploy between steps and
-//! during the gate. The operator can cancel until the old container is removed.
+//! Never two instances of a service at once: the backend retires the old instance first (stopped
+//! and kept aside) until the new one passes the gate; a failed gate reinstates it and gates it
+//! again. An emergency stop of the service (from any process) aborts the deploy between steps
+//! and during the gate. The operator can cancel until the old instance is removed.
 
-use super::{Ctx, Done, OpError, Progress};
-use crate::domain::{ContainerId, Health, RunState, short_image_id};
-use crate::engine::actions::repo_of;
-use crate::state::history::Outcome;
-use crate::store::{NewOp, Store};
+use super::gate::{Stopped, abort_reason, gate, healthy_now};
+use super::{Ctx, Progress};
+use crate::backend::Retired;
+use crate::domain::{Container, ContainerId, Done, OpError, Outcome, ServiceKey, short_image_id};
+use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -29,41 +29,24 @@ impl Kind {
     }
 }
 
-/// Why the new container did not become the service.
-enum Stopped {
-    /// The gate failed: roll back.
-    Unhealthy(String),
-    /// Emergency stop or operator cancel: do not bring anything back up.
-    Aborted(String),
-}
-
-/// Tags kept per service so rollback targets survive `docker system prune -f`.
-const KEEP_TAGS: usize = 3;
-
-pub fn keep_repo(key: &str) -> String {
-    let safe: String = key
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '_' })
-        .collect();
-    format!("stackdeck-keep/{safe}")
-}
+/// How long a pull may take before the local image is used.
+const PULL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Deploy `image` (or, for a rollback, the last image that passed a gate) to `target`.
-pub async fn run(
+pub(super) async fn run(
     ctx: &Ctx,
     kind: Kind,
     target: &str,
-    project: Option<&str>,
     image: Option<&str>,
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
     ctx.refuse_if_read_only(kind.name())?;
-    let (key, containers) = ctx.actions.resolve(target, project).await?;
+    let svc = ctx.backend.resolve(target, ctx.project()).await?;
+    let key = svc.key.clone();
     // The lock first: during another deploy the service briefly has two containers.
-    let _lock =
-        crate::store::lock::ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
-    let old = match containers.as_slice() {
+    let _lock = ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
+    let old = match svc.instances.as_slice() {
         [one] => one.clone(),
         [] => return Err(OpError::Usage(format!("{key} has no container"))),
         many => {
@@ -93,8 +76,8 @@ pub async fn run(
         })?,
         Kind::Deploy => {
             let reference = image.ok_or_else(|| OpError::Usage("deploy needs an image".into()))?;
-            let local = ctx.actions.image_id(reference).await.map_err(OpError::Failed)?;
-            if ctx.stack.config.engine.pull == Some(false) {
+            let local = ctx.backend.image_id(reference).await?;
+            if !ctx.stack.pull() {
                 if local.is_none() {
                     return Err(OpError::Usage(format!(
                         "image {reference} is not on this host (and [engine] pull = false)"
@@ -102,7 +85,7 @@ pub async fn run(
                 }
                 p.step(None, format!("not pulling ([engine] pull = false): using the local image {reference}"));
             } else {
-                match ctx.actions.pull(reference, Duration::from_secs(30)).await {
+                match ctx.backend.pull(reference, PULL_LIMIT).await {
                     Ok(()) => p.step(None, format!("pulled {reference}")),
                     Err(e) => {
                         if local.is_none() {
@@ -115,10 +98,9 @@ pub async fn run(
                 }
             }
             let id = ctx
-                .actions
+                .backend
                 .image_id(reference)
-                .await
-                .map_err(OpError::Failed)?
+                .await?
                 .ok_or_else(|| OpError::Usage(format!("image {reference} not found")))?;
             (reference.to_owned(), id)
         }
@@ -146,16 +128,16 @@ pub async fn run(
     );
     // Create with a reference that names exactly this image, so `docker ps` shows a name:
     // the reference itself while it still points here, else our keep tag, else the id.
-    let keep = format!("{}:{}", keep_repo(&key), short_image_id(&to_id));
-    let create_ref = if ctx.actions.image_id(&to_ref).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
+    let keep = ctx.backend.kept_reference(&key, &to_id);
+    let create_ref = if ctx.backend.image_id(&to_ref).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
         to_ref.clone()
-    } else if ctx.actions.image_id(&keep).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
+    } else if ctx.backend.image_id(&keep).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
         keep
     } else {
         to_id.clone()
     };
     // Stackdeck must not exit half-way: the record is finished on every path below.
-    let result = swap(ctx, &store, &key, &old.id, &create_ref, p, cancel).await;
+    let result = swap(ctx, &store, &key, &old, &create_ref, p, cancel).await;
     match result {
         Ok(()) => {
             protect(ctx, &key, &to_id, p, &store).await;
@@ -186,201 +168,112 @@ enum SwapError {
     Failed(String),
 }
 
-/// Stop the old container, start the new one, gate it; on failure restore the old one.
+/// Retire the old instance, launch the new one, gate it; on failure reinstate the old one.
 async fn swap(
     ctx: &Ctx,
     store: &Store,
     key: &str,
-    old: &ContainerId,
+    old: &Container,
     image: &str,
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<(), SwapError> {
-    let a = &ctx.actions;
-    let fail = SwapError::Failed;
-    let spec = a.spec(old).await.map_err(fail)?;
-    let svc_cfg = crate::domain::ServiceKey::parse(key);
-    let cfg = ctx.stack.service(&svc_cfg).cloned().unwrap_or_default();
-    let grace = cfg.stop_grace_secs.unwrap_or(spec.stop_timeout);
+    let b = &ctx.backend;
+    let cfg = ctx.stack.settings(&ServiceKey::parse(key));
     if let Some(why) = abort_reason(store, key, cancel) {
         return Err(SwapError::Interrupted(why));
     }
-    p.step(Some(store), format!("stopping the old container {} (grace {grace} s)", spec.name));
-    a.stop(old, grace).await.map_err(SwapError::Failed)?;
-    let parked = format!("{}-stackdeck-old", spec.name);
-    a.rename(old, &parked).await.map_err(SwapError::Failed)?;
+    p.step(Some(store), format!("stopping the old container {} (grace {})", old.name, grace_text(cfg.stop_grace)));
+    let retired = b.retire(old, cfg.stop_grace).await.map_err(|e| SwapError::Failed(e.to_string()))?;
     if let Some(why) = abort_reason(store, key, cancel) {
-        // Put the old container back under its name, stopped: the abort wants the service down
+        // Put the old instance back under its name: the abort wants the service down
         // (emergency stop) or untouched (cancel before anything new ran: start it again).
-        let _ = a.rename(old, &spec.name).await;
-        if cancel.is_cancelled() {
-            let _ = a.start(old).await;
-        }
+        let _ = b.reinstate(&retired, cancel.is_cancelled()).await;
         return Err(SwapError::Interrupted(why));
     }
-    p.step(Some(store), format!("creating {} from its own configuration with image {image}", spec.name));
-    let new = match a.create(&spec, image, &spec.name).await {
+    p.step(Some(store), format!("creating {} from its own configuration with image {image}", retired.name));
+    let new = match b.launch(&retired, image).await {
         Ok(id) => id,
         Err(e) => {
-            let _ = a.rename(old, &spec.name).await;
-            let _ = a.start(old).await;
-            return Err(SwapError::Failed(format!("cannot create the new container: {e} (old container restarted)")));
+            let _ = b.reinstate(&retired, true).await;
+            return Err(SwapError::Failed(format!("the new container did not start: {e} (old container restarted)")));
         }
     };
-    let gated = match a.start(&new).await {
-        Ok(()) => {
-            p.step(Some(store), "started the new container; health gate:".to_owned());
-            gate(ctx, store, key, &new, &cfg, p, cancel).await
-        }
-        Err(e) => Err(Stopped::Unhealthy(format!("the new container did not start: {e}"))),
-    };
-    match gated {
+    p.step(Some(store), "started the new container; health gate:".to_owned());
+    match gate(ctx, store, key, &new, &cfg, p, cancel).await {
         Ok(()) => {
             p.committed();
-            a.remove(old)
-                .await
-                .map_err(|e| SwapError::Failed(format!("deployed, but the old container could not be removed: {e}")))?;
+            b.commit(&retired).await.map_err(|e| {
+                SwapError::Failed(format!("deployed, but the old container could not be removed: {e}"))
+            })?;
             p.step(Some(store), "removed the old container".to_owned());
             Ok(())
         }
         Err(Stopped::Aborted(why)) => {
             p.step(Some(store), format!("aborting: {why}"));
-            let _ = a.stop(&new, grace).await;
-            let _ = a.remove(&new).await;
-            let _ = a.set_restart_policy(old, "no").await;
-            let _ = a.rename(old, &spec.name).await;
+            let _ = b.discard(&new, retired.grace).await;
+            let _ = b.reinstate(&retired, false).await;
             Err(SwapError::Interrupted(why))
         }
-        Err(Stopped::Unhealthy(why)) => {
-            p.step(Some(store), format!("gate failed: {why}; rolling back to the previous container"));
-            let _ = a.stop(&new, grace).await;
-            a.remove(&new)
-                .await
-                .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;
-            a.rename(old, &spec.name).await.map_err(|e| {
-                SwapError::Failed(format!("{why}; and the old container could not be renamed back: {e}"))
-            })?;
-            a.start(old)
-                .await
-                .map_err(|e| SwapError::Failed(format!("{why}; and the old container did not start: {e}")))?;
-            p.step(Some(store), "previous container started again; gating it:".to_owned());
-            match gate(ctx, store, key, old, &cfg, p, &CancellationToken::new()).await {
-                Ok(()) => {
-                    p.step(Some(store), "previous container passed the gate".to_owned());
-                    Err(SwapError::RolledBack(why))
-                }
-                Err(Stopped::Unhealthy(w2) | Stopped::Aborted(w2)) => {
-                    Err(SwapError::Failed(format!("{why}; the previous container is not healthy either: {w2}")))
-                }
-            }
-        }
+        Err(Stopped::Unhealthy(why)) => roll_back(ctx, store, key, &retired, &new, why, p).await,
     }
 }
 
-fn abort_reason(store: &Store, key: &str, cancel: &CancellationToken) -> Option<String> {
-    if cancel.is_cancelled() {
-        return Some("cancelled by the operator".into());
-    }
-    match store.kill_switch(key) {
-        Ok(Some(k)) => Some(format!("emergency stop by {}: {}", k.by, k.reason)),
-        _ => None,
-    }
-}
-
-/// The health gate: the engine's healthcheck reaches healthy (when the container has one) AND
-/// the configured HTTP URL answers 2xx, tried `tries` times `interval` apart.
-async fn gate(
+/// The new instance failed its gate: remove it, reinstate the old one and gate that.
+async fn roll_back(
     ctx: &Ctx,
     store: &Store,
     key: &str,
-    id: &ContainerId,
-    cfg: &crate::config::stack::ServiceConfig,
+    retired: &Retired,
+    new: &ContainerId,
+    why: String,
     p: &mut Progress,
-    cancel: &CancellationToken,
-) -> Result<(), Stopped> {
-    let tries = cfg.gate_tries.unwrap_or(10).max(1);
-    let interval = Duration::from_secs(cfg.gate_interval_secs.unwrap_or(5).max(1));
-    let url = cfg.health_url.as_ref().map(|u| u.get_ref().clone());
-    let client = crate::probe::client();
-    for i in 1..=tries {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = cancel.cancelled() => return Err(Stopped::Unhealthy("cancelled by the operator".into())),
+) -> Result<(), SwapError> {
+    let b = &ctx.backend;
+    p.step(Some(store), format!("gate failed: {why}; rolling back to the previous container"));
+    b.discard(new, retired.grace)
+        .await
+        .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;
+    b.reinstate(retired, true)
+        .await
+        .map_err(|e| SwapError::Failed(format!("{why}; and the old container did not come back: {e}")))?;
+    p.step(Some(store), "previous container started again; gating it:".to_owned());
+    let cfg = ctx.stack.settings(&ServiceKey::parse(key));
+    match gate(ctx, store, key, &retired.id, &cfg, p, &CancellationToken::new()).await {
+        Ok(()) => {
+            p.step(Some(store), "previous container passed the gate".to_owned());
+            Err(SwapError::RolledBack(why))
         }
-        // Cancel = go back to the old container; emergency stop = leave the service down.
-        if cancel.is_cancelled() {
-            return Err(Stopped::Unhealthy("cancelled by the operator".into()));
-        }
-        if let Some(why) = abort_reason(store, key, cancel) {
-            return Err(Stopped::Aborted(why));
-        }
-        let (state, health, exit) = ctx.actions.health(id).await.map_err(Stopped::Unhealthy)?;
-        if state != RunState::Running {
-            let why = format!(
-                "the container is {} (exit code {})",
-                state.as_str(),
-                exit.map_or("?".into(), |c| c.to_string())
-            );
-            p.step(Some(store), format!("  try {i}/{tries}: {why}"));
-            return Err(Stopped::Unhealthy(why));
-        }
-        if health == Health::Unhealthy {
-            p.step(Some(store), format!("  try {i}/{tries}: engine healthcheck unhealthy"));
-            return Err(Stopped::Unhealthy("the engine's healthcheck reports unhealthy".into()));
-        }
-        let engine_ok = matches!(health, Health::Healthy | Health::None);
-        let (http_ok, http) = match &url {
-            Some(u) => {
-                let (ok, d) =
-                    crate::probe::probe_once(&client, u, Duration::from_secs(cfg.probe_timeout_secs.unwrap_or(2)))
-                        .await;
-                (ok, format!("{u} {d}"))
-            }
-            None => (true, "no health URL configured".into()),
-        };
-        let engine = if health == Health::None { "no healthcheck" } else { health.as_str() };
-        p.step(Some(store), format!("  try {i}/{tries}: engine {engine}, http {http}"));
-        if engine_ok && http_ok {
-            return Ok(());
+        Err(Stopped::Unhealthy(w2) | Stopped::Aborted(w2)) => {
+            Err(SwapError::Failed(format!("{why}; the previous container is not healthy either: {w2}")))
         }
     }
-    Err(Stopped::Unhealthy(format!("not healthy after {tries} tries {} s apart", interval.as_secs())))
 }
 
-/// Tag the image that passed the gate so `docker system prune -f` cannot remove the rollback
-/// target; keep the newest few.
+fn grace_text(g: Option<u32>) -> String {
+    g.map_or_else(|| "its own stop timeout".into(), |g| format!("{g} s"))
+}
+
+/// Keep the image that passed the gate so `docker system prune -f` cannot remove the rollback
+/// target (the backend keeps the newest few per service).
 async fn protect(ctx: &Ctx, key: &str, image_id: &str, p: &mut Progress, store: &Store) {
-    let repo = keep_repo(key);
-    match ctx.actions.tag(image_id, &repo, short_image_id(image_id)).await {
-        Ok(()) => p.step(
+    match ctx.backend.keep_image(key, image_id).await {
+        Ok(r) => p.step(Some(store), format!("kept {r} for rollbacks (survives docker system prune)")),
+        Err(e) => p.step(
             Some(store),
-            format!("kept {repo}:{} for rollbacks (survives docker system prune)", short_image_id(image_id)),
+            format!("warning: could not keep {image_id}: {e}; a prune may remove the rollback target"),
         ),
-        Err(e) => {
-            p.step(Some(store), format!("warning: could not tag {repo}: {e}; a prune may remove the rollback target"))
-        }
-    }
-    if let Ok(tags) = ctx.actions.local_tags(&format!("{repo}:x")).await {
-        for old in tags.iter().filter(|t| repo_of(t) == repo).skip(KEEP_TAGS) {
-            let _ = ctx.actions.untag(old).await;
-        }
     }
 }
 
 /// The image running before the first gated deploy never passed a stackdeck gate. If it is
-/// healthy right now, record it as a `baseline` (and keep-tag it), so that rolling back from
-/// the first deploy has somewhere to go.
-async fn baseline(ctx: &Ctx, store: &Store, key: &str, old: &crate::domain::Container, p: &mut Progress) {
+/// healthy right now, record it as a `baseline` (and keep it), so that rolling back from the
+/// first deploy has somewhere to go.
+async fn baseline(ctx: &Ctx, store: &Store, key: &str, old: &Container, p: &mut Progress) {
     if store.last_good(key, None).ok().flatten().is_some_and(|(_, id)| id == old.image_id) {
         return;
     }
-    let cfg = ctx.stack.service(&old.key).cloned().unwrap_or_default();
-    let Ok((state, health, _)) = ctx.actions.health(&old.id).await else { return };
-    let http_ok = match cfg.health_url.as_ref() {
-        Some(u) => crate::probe::probe_once(&crate::probe::client(), u.get_ref(), Duration::from_secs(2)).await.0,
-        None => true,
-    };
-    if state != RunState::Running || !matches!(health, Health::Healthy | Health::None) || !http_ok {
+    if !healthy_now(ctx, &old.id, &ctx.stack.settings(&old.key)).await {
         return;
     }
     let op = NewOp {

@@ -1,70 +1,63 @@
-//! Operations that change the stack: emergency stop, start, deploy, rollback. One code path for
-//! the command line and the panel. Each operation is recorded in the store before it starts and
-//! finished after; progress goes to a [`Progress`] (printed by the CLI, shown by the panel).
+//! Operations that change the stack, and the one driver that runs them: [`execute`]. The panel
+//! (`runner`) and the command line (`opcli`) build an [`OpRequest`] and call it; they differ only
+//! in where progress goes (the panel turns [`Step`]s into messages, the CLI prints them) and in
+//! how the outcome is announced (queued or delivered before exit, see [`Announce`]).
+//!
+//! Each operation is recorded in the store before it starts and finished after. Operations talk
+//! to the engine only through the [`Backend`] seam, in terms of services.
 
 pub mod backup;
-pub mod deploy;
-pub mod stop;
+mod deploy;
+mod gate;
+mod stop;
 
+use crate::backend::{Backend, Report, ResolveError};
 use crate::config::Stack;
-use crate::engine::actions::{Actions, ResolveError};
-use crate::state::history::Outcome;
+use crate::domain::{Done, EngineError, OpError, OpRequest, Step};
+use crate::notify::{Notifier, Webhook};
 use crate::store::Store;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// Why an operation did not do what was asked. Maps to the CLI's exit codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpError {
-    /// Bad usage: unknown or ambiguous service, missing image (exit 2).
-    Usage(String),
-    /// Refused: read-only, lock held, kill switch active (exit 3).
-    Refused(String),
-    /// The action failed, or a deploy rolled back (exit 1).
-    Failed(String),
-}
-
-impl OpError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            OpError::Failed(_) => 1,
-            OpError::Usage(_) => 2,
-            OpError::Refused(_) => 3,
-        }
-    }
-}
-
-impl std::fmt::Display for OpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpError::Usage(m) | OpError::Refused(m) | OpError::Failed(m) => f.write_str(m),
-        }
-    }
-}
+use tokio_util::sync::CancellationToken;
 
 impl From<ResolveError> for OpError {
     fn from(e: ResolveError) -> Self {
         match e {
-            ResolveError::Engine(m) => OpError::Failed(m),
+            ResolveError::Engine(e) => OpError::Failed(e.to_string()),
             other => OpError::Usage(other.to_string()),
         }
     }
 }
 
-/// The outcome of a finished operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
-    pub outcome: Outcome,
-    pub summary: String,
+impl From<EngineError> for OpError {
+    fn from(e: EngineError) -> Self {
+        OpError::Failed(e.to_string())
+    }
+}
+
+/// How the outcome of an operation reaches the webhook.
+#[derive(Debug, Clone, Default)]
+pub enum Announce {
+    #[default]
+    Off,
+    /// Queue it and go on (the panel: it must never wait for a webhook).
+    Queue(Notifier),
+    /// Deliver it before returning, with retries, and say how that went (the CLI: the process
+    /// exits right after).
+    Deliver(Webhook),
 }
 
 /// What an operation needs.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub actions: Actions,
+    pub backend: Arc<dyn Backend>,
     pub stack: Stack,
     pub state_dir: PathBuf,
     pub read_only: bool,
+    /// Limit name resolution to one compose project.
+    pub project: Option<String>,
+    pub announce: Announce,
 }
 
 impl Ctx {
@@ -79,39 +72,96 @@ impl Ctx {
             Ok(())
         }
     }
+
+    fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
 }
 
-/// What an operation reports while it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Line(String),
-    /// Past this point the operation can no longer be cancelled (the old container is gone).
-    Committed,
+/// Where progress goes: `None` keeps it in the store's transcript only.
+pub type Sink = Option<mpsc::UnboundedSender<Step>>;
+
+/// Run one operation: dispatch, then announce the outcome. The only caller of each
+/// operation's entry point in the crate.
+pub async fn execute(ctx: &Ctx, request: &OpRequest, sink: Sink, cancel: &CancellationToken) -> Result<Done, OpError> {
+    let result = dispatch(ctx, request, &sink, cancel).await;
+    announce(ctx, request, &result, &sink).await;
+    result
+}
+
+async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &CancellationToken) -> Result<Done, OpError> {
+    let mut p = Progress::new(sink.clone());
+    match request {
+        OpRequest::Stop { targets, reason } => stop::stop_all(ctx, targets, reason.as_deref(), sink).await,
+        OpRequest::Start { target } => stop::start(ctx, target, &mut p).await,
+        OpRequest::Deploy { target, image } => {
+            deploy::run(ctx, deploy::Kind::Deploy, target, Some(image), &mut p, cancel).await
+        }
+        OpRequest::Rollback { target } => deploy::run(ctx, deploy::Kind::Rollback, target, None, &mut p, cancel).await,
+        OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
+        OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
+    }
+}
+
+async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>, sink: &Sink) {
+    let text = || {
+        crate::notify::outcome_text(
+            &request.title(),
+            &result.as_ref().map(|d| d.summary.clone()).map_err(ToString::to_string),
+        )
+    };
+    match &ctx.announce {
+        Announce::Off => {}
+        Announce::Queue(n) => n.send(text()),
+        Announce::Deliver(hook) => {
+            // After the operation is done and recorded: a slow webhook delays the exit, never
+            // the action. Tries and timeouts bound the wait.
+            let line = match hook.deliver(&text()).await {
+                Ok(_) => "webhook notified".to_owned(),
+                Err(e) => format!("webhook notification failed: {e}"),
+            };
+            Progress::new(sink.clone()).step(None, line);
+        }
+    }
+}
+
+/// The word the operator types to confirm `request`, when "yes" is not enough: a restore
+/// overwrites live data, so it takes the database's name.
+pub fn confirmation_word(stack: &Stack, request: &OpRequest) -> Option<String> {
+    match request {
+        OpRequest::Restore { job, .. } => Some(
+            stack.config.backup.jobs.iter().find(|j| &j.name == job).and_then(|j| j.database.clone()).unwrap_or_else(|| job.clone()),
+        ),
+        _ => None,
+    }
 }
 
 /// Progress of one operation: to the transcript in the store, and to whoever watches.
 #[derive(Debug)]
 pub struct Progress {
-    tx: Option<mpsc::UnboundedSender<Step>>,
+    tx: Sink,
     record: Option<i64>,
-    lines: Vec<String>,
+    /// Lines a backend reported, waiting for the next [`Progress::step`] with a store.
+    pending: Vec<String>,
 }
 
 impl Progress {
-    pub fn new(tx: Option<mpsc::UnboundedSender<Step>>) -> Progress {
-        Progress { tx, record: None, lines: Vec::new() }
+    pub fn new(tx: Sink) -> Progress {
+        Progress { tx, record: None, pending: Vec::new() }
     }
 
     pub fn step(&mut self, store: Option<&Store>, line: impl Into<String>) {
         let line = line.into();
         tracing::info!("{line}");
         if let (Some(store), Some(id)) = (store, self.record) {
+            for l in self.pending.drain(..) {
+                let _ = store.note(id, &l);
+            }
             let _ = store.note(id, &line);
         }
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Step::Line(line.clone()));
+            let _ = tx.send(Step::Line(line));
         }
-        self.lines.push(line);
     }
 
     /// Say that cancelling is no longer possible.
@@ -121,7 +171,25 @@ impl Progress {
         }
     }
 
-    pub fn transcript(&self) -> &[String] {
-        &self.lines
+    /// Write what a backend reported to the transcript.
+    fn flush(&mut self, store: &Store) {
+        if let Some(id) = self.record {
+            for l in self.pending.drain(..) {
+                let _ = store.note(id, &l);
+            }
+        }
     }
 }
+
+impl Report for Progress {
+    fn line(&mut self, line: String) {
+        tracing::info!("{line}");
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Step::Line(line.clone()));
+        }
+        self.pending.push(line);
+    }
+}
+
+#[cfg(test)]
+mod memory;

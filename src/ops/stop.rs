@@ -1,150 +1,154 @@
 //! Emergency stop and start.
 //!
-//! Stop: record -> kill switch on (a running deploy sees it and aborts) -> restart policy "no"
-//! (neither a daemon restart nor a reboot brings it back) -> stop signal, grace, SIGKILL ->
-//! confirm with the engine that nothing runs. Never blocked by a deploy lock.
-//! Start: kill switch off -> the previous restart policy back -> start.
+//! Stop: record -> kill switch on (a running deploy sees it and aborts) -> the backend halts the
+//! service (restart policy "no", stop signal, grace, SIGKILL, verified with the engine). Never
+//! blocked by a deploy lock. When the history store cannot be written, the stop happens anyway
+//! and says that it was not recorded.
+//! Start: kill switch off -> the backend resumes the service with its previous restart policy.
 
-use super::{Ctx, Done, OpError, Progress};
-use crate::domain::RunState;
-use crate::state::history::Outcome;
-use crate::store::{KillSwitch, NewOp};
+use super::{Ctx, Progress, Sink};
+use crate::domain::{Done, KillSwitch, OpError, Outcome, ServiceKey};
+use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Instant;
 
-pub async fn stop(
-    ctx: &Ctx,
-    target: &str,
-    project: Option<&str>,
-    reason: Option<String>,
-    p: &mut Progress,
-) -> Result<Done, OpError> {
-    ctx.refuse_if_read_only("stop")?;
-    let (key, containers) = ctx.actions.resolve(target, project).await?;
-    let store = ctx.store()?;
-    let reason = reason.unwrap_or_else(|| "emergency stop".into());
-    let image = containers.first().map(|c| c.image.clone());
-    let id = store
-        .begin(&NewOp {
-            action: "stop".into(),
-            service: key.clone(),
-            from_image: image,
-            reason: Some(reason.clone()),
-            ..NewOp::default()
-        })
-        .map_err(OpError::Failed)?;
-    p.record = Some(id);
-    let started = Instant::now();
-    let result = stop_inner(ctx, &store, &key, &containers, &reason, p).await;
-    let elapsed = started.elapsed();
-    match result {
-        Ok(grace) => {
-            let summary = format!(
-                "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"",
-                elapsed.as_secs_f64()
-            );
-            p.step(Some(&store), summary.clone());
-            store.finish(id, Outcome::Succeeded, None, None).map_err(OpError::Failed)?;
-            Ok(Done { outcome: Outcome::Succeeded, summary })
-        }
-        Err(e) => {
-            p.step(Some(&store), format!("stop failed: {e}"));
-            let _ = store.finish(id, Outcome::Failed, Some(&e.to_string()), None);
-            Err(e)
-        }
+/// Stop every target at once; each has its own record and progress.
+pub(super) async fn stop_all(ctx: &Ctx, targets: &[String], reason: Option<&str>, sink: &Sink) -> Result<Done, OpError> {
+    if targets.is_empty() {
+        return Err(OpError::Usage("stop needs at least one service".into()));
     }
-}
-
-async fn stop_inner(
-    ctx: &Ctx,
-    store: &crate::store::Store,
-    key: &str,
-    containers: &[crate::domain::Container],
-    reason: &str,
-    p: &mut Progress,
-) -> Result<u32, OpError> {
-    let first = containers.first().ok_or_else(|| OpError::Usage(format!("{key} has no container")))?;
-    let previous_policy = match store.kill_switch(key).map_err(OpError::Failed)? {
-        // Stopped before and not started since: keep the policy recorded then.
-        Some(k) => k.previous_policy,
-        None => ctx.actions.restart_policy(&first.id).await.map_err(OpError::Failed)?,
-    };
-    store
-        .set_kill_switch(&KillSwitch {
-            service: key.to_owned(),
-            by: crate::store::actor(),
-            at: jiff::Timestamp::now(),
-            reason: reason.to_owned(),
-            previous_policy: previous_policy.clone(),
-        })
-        .map_err(OpError::Failed)?;
-    p.step(Some(store), format!("kill switch on for {key} (restart policy was \"{previous_policy}\")"));
-    let cfg_grace = ctx.stack.service(&first.key).and_then(|s| s.stop_grace_secs);
-    let mut grace = 0;
-    let mut stops = Vec::new();
-    for c in containers {
-        ctx.actions.set_restart_policy(&c.id, "no").await.map_err(OpError::Failed)?;
-        let g = match cfg_grace {
-            Some(g) => g,
-            None => ctx.actions.spec(&c.id).await.map(|s| s.stop_timeout).unwrap_or(10),
-        };
-        grace = grace.max(g);
-        if c.state == RunState::Running || c.state == RunState::Restarting || c.state == RunState::Paused {
-            p.step(Some(store), format!("stopping {} (grace {g} s)", c.name));
-            let actions = ctx.actions.clone();
-            let id = c.id.clone();
-            stops.push(async move { (id.clone(), actions.stop(&id, g).await) });
-        }
+    let runs = targets.iter().map(|t| {
+        let mut p = Progress::new(sink.clone());
+        async move { stop(ctx, t, reason, &mut p).await }
+    });
+    let results = futures::future::join_all(runs).await;
+    if results.len() == 1 {
+        return results.into_iter().next().expect("one result");
     }
-    for (id, r) in futures::future::join_all(stops).await {
-        if let Err(e) = r {
-            p.step(Some(store), format!("stop of {} reported: {e}; sending SIGKILL", id.short()));
-            ctx.actions.kill(&id).await.map_err(OpError::Failed)?;
-        }
-    }
-    // Only the engine's word counts.
-    for c in containers {
-        let (state, _, _) = ctx.actions.health(&c.id).await.map_err(OpError::Failed)?;
-        if matches!(state, RunState::Running | RunState::Restarting | RunState::Paused) {
-            ctx.actions.kill(&c.id).await.map_err(OpError::Failed)?;
-            let (state, _, _) = ctx.actions.health(&c.id).await.map_err(OpError::Failed)?;
-            if matches!(state, RunState::Running | RunState::Restarting) {
-                return Err(OpError::Failed(format!("{} is still {} after SIGKILL", c.name, state.as_str())));
+    let mut lines = Vec::new();
+    let mut worst: Option<OpError> = None;
+    for (t, r) in targets.iter().zip(results) {
+        match r {
+            Ok(d) => lines.push(d.summary),
+            Err(e) => {
+                lines.push(format!("{t}: FAILED: {e}"));
+                if worst.as_ref().is_none_or(|w| e.exit_code() == 1 || w.exit_code() != 1) {
+                    worst = Some(e);
+                }
             }
         }
     }
-    Ok(grace)
+    let text = lines.join("; ");
+    match worst {
+        None => Ok(Done { outcome: Outcome::Succeeded, summary: text }),
+        Some(OpError::Usage(_)) => Err(OpError::Usage(text)),
+        Some(OpError::Refused(_)) => Err(OpError::Refused(text)),
+        Some(OpError::Failed(_)) => Err(OpError::Failed(text)),
+    }
 }
 
-pub async fn start(ctx: &Ctx, target: &str, project: Option<&str>, p: &mut Progress) -> Result<Done, OpError> {
+async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -> Result<Done, OpError> {
+    ctx.refuse_if_read_only("stop")?;
+    let svc = ctx.backend.resolve(target, ctx.project()).await?;
+    let key = svc.key.clone();
+    let reason = reason.unwrap_or("emergency stop").to_owned();
+    // The store is consulted, never waited on: a broken one does not keep the bot running.
+    let store = match ctx.store() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            p.step(None, format!("WARNING: the history store is unusable ({e}): stopping anyway, NOT recorded"));
+            None
+        }
+    };
+    let record = store.as_ref().and_then(|s| {
+        s.begin(&NewOp {
+            action: "stop".into(),
+            service: key.clone(),
+            from_image: svc.instances.first().map(|c| c.image.clone()),
+            reason: Some(reason.clone()),
+            ..NewOp::default()
+        })
+        .map_err(|e| p.step(None, format!("WARNING: cannot record the stop ({e}): stopping anyway")))
+        .ok()
+    });
+    p.record = record;
+    let started = Instant::now();
+    let latched = latch(ctx, store.as_ref(), &svc, &reason, p).await;
+    let grace = ctx.stack.settings(&ServiceKey::parse(&key)).stop_grace;
+    let result = ctx.backend.halt(&svc, grace, p).await;
+    if let Some(s) = &store {
+        p.flush(s);
+    }
+    let elapsed = started.elapsed();
+    let finish = |outcome, why: Option<&str>| {
+        if let (Some(s), Some(id)) = (&store, record) {
+            let _ = s.finish(id, outcome, why, None);
+        }
+    };
+    match result {
+        Ok(grace) => {
+            let mut summary = format!(
+                "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"",
+                elapsed.as_secs_f64()
+            );
+            if let Err(e) = latched {
+                summary.push_str(&format!("; WARNING: the kill switch could not be recorded ({e})"));
+            }
+            p.step(store.as_ref(), summary.clone());
+            finish(Outcome::Succeeded, None);
+            Ok(Done { outcome: Outcome::Succeeded, summary })
+        }
+        Err(e) => {
+            p.step(store.as_ref(), format!("stop failed: {e}"));
+            finish(Outcome::Failed, Some(&e.to_string()));
+            Err(e.into())
+        }
+    }
+}
+
+/// Turn the kill switch on, keeping the restart policy to restore on start.
+async fn latch(
+    ctx: &Ctx,
+    store: Option<&Store>,
+    svc: &crate::backend::Service,
+    reason: &str,
+    p: &mut Progress,
+) -> Result<(), String> {
+    let store = store.ok_or("no history store")?;
+    let previous_policy = match store.kill_switch(&svc.key)? {
+        // Stopped before and not started since: keep the policy recorded then.
+        Some(k) => k.previous_policy,
+        None => ctx.backend.restart_policy(svc).await.map_err(|e| e.to_string())?,
+    };
+    store.set_kill_switch(&KillSwitch {
+        service: svc.key.clone(),
+        by: crate::store::actor(),
+        at: jiff::Timestamp::now(),
+        reason: reason.to_owned(),
+        previous_policy,
+    })?;
+    p.step(Some(store), format!("kill switch on for {} (restart policy was \"{previous_policy}\")", svc.key));
+    Ok(())
+}
+
+pub(super) async fn start(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("start")?;
-    let (key, containers) = ctx.actions.resolve(target, project).await?;
-    let _lock = crate::store::lock::ServiceLock::try_take(&ctx.state_dir, &key, "start").map_err(OpError::Refused)?;
+    let svc = ctx.backend.resolve(target, ctx.project()).await?;
+    let key = svc.key.clone();
+    let _lock = ServiceLock::try_take(&ctx.state_dir, &key, "start").map_err(OpError::Refused)?;
     let store = ctx.store()?;
     let id = store
         .begin(&NewOp {
             action: "start".into(),
             service: key.clone(),
-            to_image: containers.first().map(|c| c.image.clone()),
+            to_image: svc.instances.first().map(|c| c.image.clone()),
             ..NewOp::default()
         })
         .map_err(OpError::Failed)?;
     p.record = Some(id);
     let ks = store.clear_kill_switch(&key).map_err(OpError::Failed)?;
-    let policy = ks.as_ref().map(|k| k.previous_policy.clone());
-    let mut result = Ok(());
-    for c in &containers {
-        if let Some(pol) = &policy
-            && let Err(e) = ctx.actions.set_restart_policy(&c.id, pol).await
-        {
-            result = Err(e);
-            break;
-        }
-        p.step(Some(&store), format!("starting {}", c.name));
-        if let Err(e) = ctx.actions.start(&c.id).await {
-            result = Err(e);
-            break;
-        }
-    }
+    let policy = ks.as_ref().map(|k| k.previous_policy);
+    let result = ctx.backend.resume(&svc, policy, p).await;
+    p.flush(&store);
     match result {
         Ok(()) => {
             let summary = match policy {
@@ -160,8 +164,8 @@ pub async fn start(ctx: &Ctx, target: &str, project: Option<&str>, p: &mut Progr
             if let Some(k) = ks {
                 let _ = store.set_kill_switch(&k);
             }
-            let _ = store.finish(id, Outcome::Failed, Some(&e), None);
-            Err(OpError::Failed(e))
+            let _ = store.finish(id, Outcome::Failed, Some(&e.to_string()), None);
+            Err(e.into())
         }
     }
 }

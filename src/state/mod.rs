@@ -6,34 +6,8 @@ pub mod metrics;
 pub mod observe;
 pub mod services;
 
-use crate::msg::EngineInfo;
+use crate::domain::{EngineInfo, OpRequest, Pane};
 use jiff::Timestamp;
-
-/// The panes that take focus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pane {
-    Services,
-    Logs,
-    Metrics,
-    History,
-    Charts,
-    Alerts,
-}
-
-impl Pane {
-    pub const ORDER: [Pane; 6] = [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History, Pane::Charts, Pane::Alerts];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Services => "Services",
-            Pane::Logs => "Logs",
-            Pane::Metrics => "Metrics",
-            Pane::History => "History",
-            Pane::Charts => "Charts",
-            Pane::Alerts => "Alerts",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
@@ -69,7 +43,7 @@ pub struct UiState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
     /// "Do this? y / n" for a mutating action.
-    Confirm(crate::msg::OpRequest),
+    Confirm(OpRequest),
     /// Choose the image to deploy: local tags (newest first) or a typed reference.
     Picker {
         target: String,

@@ -1,8 +1,7 @@
 //! What the observer and the host reader reported, the chosen window, and availability.
 
 use crate::domain::ServiceKey;
-use crate::observe::host::HostSample;
-use crate::observe::{Alert, PanelData, Source, Window};
+use crate::domain::{Alert, HostSample, PanelData, Source, Window};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, VecDeque};
 

@@ -7,7 +7,7 @@
 
 pub mod lock;
 
-use crate::state::history::{OpRecord, Outcome};
+use crate::domain::{KillSwitch, OpRecord, Outcome, RestartPolicy};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -51,17 +51,6 @@ pub struct NewOp {
     pub from_image_id: Option<String>,
     pub to_image: Option<String>,
     pub reason: Option<String>,
-}
-
-/// A service stopped by the kill switch, shown as a banner until it is started again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KillSwitch {
-    pub service: String,
-    pub by: String,
-    pub at: Timestamp,
-    pub reason: String,
-    /// The restart policy to restore on `start` (e.g. "unless-stopped").
-    pub previous_policy: String,
 }
 
 #[derive(Debug)]
@@ -224,7 +213,7 @@ impl Store {
             .execute(
                 "INSERT INTO kill_switch (service, by, at, reason, previous_policy) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(service) DO UPDATE SET by = ?2, at = ?3, reason = ?4",
-                params![k.service, k.by, k.at.to_string(), k.reason, k.previous_policy],
+                params![k.service, k.by, k.at.to_string(), k.reason, k.previous_policy.to_string()],
             )
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -292,12 +281,20 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
 }
 
 fn ks_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KillSwitch> {
+    let policy: String = r.get(4)?;
+    let previous_policy = RestartPolicy::parse(&policy).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            4,
+            rusqlite::types::Type::Text,
+            format!("unknown restart policy '{policy}' in the kill_switch table").into(),
+        )
+    })?;
     Ok(KillSwitch {
         service: r.get(0)?,
         by: r.get(1)?,
         at: ts(r.get(2)?).unwrap_or(Timestamp::UNIX_EPOCH),
         reason: r.get(3)?,
-        previous_policy: r.get(4)?,
+        previous_policy,
     })
 }
 
@@ -378,11 +375,11 @@ mod tests {
             by: "ops".into(),
             at: Timestamp::now(),
             reason: "loss".into(),
-            previous_policy: "unless-stopped".into(),
+            previous_policy: RestartPolicy::UnlessStopped,
         };
         s.set_kill_switch(&k).unwrap();
         assert_eq!(s.kill_switches().unwrap().len(), 1);
-        assert_eq!(s.clear_kill_switch("p/bot").unwrap().unwrap().previous_policy, "unless-stopped");
+        assert_eq!(s.clear_kill_switch("p/bot").unwrap().unwrap().previous_policy, RestartPolicy::UnlessStopped);
         assert!(s.kill_switches().unwrap().is_empty());
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(d.join("history.sqlite")).unwrap().permissions().mode() & 0o777;

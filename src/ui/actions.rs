@@ -3,7 +3,7 @@
 
 use super::{View, fit};
 use crate::config::{Action, Mode, Slot};
-use crate::msg::OpRequest;
+use crate::domain::OpRequest;
 use crate::state::Popup;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -78,9 +78,10 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Stops the old container, starts the new image under the same name, gates its health; rolls back automatically if unhealthy."
         }
         OpRequest::Rollback { .. } => "Redeploys the last image that passed a health gate, through the same gate.",
-        OpRequest::Backup => {
-            "Runs every backup job from the config, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
+        OpRequest::Backup { .. } => {
+            "Runs the backup jobs, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
         }
+        OpRequest::Restore { .. } => "Overwrites the running database with the backup's dump.",
     };
     let r = centered(area, 70, 8);
     f.render_widget(Clear, r);

@@ -2,11 +2,10 @@
 //! availability per service against the objective, host resources).
 
 use super::{View, fit, human_bytes};
-use crate::config::observe::DEFAULT_OBJECTIVE;
 use crate::config::{Action, Mode, Slot};
 use crate::observe::rules::fmt_value;
-use crate::observe::{Alert, Severity};
-use crate::state::Pane;
+use crate::domain::{Alert, Severity};
+use crate::domain::Pane;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -100,7 +99,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let mut lines: Vec<Line<'_>> = Vec::new();
     if alerts.is_empty() {
         let why = match (&ob.source, ob.last_round) {
-            (crate::observe::Source::None, _) if st.observe.host.is_none() => {
+            (crate::domain::Source::None, _) if st.observe.host.is_none() => {
                 "No alerts: no Prometheus, scrape targets or panels configured (see scripts/demo.toml).".to_owned()
             }
             (_, None) if st.observe.configured => "No alerts yet: waiting for the first round of metrics…".to_owned(),
@@ -182,9 +181,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         ))),
         Some(h) => {
             let hc = &v.stack.config.host;
-            let cpu_max = hc.cpu_percent.unwrap_or(80.0);
-            let mem_max = hc.memory_percent.unwrap_or(85.0);
-            let free_min = hc.disk_free_percent.unwrap_or(20.0);
+            let (cpu_max, mem_max, free_min) = (hc.cpu_max(), hc.memory_max(), hc.disk_free_min());
             let mut spans = vec![Span::styled("Host ", v.style(Slot::Header))];
             if let Some(c) = h.cpu_percent {
                 spans.push(Span::styled(
@@ -215,5 +212,5 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
 }
 
 fn st_objective(v: &View<'_>) -> f64 {
-    v.stack.config.availability.objective.unwrap_or(DEFAULT_OBJECTIVE)
+    v.stack.config.availability.objective()
 }

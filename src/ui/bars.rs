@@ -2,7 +2,8 @@
 
 use super::View;
 use crate::config::{Action, Mode, Slot};
-use crate::state::{Conn, Pane};
+use crate::domain::Pane;
+use crate::state::Conn;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -33,7 +34,7 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     }
     if st.observe.configured {
         let slot = match st.observe.source {
-            crate::observe::Source::Scrape { fallback: Some(_) } => Slot::StatusError,
+            crate::domain::Source::Scrape { fallback: Some(_) } => Slot::StatusError,
             _ => Slot::StatusBar,
         };
         spans.push(Span::styled(format!("{} ", st.observe.source.label()), v.style(slot)));

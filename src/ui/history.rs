@@ -3,8 +3,8 @@
 
 use super::{View, human_age, human_bytes};
 use crate::config::Slot;
-use crate::state::Pane;
-use crate::state::history::Outcome;
+use crate::domain::Pane;
+use crate::domain::Outcome;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -14,7 +14,7 @@ fn outcome_slot(o: Outcome) -> Slot {
     match o {
         Outcome::Succeeded => Slot::Healthy,
         Outcome::Running => Slot::Starting,
-        Outcome::RolledBack | Outcome::Interrupted | Outcome::Refused => Slot::Restarting,
+        Outcome::RolledBack | Outcome::Interrupted => Slot::Restarting,
         Outcome::Failed => Slot::Unhealthy,
     }
 }
@@ -84,7 +84,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 .created
                 .parse::<jiff::Timestamp>()
                 .map_or_else(|_| "?".into(), |t| format!("{} ago", human_age(now - t.as_second())));
-            let slot = if m.status == "good" { Slot::Healthy } else { Slot::Unhealthy };
+            let slot = if m.status == crate::domain::BackupStatus::Good { Slot::Healthy } else { Slot::Unhealthy };
             let jobs: Vec<String> = m
                 .jobs
                 .iter()
@@ -92,7 +92,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 .collect();
             Row::new(vec![
                 Cell::from(m.id.clone()),
-                Cell::from(Span::styled(m.status.clone(), v.style(slot))),
+                Cell::from(Span::styled(m.status.as_str(), v.style(slot))),
                 Cell::from(human_bytes(m.total_bytes())),
                 Cell::from(age),
                 Cell::from(jobs.join(" ")),

@@ -4,7 +4,7 @@
 use super::View;
 use crate::config::Slot;
 use crate::logtext::Level;
-use crate::state::Pane;
+use crate::domain::Pane;
 use crate::state::logs::{StreamState, contains_ci};
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -4,7 +4,7 @@
 use super::{View, fit, human_bytes};
 use crate::config::Slot;
 use crate::domain::RunState;
-use crate::state::Pane;
+use crate::domain::Pane;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -12,7 +12,9 @@ mod metrics;
 mod services;
 
 use crate::config::{Keymap, Slot, Stack, Theme};
-use crate::state::{AppState, Pane};
+pub use crate::format::{human_age, human_bytes};
+use crate::domain::Pane;
+use crate::state::AppState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -127,27 +129,6 @@ fn panel_log(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
 }
 
 /// "3m", "2h05m", "4d03h": coarse on purpose (nothing needs redrawing every second).
-pub fn human_age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => "<1m".into(),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-pub fn human_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", U[i]) }
-}
-
 /// Cut `s` to at most `w` display columns, with an ellipsis when cut.
 pub fn fit(s: &str, w: usize) -> String {
     use unicode_width::UnicodeWidthChar;

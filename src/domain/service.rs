@@ -1,5 +1,5 @@
-//! The vocabulary the rest of stackdeck speaks: newtypes for what comes from the engine, so no
-//! module outside `engine` ever handles a raw API struct.
+//! Services and their containers: newtypes for what comes from the engine, so no module outside
+//! `engine` ever handles a raw API struct.
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -1,0 +1,23 @@
+//! The vocabulary every layer speaks: services and their instances, images, health, operation
+//! requests and records, outcomes, kill-switch latches, backup manifests, observations and host
+//! samples, engine errors, and the panes of the panel.
+//!
+//! This is the bottom layer. It must never import `state`, `store`, `ops`, `observe`, `engine`,
+//! `config`, `ui` or `msg` (a test in `tests/architecture.rs` reads the sources and fails when it
+//! does), so every other module can be read bottom-up from here.
+
+mod backup;
+mod engine;
+mod observe;
+mod ops;
+mod pane;
+mod service;
+
+pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
+pub use engine::{EngineError, EngineInfo};
+pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
+pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};
+pub use pane::Pane;
+pub use service::{
+    Container, ContainerId, Health, RunState, ServiceKey, StatsSample, short_image_id,
+};

@@ -1,0 +1,583 @@
+//! The first [`Backend`]: the containers of one engine (local or remote), grouped into services
+//! by their compose labels, standalone containers by name. Still the only place bollard is used
+//! for mutating calls: the operations in `crate::ops` see domain types and the seam only.
+
+use super::{CALL_TIMEOUT, Endpoint, classify, connect, convert, project_filter};
+use crate::backend::{Backend, ExecOutput, Report, ResolveError, Retired, Service};
+use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, RunState, short_image_id};
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, HostConfig, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder, TagImageOptionsBuilder,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Tags kept per service so rollback targets survive `docker system prune -f`.
+const KEEP_TAGS: usize = 3;
+
+/// The engine's default grace between the stop signal and SIGKILL.
+const ENGINE_STOP_TIMEOUT: u32 = 10;
+
+/// The repository of the tags that keep a service's gated images: `stackdeck-keep/<key>`.
+pub fn keep_repo(key: &str) -> String {
+    let safe: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    format!("stackdeck-keep/{safe}")
+}
+
+/// The containers of one engine.
+#[derive(Debug, Clone)]
+pub struct ContainerBackend {
+    docker: Docker,
+    host: String,
+}
+
+fn timeout_err() -> bollard::errors::Error {
+    bollard::errors::Error::RequestTimeoutError
+}
+
+/// A 304 ("already so") is not a failure for start and stop.
+fn not_modified(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. })
+}
+
+impl ContainerBackend {
+    pub async fn connect(ep: &Endpoint) -> Result<ContainerBackend, EngineError> {
+        let (docker, _) = connect(ep).await?;
+        Ok(ContainerBackend { docker, host: ep.host.clone() })
+    }
+
+    fn err(&self, e: &bollard::errors::Error) -> EngineError {
+        classify(&self.host, e)
+    }
+
+    async fn call<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, EngineError> {
+        match tokio::time::timeout(CALL_TIMEOUT, f).await {
+            Ok(r) => r.map_err(|e| self.err(&e)),
+            Err(_) => Err(self.err(&timeout_err())),
+        }
+    }
+
+    async fn list(&self, filters: HashMap<String, Vec<String>>) -> Result<Vec<Container>, EngineError> {
+        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let list = self.call(self.docker.list_containers(Some(opts))).await?;
+        let mut out = Vec::new();
+        for s in list {
+            if let Some(id) = s.id
+                && let Some(c) = self.instance(&ContainerId(id)).await?
+            {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn inspect_raw(&self, id: &ContainerId) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        match self.call(self.docker.inspect_container(&id.0, None::<InspectContainerOptions>)).await {
+            Ok(i) => Ok(Some(i)),
+            Err(EngineError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stop: the container's stop signal, `grace` seconds, then SIGKILL (the engine does this).
+    async fn stop(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError> {
+        let opts = StopContainerOptionsBuilder::default().t(i32::try_from(grace).unwrap_or(i32::MAX)).build();
+        let limit = Duration::from_secs(u64::from(grace)) + CALL_TIMEOUT;
+        match tokio::time::timeout(limit, self.docker.stop_container(&id.0, Some(opts))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if not_modified(&e) => Ok(()),
+            Ok(Err(e)) => Err(self.err(&e)),
+            Err(_) => {
+                Err(EngineError::Timeout(format!("the engine did not confirm the stop within {} s", limit.as_secs())))
+            }
+        }
+    }
+
+    async fn kill(&self, id: &ContainerId) -> Result<(), EngineError> {
+        let opts = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
+        match self.call(self.docker.kill_container(&id.0, Some(opts))).await {
+            // 409 from kill: the container is not running, which is what was wanted.
+            Err(EngineError::Conflict(_) | EngineError::NotRunning(_)) => Ok(()),
+            r => r,
+        }
+    }
+
+    async fn start(&self, id: &ContainerId) -> Result<(), EngineError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.docker.start_container(&id.0, None::<StartContainerOptions>))
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if not_modified(&e) => Ok(()),
+            Ok(Err(e)) => Err(self.err(&e)),
+            Err(_) => Err(self.err(&timeout_err())),
+        }
+    }
+
+    async fn policy_of(&self, id: &ContainerId) -> Result<RestartPolicy, EngineError> {
+        let ins = self
+            .inspect_raw(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("container {} is gone", id.short())))?;
+        let p = ins.host_config.and_then(|h| h.restart_policy).unwrap_or_default();
+        Ok(match p.name.unwrap_or(RestartPolicyNameEnum::EMPTY) {
+            RestartPolicyNameEnum::ALWAYS => RestartPolicy::Always,
+            RestartPolicyNameEnum::UNLESS_STOPPED => RestartPolicy::UnlessStopped,
+            RestartPolicyNameEnum::ON_FAILURE => RestartPolicy::OnFailure(
+                p.maximum_retry_count.filter(|n| *n > 0).and_then(|n| u32::try_from(n).ok()),
+            ),
+            RestartPolicyNameEnum::NO | RestartPolicyNameEnum::EMPTY => RestartPolicy::No,
+        })
+    }
+
+    async fn set_policy(&self, id: &ContainerId, policy: RestartPolicy) -> Result<(), EngineError> {
+        let (name, max) = match policy {
+            RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
+            RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+            RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+            RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, n.map(i64::from)),
+        };
+        let body = ContainerUpdateBody {
+            restart_policy: Some(bollard::models::RestartPolicy { name: Some(name), maximum_retry_count: max }),
+            ..Default::default()
+        };
+        self.call(self.docker.update_container(&id.0, body)).await
+    }
+
+    /// The container's own grace (StopTimeout), else the engine's default.
+    async fn own_grace(&self, id: &ContainerId) -> u32 {
+        match self.inspect_raw(id).await {
+            Ok(Some(ins)) => ins
+                .config
+                .and_then(|c| c.stop_timeout)
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(ENGINE_STOP_TIMEOUT),
+            _ => ENGINE_STOP_TIMEOUT,
+        }
+    }
+
+    /// How to recreate this container: its own configuration with the old image's defaults
+    /// taken out, so a new image's defaults (ENV, CMD, labels, healthcheck) apply.
+    async fn spec(&self, id: &ContainerId) -> Result<(String, u32, ContainerCreateBody), EngineError> {
+        let ins = self
+            .inspect_raw(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("container {} is gone", id.short())))?;
+        let name = ins.name.clone().unwrap_or_default().trim_start_matches('/').to_owned();
+        let cfg = ins.config.clone().unwrap_or_default();
+        let old_image = match ins.image.as_deref() {
+            Some(img) => self.call(self.docker.inspect_image(img)).await.ok().and_then(|i| i.config),
+            None => None,
+        };
+        let img = old_image.unwrap_or_default();
+        let same = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| a.is_some() && a == b;
+        let env: Option<Vec<String>> = cfg.env.clone().map(|e| {
+            let defaults = img.env.clone().unwrap_or_default();
+            e.into_iter().filter(|v| !defaults.contains(v)).collect()
+        });
+        let labels = cfg.labels.clone().map(|l| {
+            let defaults = img.labels.clone().unwrap_or_default();
+            l.into_iter().filter(|(k, v)| defaults.get(k) != Some(v)).collect::<HashMap<_, _>>()
+        });
+        // The generated hostname is the old container's id: never carry it over.
+        let hostname = cfg.hostname.clone().filter(|h| !ins.id.as_deref().unwrap_or("").starts_with(h.as_str()));
+        let mut host_config: HostConfig = ins.host_config.clone().unwrap_or_default();
+        // Let the engine pick these again.
+        host_config.container_id_file = None;
+        let body = ContainerCreateBody {
+            hostname,
+            domainname: cfg.domainname.clone(),
+            user: cfg.user.clone().filter(|u| Some(u) != img.user.as_ref()),
+            attach_stdin: cfg.attach_stdin,
+            attach_stdout: cfg.attach_stdout,
+            attach_stderr: cfg.attach_stderr,
+            tty: cfg.tty,
+            open_stdin: cfg.open_stdin,
+            stdin_once: cfg.stdin_once,
+            env,
+            cmd: if same(&cfg.cmd, &img.cmd) { None } else { cfg.cmd.clone() },
+            healthcheck: if cfg.healthcheck.is_some() && cfg.healthcheck == img.healthcheck {
+                None
+            } else {
+                cfg.healthcheck.clone()
+            },
+            entrypoint: if same(&cfg.entrypoint, &img.entrypoint) { None } else { cfg.entrypoint.clone() },
+            working_dir: cfg.working_dir.clone().filter(|w| Some(w) != img.working_dir.as_ref() && !w.is_empty()),
+            labels,
+            stop_signal: cfg.stop_signal.clone().filter(|s| Some(s) != img.stop_signal.as_ref()),
+            stop_timeout: cfg.stop_timeout,
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let grace = cfg.stop_timeout.and_then(|t| u32::try_from(t).ok()).unwrap_or(ENGINE_STOP_TIMEOUT);
+        Ok((name, grace, body))
+    }
+
+    async fn rename(&self, id: &ContainerId, name: &str) -> Result<(), EngineError> {
+        self.call(self.docker.rename_container(&id.0, RenameContainerOptionsBuilder::default().name(name).build()))
+            .await
+    }
+
+    async fn remove(&self, id: &ContainerId) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.call(self.docker.remove_container(&id.0, Some(opts))).await {
+            Err(EngineError::NotFound(_)) => Ok(()),
+            r => r,
+        }
+    }
+
+    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
+        let opts = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+        self.call(self.docker.tag_image(image, Some(opts))).await
+    }
+
+    /// Remove one tag (never the image while another tag or a container uses it).
+    async fn untag(&self, reference: &str) -> Result<(), EngineError> {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
+        self.call(self.docker.remove_image(reference, Some(opts), None)).await.map(|_| ())
+    }
+
+    /// The name a retired container is kept under while its replacement is gated.
+    fn parked_name(name: &str) -> String {
+        format!("{name}-stackdeck-old")
+    }
+}
+
+#[async_trait]
+impl Backend for ContainerBackend {
+    fn endpoint(&self) -> &str {
+        &self.host
+    }
+
+    async fn resolve(&self, target: &str, project: Option<&str>) -> Result<Service, ResolveError> {
+        let (proj, svc) = match target.split_once('/') {
+            Some((p, s)) => (Some(p), s),
+            None => (project, target),
+        };
+        // Label filters compare exactly; so does everything below.
+        let mut filters = project_filter(proj);
+        filters.entry("label".into()).or_default().push(format!("{}={svc}", convert::LABEL_SERVICE));
+        let list = self.list(filters).await.map_err(ResolveError::Engine)?;
+        let mut by_key: HashMap<String, Vec<Container>> = HashMap::new();
+        for c in list.into_iter().filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj)) {
+            by_key.entry(c.key.to_string()).or_default().push(c);
+        }
+        match by_key.len() {
+            1 => {
+                let (key, instances) = by_key.into_iter().next().expect("one entry");
+                Ok(Service { key, instances })
+            }
+            0 => {
+                // A standalone container by name. The engine's name filter is a regular
+                // expression, so it only narrows the list: the name must be equal.
+                let mut f = HashMap::new();
+                f.insert("name".to_owned(), vec![target.to_owned()]);
+                let list = self.list(f).await.map_err(ResolveError::Engine)?;
+                let instances: Vec<Container> = list.into_iter().filter(|c| c.name == target).collect();
+                if instances.is_empty() {
+                    Err(ResolveError::NotFound(target.to_owned()))
+                } else {
+                    Ok(Service { key: target.to_owned(), instances })
+                }
+            }
+            _ => {
+                let mut c: Vec<String> = by_key.into_keys().collect();
+                c.sort();
+                Err(ResolveError::Ambiguous(target.to_owned(), c))
+            }
+        }
+    }
+
+    async fn instance(&self, id: &ContainerId) -> Result<Option<Container>, EngineError> {
+        Ok(self.inspect_raw(id).await?.and_then(convert::container))
+    }
+
+    async fn restart_policy(&self, service: &Service) -> Result<RestartPolicy, EngineError> {
+        match service.instances.first() {
+            Some(c) => self.policy_of(&c.id).await,
+            None => Ok(RestartPolicy::No),
+        }
+    }
+
+    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<u32, EngineError> {
+        let mut longest = 0;
+        let mut stops = Vec::new();
+        for c in &service.instances {
+            self.set_policy(&c.id, RestartPolicy::No).await?;
+            let g = match grace {
+                Some(g) => g,
+                None => self.own_grace(&c.id).await,
+            };
+            longest = longest.max(g);
+            if matches!(c.state, RunState::Running | RunState::Restarting | RunState::Paused) {
+                report.line(format!("stopping {} (grace {g} s)", c.name));
+                let id = c.id.clone();
+                stops.push(async move { (id.clone(), self.stop(&id, g).await) });
+            }
+        }
+        for (id, r) in futures::future::join_all(stops).await {
+            if let Err(e) = r {
+                report.line(format!("stop of {} reported: {e}; sending SIGKILL", id.short()));
+                self.kill(&id).await?;
+            }
+        }
+        // Only the engine's word counts.
+        for c in &service.instances {
+            let Some(now) = self.instance(&c.id).await? else { continue };
+            if matches!(now.state, RunState::Running | RunState::Restarting | RunState::Paused) {
+                self.kill(&c.id).await?;
+                if let Some(after) = self.instance(&c.id).await?
+                    && matches!(after.state, RunState::Running | RunState::Restarting)
+                {
+                    return Err(EngineError::Refused(format!(
+                        "{} is still {} after SIGKILL",
+                        c.name,
+                        after.state.as_str()
+                    )));
+                }
+            }
+        }
+        Ok(longest)
+    }
+
+    async fn resume(
+        &self,
+        service: &Service,
+        policy: Option<RestartPolicy>,
+        report: &mut dyn Report,
+    ) -> Result<(), EngineError> {
+        for c in &service.instances {
+            if let Some(p) = policy {
+                self.set_policy(&c.id, p).await?;
+            }
+            report.line(format!("starting {}", c.name));
+            self.start(&c.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn retire(&self, old: &Container, grace: Option<u32>) -> Result<Retired, EngineError> {
+        let (name, own, body) = self.spec(&old.id).await?;
+        let grace = grace.unwrap_or(own);
+        self.stop(&old.id, grace).await?;
+        self.rename(&old.id, &Self::parked_name(&name)).await?;
+        let config = serde_json::to_value(&body)
+            .map_err(|e| EngineError::Refused(format!("cannot keep the configuration of {name}: {e}")))?;
+        Ok(Retired { id: old.id.clone(), name, grace, config })
+    }
+
+    async fn launch(&self, retired: &Retired, image: &str) -> Result<ContainerId, EngineError> {
+        let mut body: ContainerCreateBody = serde_json::from_value(retired.config.clone())
+            .map_err(|e| EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", retired.name)))?;
+        body.image = Some(image.to_owned());
+        let opts = CreateContainerOptionsBuilder::default().name(&retired.name).build();
+        let created = self.call(self.docker.create_container(Some(opts), body)).await?;
+        let id = ContainerId(created.id);
+        if let Err(e) = self.start(&id).await {
+            let _ = self.remove(&id).await;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    async fn discard(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError> {
+        let _ = self.stop(id, grace).await;
+        self.remove(id).await
+    }
+
+    async fn reinstate(&self, retired: &Retired, start: bool) -> Result<(), EngineError> {
+        if !start {
+            self.set_policy(&retired.id, RestartPolicy::No).await?;
+        }
+        self.rename(&retired.id, &retired.name).await?;
+        if start {
+            self.start(&retired.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, retired: &Retired) -> Result<(), EngineError> {
+        self.remove(&retired.id).await
+    }
+
+    async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {
+        match self.call(self.docker.inspect_image(reference)).await {
+            Ok(i) => Ok(i.id),
+            Err(EngineError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn pull(&self, reference: &str, limit: Duration) -> Result<(), EngineError> {
+        let opts = CreateImageOptionsBuilder::default().from_image(reference).build();
+        let mut s = self.docker.create_image(Some(opts), None, None).boxed();
+        let work = async {
+            while let Some(item) = s.next().await {
+                item.map_err(|e| self.err(&e))?;
+            }
+            Ok::<(), EngineError>(())
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| EngineError::Timeout(format!("no answer from the registry within {} s", limit.as_secs())))?
+    }
+
+    async fn keep_image(&self, service: &str, image_id: &str) -> Result<String, EngineError> {
+        let repo = keep_repo(service);
+        self.tag(image_id, &repo, short_image_id(image_id)).await?;
+        if let Ok(tags) = self.local_tags(&format!("{repo}:x")).await {
+            for old in tags.iter().filter(|t| repo_of(t) == repo).skip(KEEP_TAGS) {
+                let _ = self.untag(old).await;
+            }
+        }
+        Ok(self.kept_reference(service, image_id))
+    }
+
+    fn kept_reference(&self, service: &str, image_id: &str) -> String {
+        format!("{}:{}", keep_repo(service), short_image_id(image_id))
+    }
+
+    async fn local_tags(&self, reference: &str) -> Result<Vec<String>, EngineError> {
+        // A container created from an image id: find the repository through the image's tags.
+        let owned;
+        let repo = if reference.starts_with("sha256:") {
+            let img = self.call(self.docker.inspect_image(reference)).await?;
+            owned = img
+                .repo_tags
+                .unwrap_or_default()
+                .into_iter()
+                .find(|t| !t.starts_with("stackdeck-keep/"))
+                .map(|t| repo_of(&t).to_owned())
+                .ok_or_else(|| EngineError::NotFound("the running image has no tag: type a reference".to_owned()))?;
+            owned.as_str()
+        } else {
+            repo_of(reference)
+        };
+        let mut f = HashMap::new();
+        f.insert("reference".to_owned(), vec![format!("{repo}:*")]);
+        let opts = ListImagesOptionsBuilder::default().filters(&f).build();
+        let mut list = self.call(self.docker.list_images(Some(opts))).await?;
+        list.sort_by_key(|i| std::cmp::Reverse(i.created));
+        Ok(list.into_iter().flat_map(|i| i.repo_tags.into_iter()).filter(|t| repo_of(t) == repo).collect())
+    }
+
+    async fn exec(
+        &self,
+        id: &ContainerId,
+        cmd: &[String],
+        stdin: Option<mpsc::Receiver<Bytes>>,
+        stdout: Option<mpsc::Sender<Bytes>>,
+        limit: Duration,
+    ) -> Result<ExecOutput, EngineError> {
+        use bollard::exec::{StartExecOptions, StartExecResults};
+        use bollard::models::ExecConfig;
+        use tokio::io::AsyncWriteExt;
+        let config = ExecConfig {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(stdin.is_some()),
+            ..Default::default()
+        };
+        let created = match self.call(self.docker.create_exec(&id.0, config)).await {
+            // 409 from exec create: the container is not running.
+            Err(EngineError::Conflict(m)) => return Err(EngineError::NotRunning(m)),
+            r => r?,
+        };
+        let started = self.call(self.docker.start_exec(&created.id, Some(StartExecOptions::default()))).await?;
+        let StartExecResults::Attached { mut output, mut input } = started else {
+            return Err(EngineError::Refused("the engine detached the exec".into()));
+        };
+        let what = cmd.first().cloned().unwrap_or_default();
+        let work = async {
+            let feed = async {
+                if let Some(mut rx) = stdin {
+                    while let Some(chunk) = rx.recv().await {
+                        input
+                            .write_all(&chunk)
+                            .await
+                            .map_err(|e| EngineError::Refused(format!("writing to {what}: {e}")))?;
+                    }
+                }
+                // EOF for the process's stdin.
+                let _ = input.shutdown().await;
+                Ok::<(), EngineError>(())
+            };
+            let drain = async {
+                let mut err_tail = Vec::new();
+                while let Some(item) = output.next().await {
+                    match item.map_err(|e| self.err(&e))? {
+                        bollard::container::LogOutput::StdOut { message }
+                        | bollard::container::LogOutput::Console { message } => {
+                            if let Some(tx) = &stdout {
+                                tx.send(message)
+                                    .await
+                                    .map_err(|_| EngineError::Refused("the writer stopped".to_owned()))?;
+                            }
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            err_tail.extend_from_slice(&message);
+                            if err_tail.len() > 4096 {
+                                err_tail.drain(..err_tail.len() - 4096);
+                            }
+                        }
+                        bollard::container::LogOutput::StdIn { .. } => {}
+                    }
+                }
+                Ok::<Vec<u8>, EngineError>(err_tail)
+            };
+            let (fed, drained) = tokio::join!(feed, drain);
+            fed?;
+            drained
+        };
+        let err_tail = tokio::time::timeout(limit, work).await.map_err(|_| {
+            EngineError::Timeout(format!("{} did not finish within {} s", cmd.join(" "), limit.as_secs()))
+        })??;
+        let ins = self.call(self.docker.inspect_exec(&created.id)).await?;
+        let stderr = String::from_utf8_lossy(&err_tail).trim().to_owned();
+        Ok(ExecOutput { exit_code: ins.exit_code.unwrap_or(-1), stderr })
+    }
+
+    fn copy_out<'a>(&'a self, id: &'a ContainerId, path: &'a str) -> BoxStream<'a, Result<Bytes, EngineError>> {
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
+        self.docker.download_from_container(&id.0, Some(opts)).map(move |r| r.map_err(|e| self.err(&e))).boxed()
+    }
+}
+
+/// `registry:5000/team/app:tag` -> `registry:5000/team/app`; digests are cut too.
+pub fn repo_of(reference: &str) -> &str {
+    let no_digest = reference.split('@').next().unwrap_or(reference);
+    match no_digest.rfind(':') {
+        Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
+        _ => no_digest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{keep_repo, repo_of};
+
+    #[test]
+    fn repositories() {
+        assert_eq!(repo_of("fx-trading-bot:2"), "fx-trading-bot");
+        assert_eq!(repo_of("registry:5000/team/app:1.2"), "registry:5000/team/app");
+        assert_eq!(repo_of("registry:5000/team/app"), "registry:5000/team/app");
+        assert_eq!(repo_of("app@sha256:abc"), "app");
+        assert_eq!(keep_repo("Fx/Trading Bot"), "stackdeck-keep/fx_trading_bot");
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP client every outgoing request uses (health probes, Prometheus, scraping, webhooks)
+//! and one wording of HTTP failures. Below every layer that talks HTTP, so none of them needs
+//! another's module for it.
+
+use std::time::Duration;
+
+/// GET `url` once: is the answer 2xx, and what it was ("HTTP 200", "no answer within 2 s").
+pub async fn probe_once(client: &reqwest::Client, url: &str, timeout: Duration) -> (bool, String) {
+    match client.get(url).timeout(timeout).send().await {
+        Ok(r) => {
+            let s = r.status();
+            (s.is_success(), format!("HTTP {}", s.as_u16()))
+        }
+        Err(e) => (false, http_error(e, timeout)),
+    }
+}
+
+/// Why an HTTP call failed, in the operator's words and without the URL (a webhook URL is a
+/// secret; every other caller names its URL itself). Shared by probes, Prometheus, scraping
+/// and webhooks.
+pub fn http_error(e: reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs())
+    } else if e.is_connect() {
+        "connection refused".to_owned()
+    } else if e.is_decode() || e.is_body() {
+        format!("malformed response ({})", e.without_url())
+    } else {
+        e.without_url().to_string()
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    // Probes go to the operator's own services: never through a proxy.
+    reqwest::Client::builder().no_proxy().build().unwrap_or_default()
+}
+

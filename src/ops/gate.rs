@@ -1,0 +1,101 @@
+//! The health gate of deploys and rollbacks: the engine's healthcheck reaches healthy (when the
+//! instance has one) AND the configured HTTP URL answers 2xx, tried `tries` times `interval`
+//! apart. An emergency stop or the operator's cancel ends it early.
+
+use super::{Ctx, Progress};
+use crate::config::stack::ServiceSettings;
+use crate::domain::{ContainerId, Health, RunState};
+use crate::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Why an instance did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Stopped {
+    /// The gate failed (or the operator cancelled): go back to what ran before.
+    Unhealthy(String),
+    /// Emergency stop: do not bring anything back up.
+    Aborted(String),
+}
+
+/// Why the operation must stop now, if it must: the operator cancelled, or the service was
+/// emergency-stopped (from any process).
+pub(super) fn abort_reason(store: &Store, key: &str, cancel: &CancellationToken) -> Option<String> {
+    if cancel.is_cancelled() {
+        return Some("cancelled by the operator".into());
+    }
+    match store.kill_switch(key) {
+        Ok(Some(k)) => Some(format!("emergency stop by {}: {}", k.by, k.reason)),
+        _ => None,
+    }
+}
+
+pub(super) async fn gate(
+    ctx: &Ctx,
+    store: &Store,
+    key: &str,
+    id: &ContainerId,
+    cfg: &ServiceSettings,
+    p: &mut Progress,
+    cancel: &CancellationToken,
+) -> Result<(), Stopped> {
+    let (tries, interval) = (cfg.gate_tries, cfg.gate_interval);
+    let client = crate::http::client();
+    for i in 1..=tries {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = cancel.cancelled() => return Err(Stopped::Unhealthy("cancelled by the operator".into())),
+        }
+        // Cancel = go back to the old instance; emergency stop = leave the service down.
+        if cancel.is_cancelled() {
+            return Err(Stopped::Unhealthy("cancelled by the operator".into()));
+        }
+        if let Some(why) = abort_reason(store, key, cancel) {
+            return Err(Stopped::Aborted(why));
+        }
+        let now = ctx.backend.instance(id).await.map_err(|e| Stopped::Unhealthy(e.to_string()))?;
+        let (state, health, exit) = match &now {
+            Some(c) => (c.state, c.health, c.exit_code),
+            None => (RunState::Removing, Health::None, None),
+        };
+        if state != RunState::Running {
+            let why = format!(
+                "the container is {} (exit code {})",
+                state.as_str(),
+                exit.map_or("?".into(), |c| c.to_string())
+            );
+            p.step(Some(store), format!("  try {i}/{tries}: {why}"));
+            return Err(Stopped::Unhealthy(why));
+        }
+        if health == Health::Unhealthy {
+            p.step(Some(store), format!("  try {i}/{tries}: engine healthcheck unhealthy"));
+            return Err(Stopped::Unhealthy("the engine's healthcheck reports unhealthy".into()));
+        }
+        let engine_ok = matches!(health, Health::Healthy | Health::None);
+        let (http_ok, http) = match &cfg.health_url {
+            Some(u) => {
+                let (ok, d) = crate::http::probe_once(&client, u, cfg.probe_timeout).await;
+                (ok, format!("{u} {d}"))
+            }
+            None => (true, "no health URL configured".into()),
+        };
+        let engine = if health == Health::None { "no healthcheck" } else { health.as_str() };
+        p.step(Some(store), format!("  try {i}/{tries}: engine {engine}, http {http}"));
+        if engine_ok && http_ok {
+            return Ok(());
+        }
+    }
+    Err(Stopped::Unhealthy(format!("not healthy after {tries} tries {} s apart", interval.as_secs())))
+}
+
+/// Is the instance healthy right now (running, engine health fine, HTTP probe 2xx)? One look,
+/// no tries: for recording the image that ran before the first gated deploy.
+pub(super) async fn healthy_now(ctx: &Ctx, id: &ContainerId, cfg: &ServiceSettings) -> bool {
+    let Ok(Some(c)) = ctx.backend.instance(id).await else { return false };
+    if c.state != RunState::Running || !matches!(c.health, Health::Healthy | Health::None) {
+        return false;
+    }
+    match &cfg.health_url {
+        Some(u) => crate::http::probe_once(&crate::http::client(), u, cfg.probe_timeout).await.0,
+        None => true,
+    }
+}
