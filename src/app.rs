@@ -73,6 +73,8 @@ pub async fn run(setup: Setup) -> Result<()> {
     state.read_only = setup.read_only;
     state.tz = jiff::tz::TimeZone::system();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
+    state.backup_jobs = setup.stack.config.backup.jobs.iter().map(|j| j.name.clone()).collect();
+    state.restorable = setup.stack.restorable_jobs();
     state.project = setup.project.clone();
     state.observe.configured = window_tx.is_some();
     state.services.hidden = setup.stack.hidden();

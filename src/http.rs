@@ -34,4 +34,3 @@ pub fn client() -> reqwest::Client {
     // Probes go to the operator's own services: never through a proxy.
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
 }
-

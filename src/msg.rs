@@ -102,28 +102,15 @@ pub struct ProbeResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Follow this container's logs (replacing any other follow).
-    FollowLogs {
-        container: ContainerId,
-        generation: u64,
-        tail: u32,
-        since: Option<String>,
-    },
+    FollowLogs { container: ContainerId, generation: u64, tail: u32, since: Option<String> },
     /// Stop following logs.
     StopLogs,
     /// Run an operation (id for its progress messages).
-    RunOp {
-        id: u64,
-        request: OpRequest,
-    },
+    RunOp { id: u64, request: OpRequest },
     /// Cancel a running deploy/rollback.
-    CancelOp {
-        id: u64,
-    },
+    CancelOp { id: u64 },
     /// Fetch the local tags for the deploy picker.
-    LoadTags {
-        target: String,
-        image: String,
-    },
+    LoadTags { target: String, image: String },
     /// Stream container stats (only while the Metrics pane is on screen) or stop.
     Stats(bool),
     /// Show charts and availability over this window.

@@ -1,9 +1,9 @@
 //! `stackdeck status`: a one-shot snapshot for scripts and for sessions without a TTY.
 
 use crate::config::Stack;
+use crate::domain::EngineInfo;
 use crate::domain::{Container, Health, RunState};
 use crate::engine::{self, Endpoint};
-use crate::domain::EngineInfo;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

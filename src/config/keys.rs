@@ -2,6 +2,7 @@
 //! embedded defaults, and validation that names file, line and column.
 
 use super::error::ConfigError;
+use crate::domain::Pane;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,16 +12,12 @@ use toml::de::{DeTable, DeValue};
 pub const DEFAULT_KEYBINDINGS: &str = include_str!("../../keybindings.toml");
 const DEFAULT_NAME: &str = "<built-in keybindings.toml>";
 
-/// Where a set of keys is active.
+/// Where a set of keys is active: everywhere, in one pane (the pane's keys first, then the
+/// global ones), or inside a prompt or popup (only its own keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mode {
     Global,
-    Services,
-    Logs,
-    Metrics,
-    History,
-    Charts,
-    Alerts,
+    Pane(Pane),
     Search,
     Confirm,
     Picker,
@@ -29,26 +26,22 @@ pub enum Mode {
 impl Mode {
     pub const ALL: [Mode; 10] = [
         Mode::Global,
-        Mode::Services,
-        Mode::Logs,
-        Mode::Metrics,
-        Mode::History,
-        Mode::Charts,
-        Mode::Alerts,
+        Mode::Pane(Pane::Services),
+        Mode::Pane(Pane::Logs),
+        Mode::Pane(Pane::Metrics),
+        Mode::Pane(Pane::History),
+        Mode::Pane(Pane::Charts),
+        Mode::Pane(Pane::Alerts),
         Mode::Search,
         Mode::Confirm,
         Mode::Picker,
     ];
 
+    /// The table's name in keybindings.toml.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Global => "global",
-            Mode::Services => "services",
-            Mode::Logs => "logs",
-            Mode::Metrics => "metrics",
-            Mode::History => "history",
-            Mode::Charts => "charts",
-            Mode::Alerts => "alerts",
+            Mode::Pane(p) => p.name(),
             Mode::Search => "search",
             Mode::Confirm => "confirm",
             Mode::Picker => "picker",
@@ -61,8 +54,24 @@ impl Mode {
 
     /// Does the global table apply while this mode is active?
     fn includes_global(self) -> bool {
-        !matches!(self, Mode::Global | Mode::Search | Mode::Confirm | Mode::Picker)
+        matches!(self, Mode::Pane(_))
     }
+}
+
+/// The names the action table below uses for the modes.
+#[allow(non_upper_case_globals)]
+mod m {
+    use super::{Mode, Pane};
+    pub const Global: Mode = Mode::Global;
+    pub const Services: Mode = Mode::Pane(Pane::Services);
+    pub const Logs: Mode = Mode::Pane(Pane::Logs);
+    pub const Metrics: Mode = Mode::Pane(Pane::Metrics);
+    pub const History: Mode = Mode::Pane(Pane::History);
+    pub const Charts: Mode = Mode::Pane(Pane::Charts);
+    pub const Alerts: Mode = Mode::Pane(Pane::Alerts);
+    pub const Search: Mode = Mode::Search;
+    pub const Confirm: Mode = Mode::Confirm;
+    pub const Picker: Mode = Mode::Picker;
 }
 
 macro_rules! actions {
@@ -77,7 +86,7 @@ macro_rules! actions {
             /// One line for the help popup.
             pub fn help(self) -> &'static str { match self { $(Action::$variant => $help),+ } }
             /// The tables this action may appear in.
-            pub fn modes(self) -> &'static [Mode] { match self { $(Action::$variant => &[$(Mode::$mode),+]),+ } }
+            pub fn modes(self) -> &'static [Mode] { match self { $(Action::$variant => &[$(m::$mode),+]),+ } }
         }
     };
 }
@@ -98,7 +107,8 @@ actions! {
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
     EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
     CancelOperation = "cancel_operation", "cancel the running deploy/rollback", [Global];
-    Backup = "backup", "run the backup jobs now", [Global];
+    Backup = "backup", "choose backup jobs and run them now", [Global];
+    Restore = "restore", "restore a verified backup into its running database", [History];
     StartService = "start_service", "start the selected (stopped) service", [Services];
     Deploy = "deploy", "deploy an image to the selected service", [Services];
     Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
@@ -109,6 +119,7 @@ actions! {
     PickerAccept = "picker_accept", "deploy the chosen image", [Picker];
     PickerCancel = "picker_cancel", "close the picker", [Picker];
     PickerErase = "picker_erase", "delete the last character", [Picker];
+    PickerToggle = "picker_toggle", "check or uncheck the backup job", [Picker];
     SelectNext = "select_next", "select the next service (panel in charts)", [Services, Metrics, Charts];
     SelectPrev = "select_prev", "select the previous service (panel in charts)", [Services, Metrics, Charts];
     SelectFirst = "select_first", "select the first service", [Services];
@@ -140,6 +151,7 @@ impl Action {
             Action::EmergencyStop
                 | Action::CancelOperation
                 | Action::Backup
+                | Action::Restore
                 | Action::StartService
                 | Action::Deploy
                 | Action::Rollback
@@ -509,15 +521,24 @@ mod tests {
     #[test]
     fn lookup_pane_then_global() {
         let km = Keymap::defaults();
-        assert_eq!(km.action(Mode::Logs, &ev(KeyCode::Char('/'), KeyModifiers::NONE)), Some(Action::Search));
-        assert_eq!(km.action(Mode::Logs, &ev(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Action::Quit));
+        assert_eq!(
+            km.action(Mode::Pane(Pane::Logs), &ev(KeyCode::Char('/'), KeyModifiers::NONE)),
+            Some(Action::Search)
+        );
+        assert_eq!(km.action(Mode::Pane(Pane::Logs), &ev(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Action::Quit));
         assert_eq!(km.action(Mode::Search, &ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(
-            km.action(Mode::Services, &ev(KeyCode::Char('L'), KeyModifiers::SHIFT)),
+            km.action(Mode::Pane(Pane::Services), &ev(KeyCode::Char('L'), KeyModifiers::SHIFT)),
             Some(Action::TogglePanelLog)
         );
-        assert_eq!(km.action(Mode::Services, &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(km.action(Mode::Services, &ev(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::FocusPrev));
+        assert_eq!(
+            km.action(Mode::Pane(Pane::Services), &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action(Mode::Pane(Pane::Services), &ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::FocusPrev)
+        );
     }
 
     #[test]
@@ -533,8 +554,8 @@ mod tests {
     #[test]
     fn user_override_replaces_only_that_action() {
         let km = Keymap::load(Some(("mine.toml", "[logs]\nsearch = \"s\"\n"))).unwrap();
-        assert_eq!(km.keys(Mode::Logs, Action::Search), &[KeyChord::parse("s").unwrap()]);
-        assert_eq!(km.keys(Mode::Logs, Action::SearchNext), &[KeyChord::parse("n").unwrap()]);
+        assert_eq!(km.keys(Mode::Pane(Pane::Logs), Action::Search), &[KeyChord::parse("s").unwrap()]);
+        assert_eq!(km.keys(Mode::Pane(Pane::Logs), Action::SearchNext), &[KeyChord::parse("n").unwrap()]);
     }
 
     #[test]

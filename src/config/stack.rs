@@ -256,6 +256,18 @@ impl Stack {
         self.config.services.iter().filter(|(_, s)| s.kill_switch).map(|(n, _)| n.clone()).collect()
     }
 
+    /// Jobs a restore can put back (PostgreSQL dumps), with the word that confirms it: the
+    /// database's name.
+    pub fn restorable_jobs(&self) -> Vec<(String, String)> {
+        self.config
+            .backup
+            .jobs
+            .iter()
+            .filter(|j| j.verify == Some(VerifyMode::Postgres))
+            .map(|j| (j.name.clone(), j.database.clone().unwrap_or_else(|| j.name.clone())))
+            .collect()
+    }
+
     /// Services left out of the panel.
     pub fn hidden(&self) -> Vec<ServiceKey> {
         self.config.services.iter().filter(|(_, s)| s.hidden).map(|(n, _)| ServiceKey::parse(n)).collect()
@@ -271,7 +283,9 @@ impl Stack {
 
     /// The engine's full resync period.
     pub fn resync(&self) -> Duration {
-        Duration::from_secs(self.config.engine.resync_secs.unwrap_or(defaults::RESYNC_SECS).max(defaults::RESYNC_MIN_SECS))
+        Duration::from_secs(
+            self.config.engine.resync_secs.unwrap_or(defaults::RESYNC_SECS).max(defaults::RESYNC_MIN_SECS),
+        )
     }
 
     /// Try to pull an image before deploying it.

@@ -159,4 +159,3 @@ pub struct HostReport {
     pub sample: HostSample,
     pub alerts: Vec<Alert>,
 }
-

@@ -138,9 +138,9 @@ impl ContainerBackend {
         Ok(match p.name.unwrap_or(RestartPolicyNameEnum::EMPTY) {
             RestartPolicyNameEnum::ALWAYS => RestartPolicy::Always,
             RestartPolicyNameEnum::UNLESS_STOPPED => RestartPolicy::UnlessStopped,
-            RestartPolicyNameEnum::ON_FAILURE => RestartPolicy::OnFailure(
-                p.maximum_retry_count.filter(|n| *n > 0).and_then(|n| u32::try_from(n).ok()),
-            ),
+            RestartPolicyNameEnum::ON_FAILURE => {
+                RestartPolicy::OnFailure(p.maximum_retry_count.filter(|n| *n > 0).and_then(|n| u32::try_from(n).ok()))
+            }
             RestartPolicyNameEnum::NO | RestartPolicyNameEnum::EMPTY => RestartPolicy::No,
         })
     }
@@ -274,7 +274,9 @@ impl Backend for ContainerBackend {
         filters.entry("label".into()).or_default().push(format!("{}={svc}", convert::LABEL_SERVICE));
         let list = self.list(filters).await.map_err(ResolveError::Engine)?;
         let mut by_key: HashMap<String, Vec<Container>> = HashMap::new();
-        for c in list.into_iter().filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj)) {
+        for c in
+            list.into_iter().filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj))
+        {
             by_key.entry(c.key.to_string()).or_default().push(c);
         }
         match by_key.len() {
@@ -382,8 +384,9 @@ impl Backend for ContainerBackend {
     }
 
     async fn launch(&self, retired: &Retired, image: &str) -> Result<ContainerId, EngineError> {
-        let mut body: ContainerCreateBody = serde_json::from_value(retired.config.clone())
-            .map_err(|e| EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", retired.name)))?;
+        let mut body: ContainerCreateBody = serde_json::from_value(retired.config.clone()).map_err(|e| {
+            EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", retired.name))
+        })?;
         body.image = Some(image.to_owned());
         let opts = CreateContainerOptionsBuilder::default().name(&retired.name).build();
         let created = self.call(self.docker.create_container(Some(opts), body)).await?;

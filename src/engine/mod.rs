@@ -16,8 +16,8 @@ pub use containers::{ContainerBackend, keep_repo, repo_of};
 pub use endpoint::Endpoint;
 
 use crate::domain::{Container, ContainerId};
-use crate::logtext::Masker;
 use crate::domain::{EngineError, EngineInfo};
+use crate::logtext::Masker;
 use crate::msg::Msg;
 use bollard::Docker;
 use std::collections::HashMap;
@@ -70,7 +70,8 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 
 /// Connect, negotiate the API version, and say who answered.
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), EngineError> {
-    let late = || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
+    let late =
+        || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
     let docker = Docker::connect_with_host(&ep.host).map_err(|e| classify(&ep.host, &e))?;
     let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await

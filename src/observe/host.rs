@@ -4,8 +4,8 @@
 //! 85 %, disk free < 20 %, each sustained for `for_secs`.
 
 use super::rules::{Sustain, fmt_value};
-use crate::domain::{Alert, Disk, HostReport, HostSample, Severity};
 use crate::config::observe::HostConfig;
+use crate::domain::{Alert, Disk, HostReport, HostSample, Severity};
 use crate::msg::Msg;
 use crate::notify::Notifier;
 use std::time::Duration;

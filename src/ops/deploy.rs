@@ -203,9 +203,9 @@ async fn swap(
     match gate(ctx, store, key, &new, &cfg, p, cancel).await {
         Ok(()) => {
             p.committed();
-            b.commit(&retired).await.map_err(|e| {
-                SwapError::Failed(format!("deployed, but the old container could not be removed: {e}"))
-            })?;
+            b.commit(&retired)
+                .await
+                .map_err(|e| SwapError::Failed(format!("deployed, but the old container could not be removed: {e}")))?;
             p.step(Some(store), "removed the old container".to_owned());
             Ok(())
         }

@@ -129,9 +129,9 @@ async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>
 /// overwrites live data, so it takes the database's name.
 pub fn confirmation_word(stack: &Stack, request: &OpRequest) -> Option<String> {
     match request {
-        OpRequest::Restore { job, .. } => Some(
-            stack.config.backup.jobs.iter().find(|j| &j.name == job).and_then(|j| j.database.clone()).unwrap_or_else(|| job.clone()),
-        ),
+        OpRequest::Restore { job, .. } => {
+            Some(stack.restorable_jobs().into_iter().find(|(n, _)| n == job).map_or_else(|| job.clone(), |(_, w)| w))
+        }
         _ => None,
     }
 }

@@ -12,7 +12,12 @@ use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Instant;
 
 /// Stop every target at once; each has its own record and progress.
-pub(super) async fn stop_all(ctx: &Ctx, targets: &[String], reason: Option<&str>, sink: &Sink) -> Result<Done, OpError> {
+pub(super) async fn stop_all(
+    ctx: &Ctx,
+    targets: &[String],
+    reason: Option<&str>,
+    sink: &Sink,
+) -> Result<Done, OpError> {
     if targets.is_empty() {
         return Err(OpError::Usage("stop needs at least one service".into()));
     }

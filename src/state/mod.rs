@@ -52,6 +52,12 @@ pub enum Popup {
         input: String,
         selected: usize,
     },
+    /// Choose the backup jobs to run (all checked at first).
+    Jobs { jobs: Vec<(String, bool)>, selected: usize },
+    /// Choose what to restore: (backup id, job, the word that confirms it).
+    Restore { choices: Vec<(String, String, String)>, selected: usize },
+    /// An operation confirmed by typing a word (a restore: the database's name).
+    Typed { request: OpRequest, word: String, input: String },
 }
 
 /// An operation started from this panel, as its popup shows it.
@@ -88,6 +94,10 @@ pub struct AppState {
     pub next_op: u64,
     /// Kill-switch services from the config (targets of the emergency stop).
     pub kill_switch_targets: Vec<String>,
+    /// Backup jobs from the config, in order.
+    pub backup_jobs: Vec<String>,
+    /// Jobs that can be restored, with the word that confirms a restore (the database).
+    pub restorable: Vec<(String, String)>,
     /// Something visible changed since the last frame.
     pub dirty: bool,
     pub quit: bool,
@@ -125,6 +135,8 @@ impl AppState {
             ops: Vec::new(),
             next_op: 1,
             kill_switch_targets: Vec::new(),
+            backup_jobs: Vec::new(),
+            restorable: Vec::new(),
             dirty: true,
             quit: false,
         }

@@ -3,7 +3,7 @@
 
 use super::{View, fit};
 use crate::config::{Action, Mode, Slot};
-use crate::domain::OpRequest;
+use crate::domain::{OpRequest, Pane};
 use crate::state::Popup;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -16,7 +16,7 @@ pub fn banner_height(v: &View<'_>) -> u16 {
 }
 
 pub fn banner(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
-    let start = v.keymap.key_label(Mode::Services, Action::StartService);
+    let start = v.keymap.key_label(Mode::Pane(Pane::Services), Action::StartService);
     let lines: Vec<Line<'_>> = v
         .state
         .history
@@ -61,7 +61,68 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Some(Popup::Picker { target, current, tags, input, selected }) => {
             picker(f, area, v, target, current, tags.as_ref(), input, *selected)
         }
+        Some(Popup::Jobs { jobs, selected }) => {
+            let rows = jobs.iter().map(|(n, on)| format!("[{}] {n}", if *on { "x" } else { " " })).collect();
+            let toggle = v.keymap.key_label(Mode::Picker, Action::PickerToggle);
+            list(f, area, v, " run backup jobs ", rows, *selected, &format!("{toggle} checks/unchecks"));
+        }
+        Some(Popup::Restore { choices, selected }) => {
+            let rows = choices.iter().map(|(b, j, w)| format!("{b}  {j}  -> database {w}")).collect();
+            list(f, area, v, " RESTORE a verified backup ", rows, *selected, "overwrites the running database");
+        }
+        Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
     }
+}
+
+/// A list to choose from, with the picker's keys in the footer.
+fn list(f: &mut Frame<'_>, area: Rect, v: &View<'_>, title: &str, rows: Vec<String>, selected: usize, note: &str) {
+    let r = centered(area, 70, (rows.len() as u16 + 3).clamp(5, area.height.saturating_sub(2).max(5)));
+    f.render_widget(Clear, r);
+    let block = popup_block(v, title.to_owned(), false);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let room = body.height as usize;
+    let first = selected.saturating_sub(room.saturating_sub(1));
+    let lines: Vec<Line<'_>> = rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(room)
+        .map(|(i, row)| {
+            let (mark, st) = if i == selected { ("▶ ", Slot::Selected) } else { ("  ", Slot::Popup) };
+            Line::from(Span::styled(fit(&format!("{mark}{row}"), body.width as usize), v.style(st)))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), body);
+    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
+    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let text = fit(&format!("{accept} choose · {cancel} close · {note}"), foot.width as usize);
+    f.render_widget(Paragraph::new(Line::from(Span::styled(text, v.style(Slot::Dim)))), foot);
+}
+
+/// A confirmation that needs a word typed (a restore: the database's name).
+fn typed(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest, word: &str, input: &str) {
+    let r = centered(area, 70, 8);
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" {}? ", req.title()), true);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
+    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let lines = vec![
+        Line::from(Span::styled(req.title(), v.style(Slot::Unhealthy))),
+        Line::from(Span::styled(
+            format!("Type {word} and press {accept} to go ahead; {cancel} does nothing."),
+            v.style(Slot::Popup),
+        )),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("> ", v.style(Slot::HintKey)),
+            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
 fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {

@@ -3,9 +3,9 @@
 
 use super::{View, fit, human_bytes};
 use crate::config::{Action, Mode, Slot};
-use crate::observe::rules::fmt_value;
-use crate::domain::{Alert, Severity};
 use crate::domain::Pane;
+use crate::domain::{Alert, Severity};
+use crate::observe::rules::fmt_value;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -5,9 +5,9 @@
 use super::{View, fit};
 use crate::config::Slot;
 use crate::config::observe::PanelConfig;
+use crate::domain::Pane;
 use crate::domain::PanelData;
 use crate::observe::rules::{beyond, fmt_value};
-use crate::domain::Pane;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;

@@ -3,8 +3,8 @@
 
 use super::{View, human_age, human_bytes};
 use crate::config::Slot;
-use crate::domain::Pane;
 use crate::domain::Outcome;
+use crate::domain::Pane;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -3,8 +3,8 @@
 
 use super::View;
 use crate::config::Slot;
-use crate::logtext::Level;
 use crate::domain::Pane;
+use crate::logtext::Level;
 use crate::state::logs::{StreamState, contains_ci};
 use ratatui::Frame;
 use ratatui::layout::Rect;

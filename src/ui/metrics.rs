@@ -3,8 +3,8 @@
 
 use super::{View, fit, human_bytes};
 use crate::config::Slot;
-use crate::domain::RunState;
 use crate::domain::Pane;
+use crate::domain::RunState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

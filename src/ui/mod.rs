@@ -12,8 +12,8 @@ mod metrics;
 mod services;
 
 use crate::config::{Keymap, Slot, Stack, Theme};
-pub use crate::format::{human_age, human_bytes};
 use crate::domain::Pane;
+pub use crate::format::{human_age, human_bytes};
 use crate::state::AppState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

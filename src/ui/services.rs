@@ -2,10 +2,10 @@
 
 use super::{View, fit, human_age};
 use crate::config::Slot;
-use crate::domain::{Container, Health, RunState};
-use crate::state::services::Row;
 use crate::domain::Pane;
+use crate::domain::{Container, Health, RunState};
 use crate::state::Conn;
+use crate::state::services::Row;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};

@@ -155,4 +155,3 @@ pub(super) fn feed_decompressed(path: PathBuf) -> (mpsc::Receiver<Bytes>, tokio:
     });
     (rx, h)
 }
-

@@ -146,4 +146,3 @@ pub(super) async fn verify(
     }
     Ok(())
 }
-

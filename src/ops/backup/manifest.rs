@@ -54,4 +54,3 @@ pub(super) fn retention(root: &Path, stack: &Stack, keep_id: &str) -> Vec<String
     }
     removed
 }
-

@@ -117,4 +117,3 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
         Err(OpError::Failed(msg))
     }
 }
-

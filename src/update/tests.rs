@@ -2,12 +2,12 @@
 
 use super::update;
 use crate::config::Keymap;
+use crate::domain::Pane;
 use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey};
-use crate::logtext::LogLine;
 use crate::domain::{EngineInfo, OpRequest};
+use crate::logtext::LogLine;
 use crate::msg::{Effect, EngineEvent, LogBatch, Msg, OpEvent};
 use crate::state::logs::StreamState;
-use crate::domain::Pane;
 use crate::state::{AppState, Conn, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
@@ -294,7 +294,8 @@ fn emergency_stop_targets_the_kill_switch_services_after_one_confirmation() {
     update(&mut s, &km, key('2'));
     let fx = update(&mut s, &km, key('X'));
     assert!(fx.is_empty(), "nothing happens before the confirmation");
-    let req = OpRequest::Stop { targets: vec!["trading-bot".into()], reason: Some("emergency stop from the panel".into()) };
+    let req =
+        OpRequest::Stop { targets: vec!["trading-bot".into()], reason: Some("emergency stop from the panel".into()) };
     assert_eq!(s.ui.popup, Some(Popup::Confirm(req.clone())));
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: req }]);
@@ -384,13 +385,86 @@ fn a_typed_reference_is_deployed_as_typed_and_a_running_deploy_can_be_cancelled(
 }
 
 #[test]
-fn b_runs_the_backups_after_a_confirmation_from_any_pane() {
+fn b_chooses_backup_jobs_then_runs_them_after_a_confirmation_from_any_pane() {
     let (mut s, km, _) = connected_with(demo());
+    update(&mut s, &km, key('b'));
+    assert_eq!(s.ui.popup, None, "no jobs configured: nothing to choose");
+    assert!(s.ui.notice.as_deref().is_some_and(|n| n.contains("no backup jobs")));
+    s.backup_jobs = vec!["postgres".into(), "redis".into()];
     update(&mut s, &km, key('4'));
     update(&mut s, &km, key('b'));
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Jobs { jobs: vec![("postgres".into(), true), ("redis".into(), true)], selected: 0 })
+    );
+    // Every job checked: the request says "all".
+    update(&mut s, &km, code(KeyCode::Enter));
     assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Backup { jobs: vec![] })));
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Backup { jobs: vec![] } }]);
+    // Uncheck postgres: only redis runs.
+    update(&mut s, &km, Msg::Op(OpEvent::Done { id: 1, result: Ok("done".into()) }));
+    update(&mut s, &km, key('b'));
+    update(&mut s, &km, key(' '));
+    update(&mut s, &km, code(KeyCode::Enter));
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Backup { jobs: vec!["redis".into()] })));
+    // Nothing checked: refused with a notice, the list stays.
+    update(&mut s, &km, key('n'));
+    update(&mut s, &km, key('b'));
+    update(&mut s, &km, key(' '));
+    update(&mut s, &km, code(KeyCode::Down));
+    update(&mut s, &km, key(' '));
+    update(&mut s, &km, code(KeyCode::Enter));
+    assert!(matches!(s.ui.popup, Some(Popup::Jobs { .. })));
+    assert_eq!(s.ui.notice.as_deref(), Some("choose at least one job"));
+}
+
+#[test]
+fn restore_needs_the_database_name_typed() {
+    use crate::domain::{BackupKind, BackupStatus, JobEntry, Manifest};
+    let (mut s, km, _) = connected_with(demo());
+    s.restorable = vec![("pg".into(), "trading".into())];
+    let m = |id: &str, status| Manifest {
+        id: id.into(),
+        created: "2026-11-29T00:00:00Z".into(),
+        status,
+        jobs: vec![JobEntry::new("pg", BackupKind::Exec), JobEntry::new("conf", BackupKind::Paths)],
+    };
+    s.history.backups = vec![m("b2", BackupStatus::Failed), m("b1", BackupStatus::Good)];
+    update(&mut s, &km, key('R'));
+    assert_eq!(s.ui.popup, None, "R belongs to the History pane");
+    update(&mut s, &km, key('4'));
+    update(&mut s, &km, key('R'));
+    // Only the verified backup's restorable job is offered.
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Restore { choices: vec![("b1".into(), "pg".into(), "trading".into())], selected: 0 })
+    );
+    update(&mut s, &km, code(KeyCode::Enter));
+    for c in "tradin".chars() {
+        update(&mut s, &km, key(c));
+    }
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    assert!(fx.is_empty(), "a wrong word does nothing");
+    assert!(matches!(s.ui.popup, Some(Popup::Typed { .. })));
+    update(&mut s, &km, key('g'));
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::RunOp { id: 1, request: OpRequest::Restore { backup: "b1".into(), job: "pg".into() } }]
+    );
+}
+
+#[test]
+fn the_emergency_stop_replaces_a_popup_that_takes_no_text() {
+    let (mut s, km, _) = connected_with(demo());
+    s.backup_jobs = vec!["pg".into()];
+    update(&mut s, &km, key('b'));
+    assert!(matches!(s.ui.popup, Some(Popup::Jobs { .. })));
+    update(&mut s, &km, key('X'));
+    assert!(matches!(s.ui.popup, Some(Popup::Confirm(OpRequest::Stop { .. }))), "{:?}", s.ui.popup);
+    let fx = update(&mut s, &km, key('y'));
+    assert!(matches!(fx.as_slice(), [Effect::RunOp { request: OpRequest::Stop { .. }, .. }]));
 }
 
 #[test]

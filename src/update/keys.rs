@@ -1,0 +1,209 @@
+//! A key press. A prompt or popup takes every key while it is open; otherwise the keymap finds
+//! the action (the focused pane's table, then the global one), mutating actions go to
+//! `popups::on_mutating`, and the rest goes to the focused pane's handler, which falls back to
+//! the global handler for what it does not take. Adding a pane means one handler here.
+
+use super::popups::{on_mutating, on_popup_key};
+use super::{Effect, sync_log_target};
+use crate::config::{Action, Keymap, Mode};
+use crate::domain::Pane;
+use crate::state::AppState;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The longest text a prompt takes.
+pub(super) const MAX_INPUT: usize = 256;
+
+/// A printable key typed into a prompt (no control or alt chords).
+pub(super) fn typed_char(k: &KeyEvent) -> Option<char> {
+    match k.code {
+        KeyCode::Char(c) if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
+        _ => None,
+    }
+}
+
+pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) {
+    if state.ui.search_input.is_some() {
+        on_search_key(state, keymap, k);
+        return;
+    }
+    if on_popup_key(state, keymap, k, fx) {
+        return;
+    }
+    let Some(action) = keymap.action(Mode::Pane(state.ui.focus), k) else { return };
+    if action.is_mutating() {
+        on_mutating(state, action, fx);
+        return;
+    }
+    // Esc closes a finished operation's popup first.
+    if action == Action::Cancel && state.op_shown().is_some_and(|o| o.done.is_some()) && !state.ui.help {
+        if let Some(op) = state.ops.last_mut() {
+            op.dismissed = true;
+        }
+        return;
+    }
+    if state.ui.help && !matches!(action, Action::Help | Action::Cancel | Action::Quit) {
+        return; // the help popup is modal
+    }
+    let taken = match state.ui.focus {
+        Pane::Services | Pane::Metrics => services_key(state, action, fx),
+        Pane::Logs => logs_key(state, action),
+        Pane::History => history_key(state, action),
+        Pane::Charts => charts_key(state, action),
+        Pane::Alerts => alerts_key(state, action),
+    };
+    if !taken {
+        global_key(state, action, fx);
+    }
+}
+
+fn on_search_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent) {
+    let Some(input) = state.ui.search_input.as_mut() else { return };
+    match keymap.action(Mode::Search, k) {
+        Some(Action::SearchConfirm) => {
+            let q = state.ui.search_input.take().unwrap_or_default();
+            state.logs.set_query(if q.is_empty() { None } else { Some(q) });
+            if state.logs.query.is_some() && state.logs.current_match.is_none() {
+                state.ui.notice = Some("no match".into());
+            }
+        }
+        Some(Action::SearchCancel) => state.ui.search_input = None,
+        Some(Action::SearchErase) => {
+            input.pop();
+        }
+        _ => {
+            if let Some(c) = typed_char(k)
+                && input.len() < MAX_INPUT
+            {
+                input.push(c);
+            }
+        }
+    }
+}
+
+/// Services, and Metrics (which lists the same services): move the selection.
+fn services_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
+    match action {
+        Action::SelectNext => state.services.move_selection(1),
+        Action::SelectPrev => state.services.move_selection(-1),
+        Action::SelectFirst => state.services.select_edge(false),
+        Action::SelectLast => state.services.select_edge(true),
+        Action::OpenLogs => {
+            focus(state, Pane::Logs, fx);
+            return true;
+        }
+        _ => return false,
+    }
+    sync_log_target(state, fx);
+    true
+}
+
+fn logs_key(state: &mut AppState, action: Action) -> bool {
+    let logs = &mut state.logs;
+    match action {
+        Action::ScrollUp => logs.scroll(-1),
+        Action::ScrollDown => logs.scroll(1),
+        Action::PageUp => logs.scroll(-20),
+        Action::PageDown => logs.scroll(20),
+        Action::ScrollTop => logs.scroll_top(),
+        Action::Follow => logs.follow(),
+        Action::TogglePause => logs.toggle_pause(),
+        Action::Search => state.ui.search_input = Some(String::new()),
+        Action::SearchNext | Action::SearchPrev => {
+            if logs.query.is_none() {
+                state.ui.notice = Some("no search: press the search key first".into());
+            } else if !logs.jump_match(action == Action::SearchPrev) {
+                state.ui.notice =
+                    Some(if action == Action::SearchPrev { "no older match" } else { "no newer match" }.into());
+            }
+        }
+        Action::ToggleFilter => {
+            if logs.query.is_some() {
+                logs.filter = !logs.filter;
+            } else {
+                state.ui.notice = Some("filter needs a search: press the search key first".into());
+            }
+        }
+        Action::ToggleWrap => logs.wrap = !logs.wrap,
+        Action::ToggleTimestamps => logs.timestamps = !logs.timestamps,
+        _ => return false,
+    }
+    true
+}
+
+fn history_key(state: &mut AppState, action: Action) -> bool {
+    let h = &mut state.history;
+    match action {
+        Action::ScrollUp => h.scroll = h.scroll.saturating_sub(1),
+        Action::ScrollDown => h.scroll = (h.scroll + 1).min(h.records.len().saturating_sub(1)),
+        _ => return false,
+    }
+    true
+}
+
+fn charts_key(state: &mut AppState, action: Action) -> bool {
+    let ob = &mut state.observe;
+    let n = ob.panels.len().max(1);
+    match action {
+        Action::SelectNext => ob.selected = (ob.selected + 1).min(n - 1),
+        Action::SelectPrev => ob.selected = ob.selected.saturating_sub(1),
+        _ => return false,
+    }
+    true
+}
+
+fn alerts_key(state: &mut AppState, action: Action) -> bool {
+    let ob = &mut state.observe;
+    match action {
+        Action::ScrollUp => ob.scroll = ob.scroll.saturating_sub(1),
+        Action::ScrollDown => ob.scroll = (ob.scroll + 1).min(500),
+        _ => return false,
+    }
+    true
+}
+
+/// What works the same in every pane.
+fn global_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
+    match action {
+        Action::Quit => state.quit = true,
+        Action::Help => state.ui.help = !state.ui.help,
+        Action::Cancel => {
+            if state.ui.help {
+                state.ui.help = false;
+            } else if state.logs.query.is_some() {
+                state.logs.set_query(None);
+            }
+        }
+        Action::FocusNext | Action::FocusPrev => {
+            let i = Pane::ORDER.iter().position(|p| *p == state.ui.focus).unwrap_or(0);
+            let n = Pane::ORDER.len();
+            let j = if action == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            focus(state, Pane::ORDER[j], fx);
+        }
+        Action::FocusServices => focus(state, Pane::Services, fx),
+        Action::FocusLogs => focus(state, Pane::Logs, fx),
+        Action::FocusMetrics => focus(state, Pane::Metrics, fx),
+        Action::FocusHistory => focus(state, Pane::History, fx),
+        Action::FocusCharts => focus(state, Pane::Charts, fx),
+        Action::FocusAlerts => focus(state, Pane::Alerts, fx),
+        Action::CycleWindow => {
+            state.observe.window = state.observe.window.next();
+            fx.push(Effect::SetWindow(state.observe.window));
+        }
+        Action::TogglePanelLog => state.ui.panel_log = !state.ui.panel_log,
+        // Pane keys of another pane, prompt and popup keys: nothing to do here.
+        _ => {}
+    }
+}
+
+pub(super) fn focus(state: &mut AppState, pane: Pane, fx: &mut Vec<Effect>) {
+    state.ui.focus = pane;
+    if pane != Pane::Services {
+        state.ui.detail = pane;
+    }
+    sync_log_target(state, fx);
+    let want = state.ui.detail == Pane::Metrics;
+    if want != state.metrics.streaming {
+        state.metrics.streaming = want;
+        fx.push(Effect::Stats(want));
+    }
+}

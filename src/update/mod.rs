@@ -1,0 +1,252 @@
+//! The state machine: `update(state, msg) -> effects`. Pure: no I/O, no clocks, no ratatui.
+//!
+//! - this file: messages from the engine, the observers, the store and the operations;
+//! - `keys`: a key press, handled by the focused pane's handler, falling back to the global one;
+//! - `popups`: the actions' popups (confirmations, pickers) and starting operations.
+
+mod keys;
+mod popups;
+
+pub use popups::picker_choices;
+
+use crate::config::Keymap;
+use crate::domain::Pane;
+use crate::logtext::LogLine;
+use crate::msg::{Effect, EngineEvent, Msg, OpEvent};
+use crate::state::logs::StreamState;
+use crate::state::services::Probe;
+use crate::state::{AppState, Conn, Popup};
+use crossterm::event::KeyEventKind;
+
+/// Apply one message. Sets `state.dirty` when something visible changed.
+pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(k) => {
+            if k.kind != KeyEventKind::Release {
+                state.ui.notice = None;
+                keys::on_key(state, keymap, &k, &mut fx);
+                state.dirty = true;
+            }
+        }
+        Msg::Resize => state.dirty = true,
+        Msg::Tick(now) => {
+            state.now = now;
+            sample_availability(state, now);
+            state.dirty = true;
+        }
+        Msg::Observed(o) => {
+            let ob = &mut state.observe;
+            let visible = ob.source != o.source
+                || ob.alerts != o.alerts
+                || (matches!(state.ui.detail, Pane::Charts) && ob.panels != o.panels);
+            ob.source = o.source;
+            ob.panels = o.panels;
+            ob.alerts = o.alerts;
+            ob.last_round = Some(state.now);
+            ob.selected = ob.selected.min(ob.panels.len().saturating_sub(1));
+            if visible {
+                state.dirty = true;
+            }
+        }
+        Msg::Host(r) => {
+            let ob = &mut state.observe;
+            let visible = ob.host_alerts != r.alerts || matches!(state.ui.detail, Pane::Alerts);
+            ob.host = Some(r.sample);
+            ob.host_alerts = r.alerts;
+            if visible {
+                state.dirty = true;
+            }
+        }
+        Msg::Signal(_) => state.quit = true,
+        Msg::Probe(p) => {
+            let new = Probe { ok: p.ok, detail: p.detail };
+            if state.services.probes.get(&p.key) != Some(&new) {
+                state.services.probes.insert(p.key, new);
+                state.dirty = true;
+            }
+        }
+        Msg::Engine(ev) => on_engine(state, ev, &mut fx),
+        Msg::Op(OpEvent::Progress { id, line }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                if op.lines.len() >= 500 {
+                    op.lines.remove(0);
+                }
+                op.lines.push(line);
+                state.dirty = true;
+            }
+        }
+        Msg::Op(OpEvent::Committed { id }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                op.cancellable = false;
+                state.dirty = true;
+            }
+        }
+        Msg::Op(OpEvent::Done { id, result }) => {
+            if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
+                state.ui.notice = Some(match &result {
+                    Ok(s) => s.clone(),
+                    Err(e) => format!("FAILED: {e}"),
+                });
+                op.done = Some(result);
+                op.cancellable = false;
+                op.dismissed = false;
+                state.dirty = true;
+            }
+        }
+        Msg::History { records, kill_switches, backups } => {
+            let h = &mut state.history;
+            if !h.store_attached || h.records != records || h.kill_switches != kill_switches || h.backups != backups {
+                h.records = records;
+                h.kill_switches = kill_switches;
+                h.backups = backups;
+                h.store_attached = true;
+                h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
+                state.dirty = true;
+            }
+        }
+        Msg::Tags { target, tags } => {
+            if let Some(Popup::Picker { target: t, tags: slot, .. }) = state.ui.popup.as_mut()
+                && *t == target
+            {
+                *slot = Some(tags);
+                state.dirty = true;
+            }
+        }
+    }
+    fx
+}
+
+/// One health sample per service (all its containers running and not unhealthy/starting).
+fn sample_availability(state: &mut AppState, now: jiff::Timestamp) {
+    use crate::domain::{Health, RunState};
+    let mut per: std::collections::BTreeMap<crate::domain::ServiceKey, bool> = std::collections::BTreeMap::new();
+    for c in state.services.ordered() {
+        let ok = c.state == RunState::Running && matches!(state.services.health(c), Health::Healthy | Health::None);
+        *per.entry(c.key.clone()).or_insert(true) &= ok;
+    }
+    for (k, ok) in per {
+        state.observe.availability.sample(&k, ok, now);
+    }
+}
+
+fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
+    if !matches!(ev, EngineEvent::Unreachable { .. }) {
+        state.engine.last_contact = Some(state.now);
+    }
+    match ev {
+        EngineEvent::Connected(info) => {
+            state.engine.info = Some(info);
+            state.engine.conn = Conn::Connected;
+            state.dirty = true;
+            // Resume the log view where it was (or open it if none was open yet).
+            if state.logs.container.is_some() {
+                resume_logs(state, fx);
+            } else {
+                sync_log_target(state, fx);
+            }
+        }
+        EngineEvent::Unreachable { reason, retry_in_secs } => {
+            let since = match &state.engine.conn {
+                Conn::Unreachable { since, .. } => *since,
+                _ => state.now,
+            };
+            state.engine.conn = Conn::Unreachable { since, reason, retry_in_secs };
+            state.dirty = true;
+        }
+        EngineEvent::Snapshot(list) => {
+            let ids: std::collections::HashSet<_> = list.iter().map(|c| c.id.clone()).collect();
+            let gone: Vec<_> = state.services.containers.keys().filter(|id| !ids.contains(*id)).cloned().collect();
+            for id in &gone {
+                state.metrics.forget(id);
+            }
+            state.services.replace_all(list);
+            state.dirty = true;
+            sync_log_target(state, fx);
+        }
+        EngineEvent::Upsert(c) => {
+            let id = c.id.clone();
+            let running = c.state == crate::domain::RunState::Running;
+            state.services.upsert(c);
+            state.dirty = true;
+            if state.logs.container.as_ref() == Some(&id)
+                && running
+                && matches!(state.logs.stream, StreamState::Ended(_))
+            {
+                resume_logs(state, fx); // the container was restarted: keep following it
+            } else {
+                sync_log_target(state, fx);
+            }
+        }
+        EngineEvent::Removed(id) => {
+            state.metrics.forget(&id);
+            state.services.remove(&id);
+            state.dirty = true;
+            sync_log_target(state, fx);
+        }
+        EngineEvent::Health(id, h) => {
+            if state.services.set_health(&id, h) {
+                state.dirty = true;
+            }
+        }
+        EngineEvent::Stats(id, s) => {
+            let shown = state.ui.detail == Pane::Metrics || state.ui.focus == Pane::Metrics;
+            state.metrics.push(id, s);
+            if shown {
+                state.dirty = true;
+            }
+        }
+        EngineEvent::Logs(batch) => {
+            if batch.generation != state.logs.generation {
+                return; // a stream the user already left
+            }
+            if batch.skipped > 0 {
+                state.logs.skipped_total += batch.skipped;
+                state.logs.push(std::iter::once(LogLine::marker(format!(
+                    "··· {} lines skipped: the panel could not keep up (see `docker logs` for all of them) ···",
+                    batch.skipped
+                ))));
+            }
+            state.logs.push(batch.lines);
+            state.logs.stream = match batch.ended {
+                Some(reason) => {
+                    state.logs.push(std::iter::once(LogLine::marker(format!("··· {reason} ···"))));
+                    StreamState::Ended(reason)
+                }
+                None => StreamState::Live,
+            };
+            if state.ui.detail == Pane::Logs {
+                state.dirty = true;
+            }
+        }
+    }
+}
+
+/// The log view shows the selected container while the Logs pane is on screen, and nothing
+/// (no stream) otherwise.
+pub(super) fn sync_log_target(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let want = if state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected) {
+        state.services.selected.clone()
+    } else {
+        None
+    };
+    if want == state.logs.container {
+        return;
+    }
+    let generation = state.logs.retarget(want.clone());
+    match want {
+        Some(container) => fx.push(Effect::FollowLogs { container, generation, tail: state.tail, since: None }),
+        None => fx.push(Effect::StopLogs),
+    }
+}
+
+fn resume_logs(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let Some(container) = state.logs.container.clone() else { return };
+    state.logs.generation += 1;
+    state.logs.stream = StreamState::Connecting;
+    let since = state.logs.last_timestamp().map(str::to_owned);
+    fx.push(Effect::FollowLogs { container, generation: state.logs.generation, tail: state.tail, since });
+}
+
+#[cfg(test)]
+mod tests;

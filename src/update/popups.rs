@@ -1,0 +1,239 @@
+//! The actions' popups and the start of operations. A mutating key opens a popup (a y/n
+//! confirmation, the image picker, the backup job list, the restore list, or a typed
+//! confirmation); only the popup's confirmation starts the operation. The emergency stop always
+//! takes the screen: it replaces whatever popup or prompt was open.
+
+use super::Effect;
+use super::keys::{MAX_INPUT, typed_char};
+use crate::config::{Action, Keymap, Mode};
+use crate::domain::{BackupStatus, OpRequest};
+use crate::state::{AppState, OpView, Popup};
+use crossterm::event::KeyEvent;
+
+/// Tags shown by the picker: those containing what was typed.
+pub fn picker_choices<'a>(tags: &'a [String], input: &str) -> Vec<&'a str> {
+    tags.iter().map(String::as_str).filter(|t| input.is_empty() || t.contains(input)).collect()
+}
+
+pub(super) fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Effect>) {
+    let id = state.next_op;
+    state.next_op += 1;
+    let cancellable = request.cancellable();
+    state.ops.push(OpView { id, title: request.title(), lines: Vec::new(), done: None, cancellable, dismissed: false });
+    if state.ops.len() > 20 {
+        state.ops.remove(0);
+    }
+    fx.push(Effect::RunOp { id, request });
+}
+
+/// Keys while a popup of the actions is open. Returns true when the key was taken.
+pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) -> bool {
+    // The emergency stop wins over a popup that does not take text: its confirmation replaces
+    // the popup. (In the image picker and the typed confirmation the key is text: esc first.)
+    let takes_text = matches!(state.ui.popup, Some(Popup::Picker { .. } | Popup::Typed { .. }));
+    let stop_shown = matches!(state.ui.popup, Some(Popup::Confirm(OpRequest::Stop { .. })));
+    if state.ui.popup.is_some()
+        && !takes_text
+        && !stop_shown
+        && keymap.action(Mode::Global, k) == Some(Action::EmergencyStop)
+    {
+        state.ui.popup = None;
+        on_mutating(state, Action::EmergencyStop, fx);
+        return true;
+    }
+    match state.ui.popup.take() {
+        None => false,
+        Some(Popup::Confirm(request)) => {
+            match keymap.action(Mode::Confirm, k) {
+                Some(Action::Confirm) => start_op(state, request, fx),
+                Some(Action::Deny) => state.ui.notice = Some("cancelled: nothing was done".into()),
+                _ => state.ui.popup = Some(Popup::Confirm(request)),
+            }
+            true
+        }
+        Some(Popup::Jobs { mut jobs, mut selected }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerNext) => selected = (selected + 1).min(jobs.len().saturating_sub(1)),
+                Some(Action::PickerPrev) => selected = selected.saturating_sub(1),
+                Some(Action::PickerToggle) => {
+                    if let Some((_, on)) = jobs.get_mut(selected) {
+                        *on = !*on;
+                    }
+                }
+                Some(Action::PickerCancel) => return true,
+                Some(Action::PickerAccept) => {
+                    let chosen: Vec<String> = jobs.iter().filter(|(_, on)| *on).map(|(n, _)| n.clone()).collect();
+                    if chosen.is_empty() {
+                        state.ui.notice = Some("choose at least one job".into());
+                    } else {
+                        // Every job chosen is the same as "all": the title says so.
+                        let jobs = if chosen.len() == jobs.len() { Vec::new() } else { chosen };
+                        state.ui.popup = Some(Popup::Confirm(OpRequest::Backup { jobs }));
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+            state.ui.popup = Some(Popup::Jobs { jobs, selected });
+            true
+        }
+        Some(Popup::Restore { choices, mut selected }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerNext) => selected = (selected + 1).min(choices.len().saturating_sub(1)),
+                Some(Action::PickerPrev) => selected = selected.saturating_sub(1),
+                Some(Action::PickerCancel) => return true,
+                Some(Action::PickerAccept) => {
+                    if let Some((backup, job, word)) = choices.get(selected).cloned() {
+                        let request = OpRequest::Restore { backup, job };
+                        state.ui.popup = Some(Popup::Typed { request, word, input: String::new() });
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+            state.ui.popup = Some(Popup::Restore { choices, selected });
+            true
+        }
+        Some(Popup::Typed { request, word, mut input }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerCancel) => {
+                    state.ui.notice = Some("cancelled: nothing was done".into());
+                    return true;
+                }
+                Some(Action::PickerErase) => {
+                    input.pop();
+                }
+                Some(Action::PickerAccept) if input == word => {
+                    start_op(state, request, fx);
+                    return true;
+                }
+                Some(Action::PickerAccept) => {
+                    state.ui.notice = Some(format!("type {word} exactly to go ahead, or esc to do nothing"));
+                }
+                _ => {
+                    if let Some(c) = typed_char(k)
+                        && input.len() < MAX_INPUT
+                    {
+                        input.push(c);
+                    }
+                }
+            }
+            state.ui.popup = Some(Popup::Typed { request, word, input });
+            true
+        }
+        Some(Popup::Picker { target, current, tags, mut input, mut selected }) => {
+            let choices: Vec<String> = match &tags {
+                Some(Ok(t)) => picker_choices(t, &input).into_iter().map(str::to_owned).collect(),
+                _ => Vec::new(),
+            };
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerNext) => selected = (selected + 1).min(choices.len().saturating_sub(1)),
+                Some(Action::PickerPrev) => selected = selected.saturating_sub(1),
+                Some(Action::PickerCancel) => return true,
+                Some(Action::PickerErase) => {
+                    input.pop();
+                    selected = 0;
+                }
+                Some(Action::PickerAccept) => {
+                    let image = choices.get(selected).cloned().or_else(|| (!input.is_empty()).then(|| input.clone()));
+                    match image {
+                        Some(image) => state.ui.popup = Some(Popup::Confirm(OpRequest::Deploy { target, image })),
+                        None => {
+                            state.ui.notice = Some("type an image reference or pick a tag".into());
+                            state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
+                        }
+                    }
+                    return true;
+                }
+                _ => {
+                    if let Some(c) = typed_char(k)
+                        && input.len() < MAX_INPUT
+                    {
+                        input.push(c);
+                        selected = 0;
+                    }
+                }
+            }
+            state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
+            true
+        }
+    }
+}
+
+pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
+    if state.read_only {
+        state.ui.notice = Some(format!("read-only: {} is disabled", action.name()));
+        return;
+    }
+    let selected = state.services.selected().map(|c| (c.key.to_string(), c.image.clone()));
+    if action != Action::EmergencyStop && action != Action::CancelOperation && state.op_running() {
+        state.ui.notice = Some("an operation is running: wait for it or cancel it".into());
+        return;
+    }
+    match action {
+        Action::EmergencyStop => {
+            let targets = if state.kill_switch_targets.is_empty() {
+                selected.map(|(k, _)| vec![k]).unwrap_or_default()
+            } else {
+                state.kill_switch_targets.clone()
+            };
+            if targets.is_empty() {
+                state.ui.notice = Some("emergency stop: no kill-switch service configured and none selected".into());
+                return;
+            }
+            state.ui.help = false;
+            state.ui.search_input = None;
+            state.ui.popup =
+                Some(Popup::Confirm(OpRequest::Stop { targets, reason: Some("emergency stop from the panel".into()) }));
+        }
+        Action::Backup => {
+            if state.backup_jobs.is_empty() {
+                state.ui.notice = Some("no backup jobs configured: add [[backup.jobs]] to the config".into());
+                return;
+            }
+            let jobs = state.backup_jobs.iter().map(|j| (j.clone(), true)).collect();
+            state.ui.popup = Some(Popup::Jobs { jobs, selected: 0 });
+        }
+        Action::Restore => {
+            let choices: Vec<(String, String, String)> = state
+                .history
+                .backups
+                .iter()
+                .filter(|m| m.status == BackupStatus::Good)
+                .flat_map(|m| {
+                    m.jobs.iter().filter_map(|j| {
+                        let word = state.restorable.iter().find(|(n, _)| *n == j.name).map(|(_, w)| w.clone())?;
+                        Some((m.id.clone(), j.name.clone(), word))
+                    })
+                })
+                .collect();
+            if choices.is_empty() {
+                state.ui.notice = Some("no verified backup of a restorable (PostgreSQL) job to restore".into());
+                return;
+            }
+            state.ui.popup = Some(Popup::Restore { choices, selected: 0 });
+        }
+        Action::CancelOperation => match state.ops.iter().find(|o| o.done.is_none() && o.cancellable) {
+            Some(op) => {
+                fx.push(Effect::CancelOp { id: op.id });
+                state.ui.notice = Some(format!("cancelling: {}", op.title));
+            }
+            None => state.ui.notice = Some("no cancellable operation is running".into()),
+        },
+        Action::StartService | Action::Deploy | Action::Rollback => {
+            let Some((target, image)) = selected else {
+                state.ui.notice = Some("select a service first".into());
+                return;
+            };
+            state.ui.popup = Some(match action {
+                Action::StartService => Popup::Confirm(OpRequest::Start { target }),
+                Action::Rollback => Popup::Confirm(OpRequest::Rollback { target }),
+                _ => {
+                    fx.push(Effect::LoadTags { target: target.clone(), image: image.clone() });
+                    Popup::Picker { target, current: image, tags: None, input: String::new(), selected: 0 }
+                }
+            });
+        }
+        _ => {}
+    }
+}
