@@ -111,8 +111,4 @@ impl Notifier {
             tracing::error!("webhook queue full, notification dropped: {}", e.into_inner());
         }
     }
-
-    pub fn enabled(&self) -> bool {
-        self.tx.is_some()
-    }
 }

@@ -9,13 +9,13 @@
 use super::gate::{Stopped, abort_reason, gate, healthy_now};
 use super::{Ctx, Progress};
 use crate::backend::Retired;
-use crate::domain::{Container, ContainerId, Done, OpError, Outcome, ServiceKey, short_image_id};
+use crate::domain::{Container, ContainerId, Done, OpError, OpRequest, Outcome, ServiceKey, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+enum Kind {
     Deploy,
     Rollback,
 }
@@ -35,12 +35,15 @@ const PULL_LIMIT: Duration = Duration::from_secs(30);
 /// Deploy `image` (or, for a rollback, the last image that passed a gate) to `target`.
 pub(super) async fn run(
     ctx: &Ctx,
-    kind: Kind,
-    target: &str,
-    image: Option<&str>,
+    request: &OpRequest,
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
+    let (kind, target, image) = match request {
+        OpRequest::Deploy { target, image } => (Kind::Deploy, target, Some(image.as_str())),
+        OpRequest::Rollback { target } => (Kind::Rollback, target, None),
+        other => return Err(OpError::Usage(format!("{} is not a deploy", other.title()))),
+    };
     ctx.refuse_if_read_only(kind.name())?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();

@@ -94,10 +94,7 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
     match request {
         OpRequest::Stop { targets, reason } => stop::stop_all(ctx, targets, reason.as_deref(), sink).await,
         OpRequest::Start { target } => stop::start(ctx, target, &mut p).await,
-        OpRequest::Deploy { target, image } => {
-            deploy::run(ctx, deploy::Kind::Deploy, target, Some(image), &mut p, cancel).await
-        }
-        OpRequest::Rollback { target } => deploy::run(ctx, deploy::Kind::Rollback, target, None, &mut p, cancel).await,
+        OpRequest::Deploy { .. } | OpRequest::Rollback { .. } => deploy::run(ctx, request, &mut p, cancel).await,
         OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
     }

@@ -4,22 +4,11 @@
 //! the global handler for what it does not take. Adding a pane means one handler here.
 
 use super::popups::{on_mutating, on_popup_key};
-use super::{Effect, sync_log_target};
+use super::{Effect, MAX_INPUT, sync_log_target, typed_char};
 use crate::config::{Action, Keymap, Mode};
 use crate::domain::Pane;
 use crate::state::AppState;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-/// The longest text a prompt takes.
-pub(super) const MAX_INPUT: usize = 256;
-
-/// A printable key typed into a prompt (no control or alt chords).
-pub(super) fn typed_char(k: &KeyEvent) -> Option<char> {
-    match k.code {
-        KeyCode::Char(c) if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
-        _ => None,
-    }
-}
+use crossterm::event::KeyEvent;
 
 pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) {
     if state.ui.search_input.is_some() {

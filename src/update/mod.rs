@@ -16,7 +16,7 @@ use crate::msg::{Effect, EngineEvent, Msg, OpEvent};
 use crate::state::logs::StreamState;
 use crate::state::services::Probe;
 use crate::state::{AppState, Conn, Popup};
-use crossterm::event::KeyEventKind;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Apply one message. Sets `state.dirty` when something visible changed.
 pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
@@ -115,6 +115,17 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// The longest text a prompt takes.
+const MAX_INPUT: usize = 256;
+
+/// A printable key typed into a prompt (no control or alt chords).
+fn typed_char(k: &KeyEvent) -> Option<char> {
+    match k.code {
+        KeyCode::Char(c) if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
+        _ => None,
+    }
 }
 
 /// One health sample per service (all its containers running and not unhealthy/starting).

@@ -3,8 +3,7 @@
 //! confirmation); only the popup's confirmation starts the operation. The emergency stop always
 //! takes the screen: it replaces whatever popup or prompt was open.
 
-use super::Effect;
-use super::keys::{MAX_INPUT, typed_char};
+use super::{Effect, MAX_INPUT, typed_char};
 use crate::config::{Action, Keymap, Mode};
 use crate::domain::{BackupStatus, OpRequest};
 use crate::state::{AppState, OpView, Popup};
