@@ -31,7 +31,7 @@ fn modules() -> BTreeMap<String, String> {
             continue;
         }
         // Test-only files (`#[cfg(test)] mod tests;`) are not part of the graph.
-        if parts.last().is_some_and(|l| l == "tests" || l == "memory") {
+        if parts.last().is_some_and(|l| l == "tests" || l == "memory" || l.ends_with("_tests")) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
@@ -303,7 +303,7 @@ fn no_source_file_is_over_600_lines() {
                 stack.push(p);
             } else {
                 let n = std::fs::read_to_string(&p).unwrap().lines().count();
-                assert!(n <= 620, "{} has {n} lines", p.display());
+                assert!(n <= 600, "{} has {n} lines", p.display());
             }
         }
     }

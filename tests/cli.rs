@@ -132,3 +132,22 @@ fn readme_key_table_is_the_live_keymap() {
         "README's key table is out of date: paste the output of `stackdeck keys --markdown`"
     );
 }
+
+#[test]
+fn a_backup_kind_or_verify_mode_outside_the_allowed_values_names_them() {
+    let p = write("kind.toml", "[[backup.jobs]]\nname = \"pg\"\nkind = \"dump\"\nservice = \"db\"\n");
+    let (code, _, err) = run(bin().arg("--config").arg(&p).arg("status"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{}:3:8: unknown variant `dump`, expected one of `exec`, `copy`, `paths`", p.display())),
+        "{err}"
+    );
+    assert!(err.contains("fix: use one of the values listed"), "{err}");
+    let p = write(
+        "verify.toml",
+        "[[backup.jobs]]\nname = \"pg\"\nkind = \"exec\"\nservice = \"db\"\ncommand = [\"x\"]\nverify = \"mysql\"\n",
+    );
+    let (code, _, err) = run(bin().arg("--config").arg(&p).arg("status"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(":6:10: unknown variant `mysql`, expected `postgres`"), "{err}");
+}

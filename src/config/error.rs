@@ -52,6 +52,8 @@ impl ConfigError {
             "add the missing field"
         } else if message.contains("invalid type") {
             "use a value of the type shown"
+        } else if message.contains("unknown variant") {
+            "use one of the values listed"
         } else {
             "fix the TOML syntax at this place"
         };
