@@ -415,3 +415,68 @@ fn read_only_refuses_and_ambiguous_names_list_the_candidates() {
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &c]), "true");
 }
+
+#[test]
+fn an_emergency_stop_during_the_rollback_is_not_undone_by_it() {
+    require_engine();
+    let mut p = Project::new("stoprb");
+    let port = 59241;
+    let bot = p.run(
+        "bot",
+        &["-e", &format!("SIM_PORT={port}"), "--restart", "unless-stopped", "--health-timeout", "5s"],
+        &["fx-trading-bot:1"],
+    );
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    // The broken tag fails a short gate; the rollback then gates the old container again.
+    let sd = Sd::new("stoprb", &gate_cfg(&p.name, port).replace("gate_tries = 20", "gate_tries = 4"));
+    let svc = format!("{}/bot", p.name);
+    let deploy = KillOnDrop(Some(
+        sd.cmd(&["deploy", &svc, "fx-trading-bot:2-broken", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the rollback's gate", Duration::from_secs(60), || {
+        sd.history()
+            .iter()
+            .any(|r| r["action"] == "deploy" && r["transcript"].as_str().unwrap_or("").contains("gating it:"))
+            .then_some(())
+    });
+    let (code, out, err) = sd.run(&["stop", &svc, "--yes", "--reason", "stop during rollback"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let o = deploy.wait_with_output();
+    let derr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{derr}");
+    assert!(derr.contains("aborted: emergency stop by"), "{derr}");
+    // The deploy has ended: nothing it does can start the bot any more. Nothing runs.
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false", "the stop held");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "no");
+    assert_eq!(image_of(&bot), "fx-trading-bot:1", "the old container is back under its name, stopped");
+    let h = sd.history();
+    let d = h.iter().find(|r| r["action"] == "deploy").unwrap();
+    assert_eq!(d["outcome"], "interrupted", "{d}");
+    assert!(h.iter().any(|r| r["action"] == "stop" && r["outcome"] == "succeeded"));
+}
+
+#[test]
+fn a_target_name_is_matched_exactly_never_as_a_pattern() {
+    require_engine();
+    let mut p = Project::new("exact");
+    let a = p.run_standalone("victim1", &["bb:1", "sleep", "600"]);
+    let b = p.run_standalone("victim2", &["bb:1", "sleep", "600"]);
+    let sd = Sd::new("exact", "");
+    let pattern = format!("{}-victim.", p.name);
+    for target in [pattern.as_str(), ".*", "^sdt", "victim"] {
+        let (code, out, err) = sd.run(&["stop", target, "--yes"]);
+        assert_eq!(code, 2, "{target}: {out}{err}");
+        assert!(err.contains("no service or container named"), "{target}: {err}");
+    }
+    for c in [&a, &b] {
+        assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", c]), "true", "{c} untouched");
+    }
+    let (code, out, err) = sd.run(&["stop", &a, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &a]), "false");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &b]), "true", "only the named one");
+}

@@ -6,9 +6,9 @@
 //! again. An emergency stop of the service (from any process) aborts the deploy between steps
 //! and during the gate. The operator can cancel until the old instance is removed.
 
-use super::gate::{Stopped, abort_reason, gate, healthy_now};
+use super::gate::{Stopped, abort_reason, gate, healthy_now, latched};
 use super::{Ctx, Progress};
-use crate::backend::Retired;
+use crate::backend::{Retired, Service};
 use crate::domain::{Container, ContainerId, Done, OpError, OpRequest, Outcome, ServiceKey, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Duration;
@@ -191,14 +191,16 @@ async fn swap(
     if let Some(why) = abort_reason(store, key, cancel) {
         // Put the old instance back under its name: the abort wants the service down
         // (emergency stop) or untouched (cancel before anything new ran: start it again).
-        let _ = b.reinstate(&retired, cancel.is_cancelled()).await;
-        return Err(SwapError::Interrupted(why));
+        return match bring_back(ctx, store, key, &retired, p).await {
+            Ok(()) => Err(SwapError::Interrupted(why)),
+            Err(e) => Err(e),
+        };
     }
     p.step(Some(store), format!("creating {} from its own configuration with image {image}", retired.name));
     let new = match b.launch(&retired, image).await {
         Ok(id) => id,
         Err(e) => {
-            let _ = b.reinstate(&retired, true).await;
+            bring_back(ctx, store, key, &retired, p).await?;
             return Err(SwapError::Failed(format!("the new container did not start: {e} (old container restarted)")));
         }
     };
@@ -222,7 +224,8 @@ async fn swap(
     }
 }
 
-/// The new instance failed its gate: remove it, reinstate the old one and gate that.
+/// The new instance failed its gate: remove it, reinstate the old one and gate that. An
+/// emergency stop at any point leaves the service down and ends the deploy as interrupted.
 async fn roll_back(
     ctx: &Ctx,
     store: &Store,
@@ -237,9 +240,7 @@ async fn roll_back(
     b.discard(new, retired.grace)
         .await
         .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;
-    b.reinstate(retired, true)
-        .await
-        .map_err(|e| SwapError::Failed(format!("{why}; and the old container did not come back: {e}")))?;
+    bring_back(ctx, store, key, retired, p).await?;
     p.step(Some(store), "previous container started again; gating it:".to_owned());
     let cfg = ctx.stack.settings(&ServiceKey::parse(key));
     match gate(ctx, store, key, &retired.id, &cfg, p, &CancellationToken::new()).await {
@@ -247,9 +248,45 @@ async fn roll_back(
             p.step(Some(store), "previous container passed the gate".to_owned());
             Err(SwapError::RolledBack(why))
         }
-        Err(Stopped::Unhealthy(w2) | Stopped::Aborted(w2)) => {
+        Err(Stopped::Aborted(stop)) => {
+            halt_retired(ctx, store, key, retired, p).await;
+            Err(SwapError::Interrupted(stop))
+        }
+        Err(Stopped::Unhealthy(w2)) => {
             Err(SwapError::Failed(format!("{why}; the previous container is not healthy either: {w2}")))
         }
+    }
+}
+
+/// Put the retired instance back in service, started, unless the service was emergency-stopped:
+/// then it goes back stopped (restart policy "no"). A stop that lands while it starts is obeyed
+/// right after. `Err(Interrupted)` when the service stays down because of a stop.
+async fn bring_back(ctx: &Ctx, store: &Store, key: &str, retired: &Retired, p: &mut Progress) -> Result<(), SwapError> {
+    let b = &ctx.backend;
+    if let Some(stop) = latched(store, key) {
+        p.step(Some(store), format!("interrupted by {stop}: the previous container stays stopped"));
+        b.reinstate(retired, false)
+            .await
+            .map_err(|e| SwapError::Failed(format!("{stop}; and the old container could not be renamed back: {e}")))?;
+        return Err(SwapError::Interrupted(stop));
+    }
+    b.reinstate(retired, true)
+        .await
+        .map_err(|e| SwapError::Failed(format!("the old container did not come back: {e}")))?;
+    if let Some(stop) = latched(store, key) {
+        halt_retired(ctx, store, key, retired, p).await;
+        return Err(SwapError::Interrupted(stop));
+    }
+    Ok(())
+}
+
+/// Stop the reinstated instance again (an emergency stop arrived while it came back).
+async fn halt_retired(ctx: &Ctx, store: &Store, key: &str, retired: &Retired, p: &mut Progress) {
+    let Ok(Some(now)) = ctx.backend.instance(&retired.id).await else { return };
+    let svc = Service { key: key.to_owned(), instances: vec![now] };
+    match ctx.backend.halt(&svc, Some(retired.grace), p).await {
+        Ok(_) => p.step(Some(store), "emergency stop: the previous container was stopped again".to_owned()),
+        Err(e) => p.step(Some(store), format!("emergency stop: stopping the previous container failed: {e}")),
     }
 }
 

@@ -17,16 +17,18 @@ pub(super) enum Stopped {
     Aborted(String),
 }
 
-/// Why the operation must stop now, if it must: the operator cancelled, or the service was
-/// emergency-stopped (from any process).
-pub(super) fn abort_reason(store: &Store, key: &str, cancel: &CancellationToken) -> Option<String> {
-    if cancel.is_cancelled() {
-        return Some("cancelled by the operator".into());
-    }
+/// The emergency stop of `key`, if one is on (from any process): it wins over everything.
+pub(super) fn latched(store: &Store, key: &str) -> Option<String> {
     match store.kill_switch(key) {
         Ok(Some(k)) => Some(format!("emergency stop by {}: {}", k.by, k.reason)),
         _ => None,
     }
+}
+
+/// Why the operation must stop now, if it must: the service was emergency-stopped (checked
+/// first: a stop wins over a cancel), or the operator cancelled.
+pub(super) fn abort_reason(store: &Store, key: &str, cancel: &CancellationToken) -> Option<String> {
+    latched(store, key).or_else(|| cancel.is_cancelled().then(|| "cancelled by the operator".into()))
 }
 
 pub(super) async fn gate(
@@ -43,14 +45,14 @@ pub(super) async fn gate(
     for i in 1..=tries {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
-            () = cancel.cancelled() => return Err(Stopped::Unhealthy("cancelled by the operator".into())),
+            () = cancel.cancelled() => {}
         }
-        // Cancel = go back to the old instance; emergency stop = leave the service down.
+        // Emergency stop = leave the service down; cancel = go back to the old instance.
+        if let Some(why) = latched(store, key) {
+            return Err(Stopped::Aborted(why));
+        }
         if cancel.is_cancelled() {
             return Err(Stopped::Unhealthy("cancelled by the operator".into()));
-        }
-        if let Some(why) = abort_reason(store, key, cancel) {
-            return Err(Stopped::Aborted(why));
         }
         let now = ctx.backend.instance(id).await.map_err(|e| Stopped::Unhealthy(e.to_string()))?;
         let (state, health, exit) = match &now {

@@ -362,3 +362,61 @@ async fn every_request_goes_through_the_one_driver() {
     assert_eq!(m.calls().len(), before);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn an_emergency_stop_during_the_rollback_is_not_undone_by_it() {
+    let dir = tmp_dir("stop-rollback");
+    let m = Memory::with(&[("bot", "bot:1")]);
+    let c = ctx(&m, "[engine]\npull = false\n[services.bot]\ngate_tries = 5\ngate_interval_secs = 1\n", &dir);
+    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into() });
+    let stop = async {
+        // The old container is being brought back and gated again.
+        while !m.calls().iter().any(|c| c == "reinstate bot start=true") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        run(&c, OpRequest::Stop { targets: vec!["bot".into()], reason: Some("loss limit".into()) }).await
+    };
+    let (d, s) = tokio::join!(deploy, stop);
+    assert!(s.is_ok(), "{s:?}");
+    let e = d.unwrap_err().to_string();
+    assert!(e.contains("aborted: emergency stop by") && e.contains("loss limit"), "{e}");
+    assert!(
+        m.state().iter().all(|(_, _, st, p)| *st != RunState::Running && *p == RestartPolicy::No),
+        "{:?}",
+        m.state()
+    );
+    let rec = c.store().unwrap().recent(5, None).unwrap();
+    let d = rec.iter().find(|r| r.action == "deploy").unwrap();
+    assert_eq!(d.outcome, Outcome::Interrupted, "{d:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn a_stop_before_the_rollback_brings_nothing_back() {
+    let dir = tmp_dir("stop-before-rollback");
+    let m = Memory::with(&[("bot", "bot:1")]);
+    let c = ctx(&m, "[engine]\npull = false\n[services.bot]\ngate_tries = 5\ngate_interval_secs = 1\n", &dir);
+    // Latch the service while the broken image is gated: its gate fails at its first try, and
+    // the rollback must then leave the old container stopped.
+    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into() });
+    let latch = async {
+        while !m.calls().iter().any(|c| c.starts_with("launch")) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let store = c.store().unwrap();
+        store
+            .set_kill_switch(&crate::domain::KillSwitch {
+                service: "p/bot".into(),
+                by: "other".into(),
+                at: jiff::Timestamp::now(),
+                reason: "halt".into(),
+                previous_policy: RestartPolicy::UnlessStopped,
+            })
+            .unwrap();
+    };
+    let (d, ()) = tokio::join!(deploy, latch);
+    assert!(d.unwrap_err().to_string().contains("emergency stop by other"));
+    assert!(!m.calls().iter().any(|c| c.contains("start=true")), "{:?}", m.calls());
+    assert!(m.state().iter().all(|(_, _, st, _)| *st != RunState::Running), "{:?}", m.state());
+    std::fs::remove_dir_all(dir).ok();
+}
