@@ -480,3 +480,81 @@ fn a_target_name_is_matched_exactly_never_as_a_pattern() {
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &a]), "false");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &b]), "true", "only the named one");
 }
+
+/// The state dir of `sd` with its history file replaced by garbage.
+fn corrupt_history(sd: &Sd) {
+    std::fs::create_dir_all(&sd.state).unwrap();
+    std::fs::write(sd.state.join("history.sqlite"), b"this is not a database, it is what a bad disk left").unwrap();
+}
+
+#[test]
+fn the_emergency_stop_does_not_depend_on_the_history_store() {
+    require_engine();
+    let mut p = Project::new("nostore");
+    let bot = p.run("bot", &["--restart", "unless-stopped"], &["bb:1", "sleep", "600"]);
+    let svc = format!("{}/bot", p.name);
+
+    // 1. A corrupt history file: the bot stops, the record goes to the fallback journal, and the
+    //    journal is imported by the next process that opens a working store.
+    let sd = Sd::new("nostore", "[services.bot]\nstop_grace_secs = 1\n");
+    corrupt_history(&sd);
+    let (code, out, err) = sd.run(&["stop", &svc, "--yes", "--reason", "corrupt store"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false", "stopped first");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "no");
+    assert!(out.contains("fallback journal") && out.contains("history.sqlite"), "{out}");
+    assert!(sd.state.join("journal.jsonl").exists());
+    std::fs::remove_file(sd.state.join("history.sqlite")).unwrap();
+    let h = sd.history();
+    let stop = h.iter().find(|r| r["action"] == "stop").expect("the journaled stop was imported");
+    assert_eq!(stop["outcome"], "succeeded", "{stop}");
+    assert_eq!(stop["reason"], "corrupt store", "{stop}");
+    assert!(stop["transcript"].as_str().unwrap().contains("fallback journal"), "{stop}");
+    assert!(!sd.state.join("journal.jsonl").exists(), "imported once, then removed");
+    // The latch came along: start restores the policy the bot had.
+    let (code, out, err) = sd.run(&["start", &svc, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "unless-stopped");
+
+    // 2. Another process holds an exclusive lock on the history database.
+    let locker = KillOnDrop(Some(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\ntime.sleep(120)",
+            ])
+            .arg(sd.state.join("history.sqlite"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let mut child = locker;
+        let out = child.0.as_mut().unwrap().stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "locked");
+        let (code, out, err) = sd.run(&["stop", &svc, "--yes", "--reason", "locked store"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+        assert!(out.contains("fallback journal"), "{out}");
+        drop(child);
+    }
+    let h = sd.history();
+    assert!(h.iter().any(|r| r["action"] == "stop" && r["reason"] == "locked store"), "imported after the lock");
+    let (code, out, err) = sd.run(&["start", &svc, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // 3. A state dir that cannot exist (a dangling symlink): nothing can be written at all, the
+    //    stop happens anyway and prints the record.
+    let link = std::env::temp_dir().join(format!("sd-dangling-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/nonexistent/stackdeck-state", &link).unwrap();
+    let broken = Sd { state: link.clone(), config: sd.config.clone(), host: None };
+    let (code, out, err) = broken.run(&["stop", &svc, "--yes", "--reason", "no state dir"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    assert!(out.contains("NOT RECORDED") && out.contains("no state dir"), "{out}");
+    let _ = std::fs::remove_file(&link);
+}

@@ -7,8 +7,8 @@
 //! Start: kill switch off -> the backend resumes the service with its previous restart policy.
 
 use super::{Ctx, Progress, Sink};
-use crate::domain::{Done, KillSwitch, OpError, Outcome, ServiceKey};
-use crate::store::{NewOp, Store, lock::ServiceLock};
+use crate::domain::{Done, KillSwitch, OpError, Outcome, RestartPolicy, ServiceKey};
+use crate::store::{NewOp, Store, journal, lock::ServiceLock};
 use std::time::Instant;
 
 /// Stop every target at once; each has its own record and progress.
@@ -56,11 +56,15 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     let reason = reason.unwrap_or("emergency stop").to_owned();
-    // The store is consulted, never waited on: a broken one does not keep the bot running.
-    let store = match ctx.store() {
+    let started_at = jiff::Timestamp::now();
+    // The store is consulted, never waited on: a broken or locked one does not keep the bot
+    // running. What it cannot take goes to the fallback journal.
+    let mut unrecorded: Vec<String> = Vec::new();
+    let store = match Store::open_for_stop(&ctx.state_dir) {
         Ok(s) => Some(s),
         Err(e) => {
-            p.step(None, format!("WARNING: the history store is unusable ({e}): stopping anyway, NOT recorded"));
+            p.step(None, format!("WARNING: the history store is unusable ({e}): stopping anyway"));
+            unrecorded.push(e);
             None
         }
     };
@@ -72,67 +76,115 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
             reason: Some(reason.clone()),
             ..NewOp::default()
         })
-        .map_err(|e| p.step(None, format!("WARNING: cannot record the stop ({e}): stopping anyway")))
+        .map_err(|e| {
+            p.step(None, format!("WARNING: cannot record the stop ({e}): stopping anyway"));
+            unrecorded.push(e);
+        })
         .ok()
     });
     p.record = record;
     let started = Instant::now();
-    let latched = latch(ctx, store.as_ref(), &svc, &reason, p).await;
+    let latch = latch(ctx, store.as_ref(), &svc, &reason, p).await;
+    match (&latch.1, &store) {
+        (Ok(()), Some(s)) => {
+            p.step(Some(s), format!("kill switch on for {key} (restart policy was \"{}\")", latch.0.previous_policy))
+        }
+        (Err(e), _) => unrecorded.push(format!("kill switch: {e}")),
+        (Ok(()), None) => {}
+    }
     let grace = ctx.stack.settings(&ServiceKey::parse(&key)).stop_grace;
     let result = ctx.backend.halt(&svc, grace, p).await;
     if let Some(s) = &store {
         p.flush(s);
     }
     let elapsed = started.elapsed();
-    let finish = |outcome, why: Option<&str>| {
-        if let (Some(s), Some(id)) = (&store, record) {
-            let _ = s.finish(id, outcome, why, None);
-        }
-    };
-    match result {
-        Ok(grace) => {
-            let mut summary = format!(
+    let (outcome, summary) = match &result {
+        Ok(grace) => (
+            Outcome::Succeeded,
+            format!(
                 "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"",
                 elapsed.as_secs_f64()
-            );
-            if let Err(e) = latched {
-                summary.push_str(&format!("; WARNING: the kill switch could not be recorded ({e})"));
-            }
-            p.step(store.as_ref(), summary.clone());
-            finish(Outcome::Succeeded, None);
-            Ok(Done { outcome: Outcome::Succeeded, summary })
-        }
-        Err(e) => {
-            p.step(store.as_ref(), format!("stop failed: {e}"));
-            finish(Outcome::Failed, Some(&e.to_string()));
-            Err(e.into())
-        }
+            ),
+        ),
+        Err(e) => (Outcome::Failed, format!("stop failed: {e}")),
+    };
+    p.step(store.as_ref(), summary.clone());
+    let why = result.as_ref().err().map(ToString::to_string);
+    if let (Some(s), Some(id)) = (&store, record)
+        && let Err(e) = s.finish(id, outcome, why.as_deref(), None)
+    {
+        unrecorded.push(e);
+    }
+    let mut summary = summary;
+    if !unrecorded.is_empty() {
+        let entry = journal::Entry {
+            action: "stop".into(),
+            service: key.clone(),
+            from_image: svc.instances.first().map(|c| c.image.clone()),
+            reason: Some(reason.clone()),
+            actor: crate::store::actor(),
+            host: crate::store::hostname(),
+            pid: std::process::id(),
+            started_at: started_at.to_string(),
+            finished_at: Some(jiff::Timestamp::now().to_string()),
+            outcome: outcome.as_str().into(),
+            transcript: vec![summary.clone()],
+            kill_switch: Some(journal::Latch::of(&latch.0)),
+        };
+        let note = match journal::append(&ctx.state_dir, &entry) {
+            Ok(path) => format!(
+                "the history store could not take this stop ({}): it is in the fallback journal {} and is imported when the store opens again",
+                unrecorded.join("; "),
+                path.display()
+            ),
+            Err(e) => format!(
+                "NOT RECORDED: neither the history store ({}) nor the fallback journal ({e}) could be written; the record: {}",
+                unrecorded.join("; "),
+                serde_json::to_string(&entry).unwrap_or_default()
+            ),
+        };
+        p.step(None, format!("WARNING: {note}"));
+        summary.push_str(&format!("; WARNING: {note}"));
+    }
+    match result {
+        Ok(_) => Ok(Done { outcome, summary }),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Turn the kill switch on, keeping the restart policy to restore on start.
+/// The kill switch for `svc` (keeping the restart policy to restore on start), and whether the
+/// store took it.
 async fn latch(
     ctx: &Ctx,
     store: Option<&Store>,
     svc: &crate::backend::Service,
     reason: &str,
     p: &mut Progress,
-) -> Result<(), String> {
-    let store = store.ok_or("no history store")?;
-    let previous_policy = match store.kill_switch(&svc.key)? {
-        // Stopped before and not started since: keep the policy recorded then.
+) -> (KillSwitch, Result<(), String>) {
+    // Stopped before and not started since: keep the policy recorded then.
+    let earlier = store.and_then(|s| s.kill_switch(&svc.key).ok().flatten());
+    let previous_policy = match earlier {
         Some(k) => k.previous_policy,
-        None => ctx.backend.restart_policy(svc).await.map_err(|e| e.to_string())?,
+        None => match ctx.backend.restart_policy(svc).await {
+            Ok(pol) => pol,
+            Err(e) => {
+                p.step(None, format!("WARNING: cannot read the restart policy ({e}): start will leave it at \"no\""));
+                RestartPolicy::No
+            }
+        },
     };
-    store.set_kill_switch(&KillSwitch {
+    let k = KillSwitch {
         service: svc.key.clone(),
         by: crate::store::actor(),
         at: jiff::Timestamp::now(),
         reason: reason.to_owned(),
         previous_policy,
-    })?;
-    p.step(Some(store), format!("kill switch on for {} (restart policy was \"{previous_policy}\")", svc.key));
-    Ok(())
+    };
+    let stored = match store {
+        Some(s) => s.set_kill_switch(&k),
+        None => Err("no history store".into()),
+    };
+    (k, stored)
 }
 
 pub(super) async fn start(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<Done, OpError> {

@@ -5,6 +5,7 @@
 //! finished after. A `running` record whose process is gone is marked `interrupted` on the
 //! next start, so a `kill -9` mid-action never leaves a silent half-record.
 
+pub mod journal;
 pub mod lock;
 
 use crate::domain::{KillSwitch, OpRecord, Outcome, RestartPolicy};
@@ -38,7 +39,7 @@ pub fn actor() -> String {
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
 }
 
@@ -58,7 +59,14 @@ pub struct Store {
     /// Behind a mutex so operations can hold a `&Store` across awaits (each call is short).
     conn: std::sync::Mutex<Connection>,
     pub dir: PathBuf,
+    /// Records imported from the fallback journal when this store was opened.
+    pub imported: usize,
 }
+
+/// How long a write waits for another process's lock: operations wait, the emergency stop
+/// barely does (it never waits on the store).
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+const STOP_WAIT: Duration = Duration::from_millis(300);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ops (
@@ -78,7 +86,17 @@ CREATE TABLE IF NOT EXISTS kill_switch (
 
 impl Store {
     /// Open (creating) the store in `dir`. The dir is made 0700 when created; the file 0600.
+    /// Records left in the fallback journal are imported.
     pub fn open(dir: &Path) -> Result<Store, String> {
+        Store::open_waiting(dir, BUSY_WAIT)
+    }
+
+    /// Open for the emergency stop: a lock held by another process is waited for only briefly.
+    pub fn open_for_stop(dir: &Path) -> Result<Store, String> {
+        Store::open_waiting(dir, STOP_WAIT)
+    }
+
+    fn open_waiting(dir: &Path, busy: Duration) -> Result<Store, String> {
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
             use std::os::unix::fs::PermissionsExt;
@@ -86,15 +104,57 @@ impl Store {
         }
         let path = dir.join("history.sqlite");
         let fresh = !path.exists();
+        let named = |e: rusqlite::Error| format!("{}: {e}", path.display());
         let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         if fresh {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
-        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
+        conn.busy_timeout(busy).map_err(named)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(named)?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-        Ok(Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf() })
+        let mut store = Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf(), imported: 0 };
+        store.imported = store.import_journal();
+        Ok(store)
+    }
+
+    /// Import the fallback journal (see [`journal`]); returns how many records it held.
+    fn import_journal(&self) -> usize {
+        let Some((taken, entries, bad)) = journal::claim(&self.dir) else { return 0 };
+        for b in &bad {
+            tracing::warn!("{}: a line could not be read and was left out: {b}", taken.display());
+        }
+        let mut failed = Vec::new();
+        for e in &entries {
+            if let Err(err) = self.insert_journaled(e) {
+                tracing::warn!("cannot import a journaled {} of {}: {err}", e.action, e.service);
+                failed.push(e.clone());
+            }
+        }
+        for e in &failed {
+            let _ = journal::append(&self.dir, e);
+        }
+        let _ = std::fs::remove_file(&taken);
+        entries.len() - failed.len()
+    }
+
+    fn insert_journaled(&self, e: &journal::Entry) -> Result<(), String> {
+        let mut transcript = e.transcript.join("\n");
+        if !transcript.is_empty() {
+            transcript.push('\n');
+        }
+        transcript.push_str("(recorded in the fallback journal: the history store was unusable)\n");
+        self.conn()
+            .execute(
+                "INSERT INTO ops (action, service, from_image, actor, host, pid, started_at, finished_at, outcome, reason, transcript)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![e.action, e.service, e.from_image, e.actor, e.host, e.pid, e.started_at, e.finished_at, e.outcome().as_str(), e.reason, transcript],
+            )
+            .map_err(|e| e.to_string())?;
+        if let Some(k) = &e.kill_switch {
+            self.set_kill_switch(&k.to_kill_switch(&e.service))?;
+        }
+        Ok(())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
