@@ -147,18 +147,23 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
             return ExitCode::from(1);
         }
     };
+    // Rows are stored inert; they are printed inert as well, whoever wrote them.
+    let i = |s: &str| crate::logtext::inert(s).into_owned();
+    let io = |s: &Option<String>| s.as_deref().map(i);
     if json {
         let v: Vec<serde_json::Value> = records
             .iter()
             .map(|r| {
+                let transcript = store.transcript(r.id).unwrap_or_default();
+                let transcript: Vec<String> = transcript.lines().map(i).collect();
                 serde_json::json!({
-                    "id": r.id, "action": r.action, "service": r.service,
-                    "from_image": r.from_image, "from_image_id": r.from_image_id,
-                    "to_image": r.to_image, "to_image_id": r.to_image_id,
-                    "actor": r.actor, "started_at": r.started_at.to_string(),
+                    "id": r.id, "action": i(&r.action), "service": i(&r.service),
+                    "from_image": io(&r.from_image), "from_image_id": io(&r.from_image_id),
+                    "to_image": io(&r.to_image), "to_image_id": io(&r.to_image_id),
+                    "actor": i(&r.actor), "started_at": r.started_at.to_string(),
                     "finished_at": r.finished_at.map(|t| t.to_string()),
-                    "outcome": r.outcome.as_str(), "reason": r.reason,
-                    "transcript": store.transcript(r.id).unwrap_or_default(),
+                    "outcome": r.outcome.as_str(), "reason": io(&r.reason),
+                    "transcript": transcript.join("\n") + if transcript.is_empty() { "" } else { "\n" },
                 })
             })
             .collect();
@@ -169,12 +174,12 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
                 "{:>4}  {}  {:<8} {:<28} {:<11} {:<24} {}{}",
                 r.id,
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.action,
-                r.service,
+                i(&r.action),
+                i(&r.service),
                 r.outcome.as_str(),
-                r.to_image.as_deref().unwrap_or("-"),
-                r.actor,
-                r.reason.as_deref().map(|x| format!("  ({x})")).unwrap_or_default()
+                i(r.to_image.as_deref().unwrap_or("-")),
+                i(&r.actor),
+                r.reason.as_deref().map(|x| format!("  ({})", i(x))).unwrap_or_default()
             ));
         }
         if records.is_empty() {

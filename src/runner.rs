@@ -90,7 +90,11 @@ impl Runner {
         let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
         tokio::spawn(async move {
             let tags = match crate::engine::backend(&ep).await {
-                Ok(b) => b.local_tags(&image).await.map_err(|e| e.to_string()),
+                Ok(b) => b
+                    .local_tags(&image)
+                    .await
+                    .map(|t| t.iter().map(|t| crate::logtext::inert(t).into_owned()).collect())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             let _ = tx.send(Msg::Tags { target, tags }).await;

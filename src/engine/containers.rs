@@ -274,8 +274,11 @@ impl Backend for ContainerBackend {
         filters.entry("label".into()).or_default().push(format!("{}={svc}", convert::LABEL_SERVICE));
         let list = self.list(filters).await.map_err(ResolveError::Engine)?;
         let mut by_key: HashMap<String, Vec<Container>> = HashMap::new();
-        for c in
-            list.into_iter().filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj))
+        // Keys are inert (engine/convert.rs): compare with what the target is once inert too.
+        let (proj, svc) = (proj.map(|p| crate::logtext::inert(p).into_owned()), crate::logtext::inert(svc));
+        for c in list
+            .into_iter()
+            .filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj.as_deref()))
         {
             by_key.entry(c.key.to_string()).or_default().push(c);
         }
@@ -290,7 +293,8 @@ impl Backend for ContainerBackend {
                 let mut f = HashMap::new();
                 f.insert("name".to_owned(), vec![target.to_owned()]);
                 let list = self.list(f).await.map_err(ResolveError::Engine)?;
-                let instances: Vec<Container> = list.into_iter().filter(|c| c.name == target).collect();
+                let instances: Vec<Container> =
+                    list.into_iter().filter(|c| c.name == crate::logtext::inert(target)).collect();
                 if instances.is_empty() {
                     Err(ResolveError::NotFound(target.to_owned()))
                 } else {

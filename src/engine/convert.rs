@@ -1,6 +1,7 @@
 //! bollard API structs -> stackdeck's domain types. The only place that knows their shape.
 
 use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
+use crate::logtext::inert;
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
 
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
@@ -15,13 +16,16 @@ fn ts(s: Option<&str>) -> Option<jiff::Timestamp> {
     s.parse().ok()
 }
 
+/// Every text of a container that the panel, the CLI, the history and webhooks show is made
+/// inert here, at the boundary (compose labels can hold any bytes; names and references are
+/// checked by the engine but not for what a terminal does with them).
 pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
-    let id = ContainerId(ins.id?);
-    let name = ins.name.unwrap_or_default().trim_start_matches('/').to_owned();
+    let id = ContainerId(inert(&ins.id?).into_owned());
+    let name = inert(ins.name.as_deref().unwrap_or_default().trim_start_matches('/')).into_owned();
     let config = ins.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
     let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
-        (Some(p), Some(s)) => ServiceKey::new(Some(p), s),
+        (Some(p), Some(s)) => ServiceKey::new(Some(&inert(p)), &inert(s)),
         _ => ServiceKey::new(None, &name),
     };
     let st = ins.state.unwrap_or_default();
@@ -33,8 +37,8 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
         key,
         state,
         health,
-        image: config.image.unwrap_or_default(),
-        image_id: ins.image.unwrap_or_default(),
+        image: inert(config.image.as_deref().unwrap_or_default()).into_owned(),
+        image_id: inert(ins.image.as_deref().unwrap_or_default()).into_owned(),
         started_at: ts(st.started_at.as_deref()),
         finished_at: ts(st.finished_at.as_deref()),
         restarts: ins.restart_count.unwrap_or(0),

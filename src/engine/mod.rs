@@ -84,8 +84,8 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
     let info = EngineInfo {
         host: ep.host.clone(),
         source: ep.source.clone(),
-        api_version: v.api_version.unwrap_or_else(|| "?".into()),
-        server_version: v.version.unwrap_or_else(|| "?".into()),
+        api_version: crate::logtext::inert(v.api_version.as_deref().unwrap_or("?")).into_owned(),
+        server_version: crate::logtext::inert(v.version.as_deref().unwrap_or("?")).into_owned(),
     };
     Ok((docker, info))
 }
@@ -98,6 +98,19 @@ fn describe(host: &str, e: &bollard::errors::Error) -> String {
 /// the bottom of the error chain (bollard wraps it as "client error (Connect)"), never by the
 /// wording of a message elsewhere.
 pub(crate) fn classify(host: &str, e: &bollard::errors::Error) -> EngineError {
+    let kind = classify_raw(host, e);
+    let text = one_line(kind.message());
+    match kind {
+        EngineError::NotFound(_) => EngineError::NotFound(text),
+        EngineError::NotRunning(_) => EngineError::NotRunning(text),
+        EngineError::Conflict(_) => EngineError::Conflict(text),
+        EngineError::Unreachable(_) => EngineError::Unreachable(text),
+        EngineError::Timeout(_) => EngineError::Timeout(text),
+        EngineError::Refused(_) => EngineError::Refused(text),
+    }
+}
+
+fn classify_raw(host: &str, e: &bollard::errors::Error) -> EngineError {
     use bollard::errors::Error as B;
     match e {
         B::DockerResponseServerError { status_code: 404, message } => EngineError::NotFound(one_line(message)),
@@ -124,8 +137,9 @@ pub(crate) fn classify(host: &str, e: &bollard::errors::Error) -> EngineError {
     }
 }
 
+/// An engine's message, on one line and inert (it can echo names and labels).
 fn one_line(s: &str) -> String {
-    s.trim().replace(['\n', '\r'], " ")
+    crate::logtext::inert(&s.trim().replace(['\n', '\r'], " ")).into_owned()
 }
 
 /// The I/O error at the bottom of an error's source chain, if any.

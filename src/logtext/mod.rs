@@ -13,6 +13,27 @@ pub use level::Level;
 pub use mask::Masker;
 pub use sanitize::{MAX_LINE_BYTES, sanitize};
 
+/// The one rule for every text that comes from outside stackdeck (names, labels, image
+/// references, engine errors, command and health output, alert texts): made inert as log lines
+/// are, before it is printed, stored, sent or drawn. Borrowed when there is nothing to change.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LINE_BYTES && !text.chars().any(sanitize::needs_replacing) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        let c = sanitize(text.as_bytes());
+        let mut t = c.text;
+        if c.cut_bytes > 0 {
+            t.push_str(&format!(" … ({} bytes cut)", c.cut_bytes));
+        }
+        std::borrow::Cow::Owned(t)
+    }
+}
+
+/// [`inert`], then masked: for what stackdeck stores, prints or sends about an operation.
+pub fn clean(text: &str, masker: &Masker) -> String {
+    masker.mask(&inert(text)).into_owned()
+}
+
 /// One log line, ready for display: sanitized, masked, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {

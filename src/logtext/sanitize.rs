@@ -48,7 +48,7 @@ pub fn sanitize(raw: &[u8]) -> Clean {
     Clean { text, cut_bytes }
 }
 
-fn needs_replacing(c: char) -> bool {
+pub(crate) fn needs_replacing(c: char) -> bool {
     matches!(
         c,
         '\t' | '\u{0}'..='\u{1f}'

@@ -3,8 +3,9 @@
 //! a message for the operator (never a panic): refused, timed out, HTTP status, or "malformed"
 //! with what was expected.
 
-use super::{Alert, PanelData, Severity};
 use crate::config::observe::PanelConfig;
+use crate::domain::{Alert, PanelData, Severity};
+use crate::logtext::inert;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -241,12 +242,12 @@ fn from_prom(a: PromAlert) -> Option<Alert> {
         _ => return None,
     };
     Some(Alert {
-        name: a.labels.get("alertname")?.clone(),
+        name: inert(a.labels.get("alertname")?).into_owned(),
         severity: severity(&a.labels),
         firing,
-        summary: summary(&a.labels, &a.annotations),
+        summary: inert(&summary(&a.labels, &a.annotations)).into_owned(),
         since: a.active_at.and_then(|t| t.parse().ok()),
-        service: service_of(&a.labels),
+        service: service_of(&a.labels).map(|s| inert(&s).into_owned()),
         origin: "prometheus",
     })
 }
@@ -256,12 +257,12 @@ fn from_am(a: AmAlert) -> Option<Alert> {
         return None;
     }
     Some(Alert {
-        name: a.labels.get("alertname")?.clone(),
+        name: inert(a.labels.get("alertname")?).into_owned(),
         severity: severity(&a.labels),
         firing: true,
-        summary: summary(&a.labels, &a.annotations),
+        summary: inert(&summary(&a.labels, &a.annotations)).into_owned(),
         since: a.starts_at.and_then(|t| t.parse().ok()),
-        service: service_of(&a.labels),
+        service: service_of(&a.labels).map(|s| inert(&s).into_owned()),
         origin: "alertmanager",
     })
 }

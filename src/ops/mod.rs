@@ -14,6 +14,7 @@ mod stop;
 use crate::backend::{Backend, Report, ResolveError};
 use crate::config::Stack;
 use crate::domain::{Done, EngineError, OpError, OpRequest, Step};
+use crate::logtext::{Masker, clean};
 use crate::notify::{Notifier, Webhook};
 use crate::store::Store;
 use std::path::PathBuf;
@@ -62,7 +63,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn store(&self) -> Result<Store, OpError> {
-        Store::open(&self.state_dir).map_err(OpError::Failed)
+        Store::open(&self.state_dir).map(|s| s.with_masker(self.stack.masker.clone())).map_err(OpError::Failed)
+    }
+
+    /// A new progress for one operation, masking with the config's patterns.
+    fn progress(&self, sink: &Sink) -> Progress {
+        Progress::new(sink.clone(), self.stack.masker.clone())
     }
 
     fn refuse_if_read_only(&self, what: &str) -> Result<(), OpError> {
@@ -84,13 +90,19 @@ pub type Sink = Option<mpsc::UnboundedSender<Step>>;
 /// Run one operation: dispatch, then announce the outcome. The only caller of each
 /// operation's entry point in the crate.
 pub async fn execute(ctx: &Ctx, request: &OpRequest, sink: Sink, cancel: &CancellationToken) -> Result<Done, OpError> {
-    let result = dispatch(ctx, request, &sink, cancel).await;
+    let m = &ctx.stack.masker;
+    let result = match dispatch(ctx, request, &sink, cancel).await {
+        Ok(d) => Ok(Done { outcome: d.outcome, summary: clean(&d.summary, m) }),
+        Err(OpError::Usage(e)) => Err(OpError::Usage(clean(&e, m))),
+        Err(OpError::Refused(e)) => Err(OpError::Refused(clean(&e, m))),
+        Err(OpError::Failed(e)) => Err(OpError::Failed(clean(&e, m))),
+    };
     announce(ctx, request, &result, &sink).await;
     result
 }
 
 async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &CancellationToken) -> Result<Done, OpError> {
-    let mut p = Progress::new(sink.clone());
+    let mut p = ctx.progress(sink);
     match request {
         OpRequest::Stop { targets, reason } => stop::stop_all(ctx, targets, reason.as_deref(), sink).await,
         OpRequest::Start { target } => stop::start(ctx, target, &mut p).await,
@@ -102,10 +114,11 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
 
 async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>, sink: &Sink) {
     let text = || {
-        crate::notify::outcome_text(
+        let t = crate::notify::outcome_text(
             &request.title(),
             &result.as_ref().map(|d| d.summary.clone()).map_err(ToString::to_string),
-        )
+        );
+        clean(&t, &ctx.stack.masker)
     };
     match &ctx.announce {
         Announce::Off => {}
@@ -117,7 +130,7 @@ async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>
                 Ok(_) => "webhook notified".to_owned(),
                 Err(e) => format!("webhook notification failed: {e}"),
             };
-            Progress::new(sink.clone()).step(None, line);
+            ctx.progress(sink).step(None, line);
         }
     }
 }
@@ -133,22 +146,24 @@ pub fn confirmation_word(stack: &Stack, request: &OpRequest) -> Option<String> {
     }
 }
 
-/// Progress of one operation: to the transcript in the store, and to whoever watches.
+/// Progress of one operation: to the transcript in the store, and to whoever watches. Every
+/// line is made inert and masked here, the one path to the terminal, the panel and the store.
 #[derive(Debug)]
 pub struct Progress {
     tx: Sink,
     record: Option<i64>,
     /// Lines a backend reported, waiting for the next [`Progress::step`] with a store.
     pending: Vec<String>,
+    masker: Masker,
 }
 
 impl Progress {
-    pub fn new(tx: Sink) -> Progress {
-        Progress { tx, record: None, pending: Vec::new() }
+    pub fn new(tx: Sink, masker: Masker) -> Progress {
+        Progress { tx, record: None, pending: Vec::new(), masker }
     }
 
     pub fn step(&mut self, store: Option<&Store>, line: impl Into<String>) {
-        let line = line.into();
+        let line = clean(&line.into(), &self.masker);
         tracing::info!("{line}");
         if let (Some(store), Some(id)) = (store, self.record) {
             for l in self.pending.drain(..) {
@@ -180,6 +195,7 @@ impl Progress {
 
 impl Report for Progress {
     fn line(&mut self, line: String) {
+        let line = clean(&line, &self.masker);
         tracing::info!("{line}");
         if let Some(tx) = &self.tx {
             let _ = tx.send(Step::Line(line.clone()));

@@ -22,7 +22,7 @@ pub(super) async fn stop_all(
         return Err(OpError::Usage("stop needs at least one service".into()));
     }
     let runs = targets.iter().map(|t| {
-        let mut p = Progress::new(sink.clone());
+        let mut p = ctx.progress(sink);
         async move { stop(ctx, t, reason, &mut p).await }
     });
     let results = futures::future::join_all(runs).await;
@@ -61,7 +61,7 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     // running. What it cannot take goes to the fallback journal.
     let mut unrecorded: Vec<String> = Vec::new();
     let store = match Store::open_for_stop(&ctx.state_dir) {
-        Ok(s) => Some(s),
+        Ok(s) => Some(s.with_masker(ctx.stack.masker.clone())),
         Err(e) => {
             p.step(None, format!("WARNING: the history store is unusable ({e}): stopping anyway"));
             unrecorded.push(e);

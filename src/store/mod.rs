@@ -9,6 +9,7 @@ pub mod journal;
 pub mod lock;
 
 use crate::domain::{KillSwitch, OpRecord, Outcome, RestartPolicy};
+use crate::logtext::{Masker, clean};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,8 @@ pub struct Store {
     pub dir: PathBuf,
     /// Records imported from the fallback journal when this store was opened.
     pub imported: usize,
+    /// Every text written is made inert and masked with it (the config's patterns).
+    masker: Masker,
 }
 
 /// How long a write waits for another process's lock: operations wait, the emergency stop
@@ -113,7 +116,8 @@ impl Store {
         conn.busy_timeout(busy).map_err(named)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(named)?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-        let mut store = Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf(), imported: 0 };
+        let mut store =
+            Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf(), imported: 0, masker: Masker::default() };
         store.imported = store.import_journal();
         Ok(store)
     }
@@ -139,8 +143,9 @@ impl Store {
     }
 
     fn insert_journaled(&self, e: &journal::Entry) -> Result<(), String> {
-        let mut transcript = e.transcript.join("\n");
-        if !transcript.is_empty() {
+        let mut transcript = String::new();
+        for l in &e.transcript {
+            transcript.push_str(&self.clean(l));
             transcript.push('\n');
         }
         transcript.push_str("(recorded in the fallback journal: the history store was unusable)\n");
@@ -148,13 +153,28 @@ impl Store {
             .execute(
                 "INSERT INTO ops (action, service, from_image, actor, host, pid, started_at, finished_at, outcome, reason, transcript)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![e.action, e.service, e.from_image, e.actor, e.host, e.pid, e.started_at, e.finished_at, e.outcome().as_str(), e.reason, transcript],
+                params![e.action, self.clean(&e.service), self.clean_opt(e.from_image.as_deref()), self.clean(&e.actor), self.clean(&e.host), e.pid, e.started_at, e.finished_at, e.outcome().as_str(), self.clean_opt(e.reason.as_deref()), transcript],
             )
             .map_err(|e| e.to_string())?;
         if let Some(k) = &e.kill_switch {
             self.set_kill_switch(&k.to_kill_switch(&e.service))?;
         }
         Ok(())
+    }
+
+    /// Mask with these patterns (the config's) instead of the built-in ones.
+    pub fn with_masker(mut self, masker: Masker) -> Store {
+        self.masker = masker;
+        self
+    }
+
+    /// What the store writes of a text from outside: inert and masked.
+    fn clean(&self, text: &str) -> String {
+        clean(text, &self.masker)
+    }
+
+    fn clean_opt(&self, text: Option<&str>) -> Option<String> {
+        text.map(|t| self.clean(t))
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -174,7 +194,7 @@ impl Store {
             .execute(
                 "INSERT INTO ops (action, service, from_image, from_image_id, to_image, actor, host, pid, started_at, outcome, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
-                params![op.action, op.service, op.from_image, op.from_image_id, op.to_image, actor(), hostname(), std::process::id(), Timestamp::now().to_string(), op.reason],
+                params![op.action, self.clean(&op.service), self.clean_opt(op.from_image.as_deref()), self.clean_opt(op.from_image_id.as_deref()), self.clean_opt(op.to_image.as_deref()), self.clean(&actor()), self.clean(&hostname()), std::process::id(), Timestamp::now().to_string(), self.clean_opt(op.reason.as_deref())],
             )
             .map_err(|e| format!("cannot record {} of {}: {e}", op.action, op.service))?;
         Ok(self.conn().last_insert_rowid())
@@ -183,7 +203,10 @@ impl Store {
     /// Append a line to an action's transcript (health tries, steps).
     pub fn note(&self, id: i64, line: &str) -> Result<(), String> {
         self.conn()
-            .execute("UPDATE ops SET transcript = transcript || ?2 || char(10) WHERE id = ?1", params![id, line])
+            .execute(
+                "UPDATE ops SET transcript = transcript || ?2 || char(10) WHERE id = ?1",
+                params![id, self.clean(line)],
+            )
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -198,7 +221,7 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5 WHERE id = ?1",
-                params![id, outcome.as_str(), reason, to_image_id, Timestamp::now().to_string()],
+                params![id, outcome.as_str(), self.clean_opt(reason), self.clean_opt(to_image_id), Timestamp::now().to_string()],
             )
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -273,7 +296,13 @@ impl Store {
             .execute(
                 "INSERT INTO kill_switch (service, by, at, reason, previous_policy) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(service) DO UPDATE SET by = ?2, at = ?3, reason = ?4",
-                params![k.service, k.by, k.at.to_string(), k.reason, k.previous_policy.to_string()],
+                params![
+                    self.clean(&k.service),
+                    self.clean(&k.by),
+                    k.at.to_string(),
+                    self.clean(&k.reason),
+                    k.previous_policy.to_string()
+                ],
             )
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -2,6 +2,7 @@
 
 use crate::config::Stack;
 use crate::domain::{BackupStatus, Manifest};
+use crate::logtext::inert;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,18 +18,50 @@ pub(super) fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), String> {
     f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Every backup under `root`, newest first.
+/// Every backup under `root`, newest first. A manifest is outside text once it is on disk: its
+/// id is the directory's own name (never a path the file names), its texts are made inert, and
+/// a file name that is not a plain name in the backup's directory is refused.
 pub fn list(root: &Path) -> Vec<Manifest> {
     let mut out: Vec<Manifest> = std::fs::read_dir(root)
         .map(|rd| {
             rd.filter_map(Result::ok)
-                .filter_map(|e| std::fs::read_to_string(e.path().join("manifest.json")).ok())
-                .filter_map(|t| serde_json::from_str(&t).ok())
+                .filter_map(|e| {
+                    let text = std::fs::read_to_string(e.path().join("manifest.json")).ok()?;
+                    let m: Manifest = serde_json::from_str(&text).ok()?;
+                    Some(inert_manifest(m, &e.file_name().to_string_lossy()))
+                })
                 .collect()
         })
         .unwrap_or_default();
     out.sort_by(|a, b| b.id.cmp(&a.id));
     out
+}
+
+fn inert_manifest(mut m: Manifest, dir_name: &str) -> Manifest {
+    let i = |s: &str| inert(s).into_owned();
+    m.id = i(dir_name);
+    m.created = i(&m.created);
+    for j in &mut m.jobs {
+        j.name = i(&j.name);
+        j.sha256 = j.sha256.as_deref().map(i);
+        j.error = j.error.as_deref().map(i);
+        j.verified = j.verified.iter().map(|v| i(v)).collect();
+        if let Some(f) = &j.file
+            && !is_plain_name(f)
+        {
+            j.error = Some(format!("the manifest names a file outside the backup ({}): refused", i(f)));
+            j.file = None;
+        }
+    }
+    if m.jobs.iter().any(|j| j.error.is_some()) {
+        m.status = BackupStatus::Failed;
+    }
+    m
+}
+
+/// A file name with no directory part: what a backup's files are.
+fn is_plain_name(f: &str) -> bool {
+    !f.is_empty() && f != "." && f != ".." && !f.contains(['/', '\\', '\0'])
 }
 
 /// Remove backups older than `keep_days`, and good ones beyond the newest `keep_count`.
@@ -53,4 +86,34 @@ pub(super) fn retention(root: &Path, stack: &Stack, keep_id: &str) -> Vec<String
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BackupKind, JobEntry};
+
+    #[test]
+    fn a_tampered_manifest_cannot_point_outside_its_backup() {
+        let root = std::env::temp_dir().join(format!("sd-manifest-{}", std::process::id()));
+        let dir = root.join("20261129T000000Z");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut job = JobEntry::new("pg\u{1b}]0;owned\u{7}", BackupKind::Exec);
+        job.file = Some("../../../etc/shadow".into());
+        let m = Manifest {
+            id: "../../etc".into(),
+            created: "2026-11-29T00:00:00Z".into(),
+            status: BackupStatus::Good,
+            jobs: vec![job],
+        };
+        std::fs::write(dir.join("manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
+        let listed = list(&root);
+        assert_eq!(listed.len(), 1);
+        let l = &listed[0];
+        assert_eq!(l.id, "20261129T000000Z", "the directory's name, not the file's claim");
+        assert_eq!(l.status, BackupStatus::Failed);
+        assert_eq!(l.jobs[0].file, None);
+        assert!(!l.jobs[0].name.contains('\u{1b}') && l.jobs[0].name.contains('␛'), "{}", l.jobs[0].name);
+        std::fs::remove_dir_all(root).ok();
+    }
 }

@@ -75,6 +75,8 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
         {
             entry.error = Some(format!("verification failed: {e}"));
         }
+        // Command output (stderr) reaches the manifest, the record and the webhook: inert and masked.
+        entry.error = entry.error.map(|e| crate::logtext::clean(&e, &ctx.stack.masker));
         match &entry.error {
             None => p.step(
                 Some(&store),
