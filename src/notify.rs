@@ -36,7 +36,7 @@ impl Webhook {
             return Err(format!("webhook notifications are off: ${var} is not an http(s) URL"));
         }
         let client = crate::http::client();
-        Ok(Some(Webhook { client, url, tries: cfg.tries().max(1), timeout: cfg.timeout() }))
+        Ok(Some(Webhook { client, url, tries: cfg.tries(), timeout: cfg.timeout() }))
     }
 
     /// Deliver one message, retrying with backoff. Returns the number of tries it took.

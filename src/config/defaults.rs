@@ -1,12 +1,11 @@
 //! Every default of the stack config, in one place. The config types' getters apply them
-//! (`Stack::settings`, `HostConfig::cpu_max`, ...); nothing else writes a default value.
+//! (`Stack::settings`, `HostConfig::cpu_max`, ...); nothing else writes a default value. The
+//! allowed ranges are in `ranges.rs`: a getter never clamps.
 
 use std::time::Duration;
 
 /// `[engine] resync_secs`: a full re-list this often (events alone go stale).
 pub const RESYNC_SECS: u64 = 30;
-/// The shortest resync accepted.
-pub const RESYNC_MIN_SECS: u64 = 5;
 
 /// `[services.X]`: seconds between HTTP probes, and the probe timeout.
 pub const PROBE_INTERVAL_SECS: u64 = 5;
@@ -18,7 +17,6 @@ pub const GATE_INTERVAL_SECS: u64 = 5;
 /// `[logs]`: lines fetched when a log view opens, and lines kept per view.
 pub const TAIL: u32 = 200;
 pub const BUFFER_LINES: usize = 10_000;
-pub const BUFFER_LINES_MIN: usize = 100;
 
 /// `[backup]` retention (the stack's backup script keeps 7 days).
 pub const KEEP_DAYS: u32 = 7;

@@ -5,6 +5,7 @@ pub mod defaults;
 pub mod error;
 pub mod keys;
 pub mod observe;
+mod ranges;
 pub mod stack;
 pub mod theme;
 

@@ -203,17 +203,6 @@ pub fn validate(file: &str, text: &str, c: &Sections<'_>) -> Result<(), ConfigEr
     if let Some(u) = &c.prometheus.alertmanager_url {
         http_url(file, text, "[prometheus] alertmanager_url", u)?;
     }
-    for (what, v) in [
-        ("[prometheus] interval_secs", c.prometheus.interval_secs),
-        ("[prometheus] timeout_secs", c.prometheus.timeout_secs),
-        ("[scrape] interval_secs", c.scrape.interval_secs),
-        ("[scrape] timeout_secs", c.scrape.timeout_secs),
-        ("[notify] timeout_secs", c.notify.timeout_secs),
-    ] {
-        if v == Some(0) {
-            return bad(format!("{what} is 0"), "use 1 or more seconds");
-        }
-    }
     for t in &c.scrape.targets {
         http_url(file, text, &format!("scrape target of '{}'", t.service), &t.url)?;
     }
@@ -249,11 +238,6 @@ pub fn validate(file: &str, text: &str, c: &Sections<'_>) -> Result<(), ConfigEr
                 "add critical = ... (or warn = ...)",
             );
         }
-    }
-    if let Some(o) = c.availability.objective
-        && !(0.0..=100.0).contains(&o)
-    {
-        return bad(format!("[availability] objective {o} is not a percentage"), "use e.g. 99.9");
     }
     if let Some(v) = &c.notify.webhook_env {
         let name = v.get_ref();

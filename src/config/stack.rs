@@ -153,18 +153,10 @@ pub struct Stack {
 impl Stack {
     pub fn parse(file: &str, text: &str) -> Result<Stack, ConfigError> {
         let config: StackConfig = toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
+        super::ranges::check(file, text, &config)?;
         for (name, svc) in &config.services {
             if let Some(url) = &svc.health_url {
                 super::observe::http_url(file, text, &format!("health_url of service '{name}'"), url)?;
-            }
-            if svc.probe_interval_secs == Some(0) {
-                return Err(ConfigError::at(
-                    file,
-                    text,
-                    None,
-                    format!("probe_interval_secs of '{name}' is 0"),
-                    "use 1 or more seconds",
-                ));
             }
         }
         let mut names = std::collections::HashSet::new();
@@ -217,9 +209,6 @@ impl Stack {
             notify: &config.notify,
         };
         super::observe::validate(file, text, &sections)?;
-        if config.logs.buffer_lines == Some(0) {
-            return Err(ConfigError::at(file, text, None, "[logs] buffer_lines is 0", "keep at least 100 lines"));
-        }
         let defaults: &[&str] = if config.masking.replace_defaults { &[] } else { DEFAULT_PATTERNS };
         for p in &config.masking.patterns {
             if let Err(e) = regex::Regex::new(p.get_ref()) {
@@ -278,14 +267,12 @@ impl Stack {
     }
 
     pub fn buffer_lines(&self) -> usize {
-        self.config.logs.buffer_lines.unwrap_or(defaults::BUFFER_LINES).max(defaults::BUFFER_LINES_MIN)
+        self.config.logs.buffer_lines.unwrap_or(defaults::BUFFER_LINES)
     }
 
     /// The engine's full resync period.
     pub fn resync(&self) -> Duration {
-        Duration::from_secs(
-            self.config.engine.resync_secs.unwrap_or(defaults::RESYNC_SECS).max(defaults::RESYNC_MIN_SECS),
-        )
+        Duration::from_secs(self.config.engine.resync_secs.unwrap_or(defaults::RESYNC_SECS))
     }
 
     /// Try to pull an image before deploying it.
@@ -299,7 +286,7 @@ impl Stack {
     }
 
     pub fn keep_count(&self) -> usize {
-        self.config.backup.keep_count.unwrap_or(defaults::KEEP_COUNT).max(1)
+        self.config.backup.keep_count.unwrap_or(defaults::KEEP_COUNT)
     }
 }
 
@@ -331,8 +318,8 @@ impl ServiceSettings {
             hidden: c.hidden,
             kill_switch: c.kill_switch,
             stop_grace: c.stop_grace_secs,
-            gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES).max(1),
-            gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS).max(1)),
+            gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES),
+            gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS)),
         }
     }
 }
