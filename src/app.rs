@@ -80,6 +80,16 @@ pub async fn run(setup: Setup) -> Result<()> {
     state.services.hidden = setup.stack.hidden();
 
     let mut guard = Guard::enter();
+    let mut fatal_rx = catch_background_panics();
+    #[cfg(debug_assertions)]
+    if std::env::var_os("STACKDECK_TEST_TASK_PANIC").is_some() {
+        // Test seam (debug builds only): a background task that dies, as a bad value once did.
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            panic!("STACKDECK_TEST_TASK_PANIC: deliberate panic in a background task");
+        });
+    }
+    let mut fatal: Option<String> = None;
     let mut keys = EventStream::new();
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
@@ -105,6 +115,10 @@ pub async fn run(setup: Setup) -> Result<()> {
         let frame_due = state.dirty.then(|| last_draw + FRAME);
         let msg = tokio::select! {
             m = rx.recv() => m,
+            f = fatal_rx.recv() => {
+                fatal = f.or_else(|| Some("a background task failed".into()));
+                break;
+            }
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) => Some(Msg::Key(k)),
                 Some(Ok(Event::Resize(..))) => Some(Msg::Resize),
@@ -147,6 +161,10 @@ pub async fn run(setup: Setup) -> Result<()> {
         }
     }
     drop(guard);
+    if let Some(why) = &fatal {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "stackdeck: stopping: {why}");
+    }
     let busy = runner.busy();
     if busy > 0 {
         use std::io::Write;
@@ -157,7 +175,40 @@ pub async fn run(setup: Setup) -> Result<()> {
         );
         runner.finish_all().await;
     }
-    Ok(())
+    match fatal {
+        // The terminal is restored and running operations have ended: now say it and exit non-zero.
+        Some(why) => Err(color_eyre::eyre::eyre!(
+            "{why}\nThe panel stopped because one of its tasks failed; the terminal was restored. Operations that were running are marked interrupted when stackdeck next starts."
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A panic on any thread but the UI's (an engine, observer or operation task) must take the
+/// panel down cleanly: without this, tokio keeps the panel running on a dead task (showing
+/// "connected" while nothing updates) and ratatui's hook half-restores the terminal under it.
+/// Such a panic is reported to the loop, which restores the terminal, says why, and exits 1.
+/// A panic of the UI thread itself keeps the usual path (terminal restored, then the report).
+fn catch_background_panics() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ui = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui {
+            previous(info);
+            return;
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("a background thread").to_owned();
+        let _ = tx.send(crate::logtext::inert(&format!("internal error in {thread}{at}: {what}")).into_owned());
+    }));
+    rx
 }
 
 fn spawn_signals(tx: mpsc::Sender<Msg>) -> Result<()> {

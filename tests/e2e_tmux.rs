@@ -81,11 +81,7 @@ fn read_only_shows_the_badge_and_a_tiny_terminal_still_works() {
     assert!(s.lines().count() <= 12, "{s}");
     // Resize while running: the panel redraws at the new size.
     assert!(
-        std::process::Command::new("tmux")
-            .args(["resize-window", "-t", &t.session, "-x", "100", "-y", "30"])
-            .status()
-            .unwrap()
-            .success()
+        common::tmux().args(["resize-window", "-t", &t.session, "-x", "100", "-y", "30"]).status().unwrap().success()
     );
     t.wait("a redraw at 100 columns", |s| s.lines().any(|l| l.chars().count() >= 99 && l.contains("Services")));
 }
@@ -106,6 +102,24 @@ fn a_panic_restores_the_terminal_before_the_report() {
     assert!(!t.alternate_screen_on(), "a panic left the alternate screen on:\n{s}");
     assert!(s.contains("deliberate panic after a frame"), "the report is printed on the restored screen:\n{s}");
     assert!(!s.contains("STACKDECK-EXIT=0"), "a panic is not a clean exit:\n{s}");
+}
+
+#[test]
+fn a_background_task_that_panics_takes_the_panel_down_cleanly() {
+    require_engine();
+    let mut p = Project::new("taskpanic");
+    p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    // The seam exists only in debug builds (the test profile).
+    let t = Tmux::start(
+        "sd-taskpanic",
+        100,
+        30,
+        &format!("RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 STACKDECK_TEST_TASK_PANIC=1 {}", panel_cmd(&p.name, "")),
+    );
+    let s = t.wait("the exit after the task's panic", |s| s.contains("STACKDECK-EXIT="));
+    assert!(!t.alternate_screen_on(), "the alternate screen is still on:\n{s}");
+    assert!(s.contains("deliberate panic in a background task"), "the reason is printed on the restored screen:\n{s}");
+    assert!(s.contains("STACKDECK-EXIT=1"), "a failed task is not a clean exit:\n{s}");
 }
 
 #[test]

@@ -115,6 +115,15 @@ pub fn health_of(container: &str) -> String {
 }
 
 /// A tmux session running a command at a fixed size; killed on drop.
+/// tmux on a server of this test process's own (`tmux -L`): a developer's running tmux server
+/// (with its own DOCKER_HOST and other variables) is never where the panels start, so every
+/// variable a test relies on comes from the test itself.
+pub fn tmux() -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", &format!("stackdeck-tests-{}", std::process::id())]);
+    c
+}
+
 pub struct Tmux {
     pub session: String,
 }
@@ -122,7 +131,7 @@ pub struct Tmux {
 impl Tmux {
     pub fn start(name: &str, w: u16, h: u16, cmd: &str) -> Tmux {
         let session = format!("{name}-{}", std::process::id());
-        let st = Command::new("tmux")
+        let st = tmux()
             .args(["new-session", "-d", "-s", &session, "-x", &w.to_string(), "-y", &h.to_string(), cmd])
             .status()
             .expect("tmux runs");
@@ -131,15 +140,14 @@ impl Tmux {
     }
 
     pub fn screen(&self) -> String {
-        let o =
-            Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("tmux capture-pane");
+        let o = tmux().args(["capture-pane", "-p", "-t", &self.session]).output().expect("tmux capture-pane");
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     pub fn keys(&self, keys: &[&str]) {
         let mut a = vec!["send-keys", "-t", &self.session];
         a.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&a).status().expect("tmux send-keys").success());
+        assert!(tmux().args(&a).status().expect("tmux send-keys").success());
     }
 
     /// Wait until the screen satisfies `pred`; return it.
@@ -159,25 +167,19 @@ impl Tmux {
     }
 
     pub fn alternate_screen_on(&self) -> bool {
-        let o = Command::new("tmux")
-            .args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"])
-            .output()
-            .expect("tmux");
+        let o = tmux().args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"]).output().expect("tmux");
         String::from_utf8_lossy(&o.stdout).trim() == "1"
     }
 
     pub fn pane_pid(&self) -> u32 {
-        let o = Command::new("tmux")
-            .args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
-            .output()
-            .expect("tmux");
+        let o = tmux().args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"]).output().expect("tmux");
         String::from_utf8_lossy(&o.stdout).trim().parse().expect("pane pid")
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = tmux().args(["kill-session", "-t", &self.session]).status();
     }
 }
 
