@@ -155,7 +155,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![e.action, self.clean(&e.service), self.clean_opt(e.from_image.as_deref()), self.clean(&e.actor), self.clean(&e.host), e.pid, e.started_at, e.finished_at, e.outcome().as_str(), self.clean_opt(e.reason.as_deref()), transcript],
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.fail(e))?;
         if let Some(k) = &e.kill_switch {
             self.set_kill_switch(&k.to_kill_switch(&e.service))?;
         }
@@ -166,6 +166,11 @@ impl Store {
     pub fn with_masker(mut self, masker: Masker) -> Store {
         self.masker = masker;
         self
+    }
+
+    /// A database error, naming the file ("file is not a database" alone says nothing).
+    fn fail(&self, e: rusqlite::Error) -> String {
+        format!("{}: {e}", self.dir.join("history.sqlite").display())
     }
 
     /// What the store writes of a text from outside: inert and masked.
@@ -185,7 +190,7 @@ impl Store {
     /// Changes whenever another connection (another operation, another operator) commits:
     /// a cheap "has anything changed?" for pollers.
     pub fn data_version(&self) -> Result<i64, String> {
-        self.conn().query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())
+        self.conn().query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.fail(e))
     }
 
     /// Record an action before it starts. Returns its id.
@@ -196,7 +201,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
                 params![op.action, self.clean(&op.service), self.clean_opt(op.from_image.as_deref()), self.clean_opt(op.from_image_id.as_deref()), self.clean_opt(op.to_image.as_deref()), self.clean(&actor()), self.clean(&hostname()), std::process::id(), Timestamp::now().to_string(), self.clean_opt(op.reason.as_deref())],
             )
-            .map_err(|e| format!("cannot record {} of {}: {e}", op.action, op.service))?;
+            .map_err(|e| format!("cannot record {} of {}: {}", op.action, op.service, self.fail(e)))?;
         Ok(self.conn().last_insert_rowid())
     }
 
@@ -208,7 +213,7 @@ impl Store {
                 params![id, self.clean(line)],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 
     pub fn finish(
@@ -224,7 +229,7 @@ impl Store {
                 params![id, outcome.as_str(), self.clean_opt(reason), self.clean_opt(to_image_id), Timestamp::now().to_string()],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 
     /// Mark `running` records of dead processes on this host as interrupted. Returns them.
@@ -235,9 +240,9 @@ impl Store {
             let conn = self.conn();
             let mut stmt = conn
                 .prepare("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1")
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| self.fail(e))?;
             stmt.query_map(params![host], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| e.to_string())?
+                .map_err(|e| self.fail(e))?
                 .filter_map(Result::ok)
                 .collect()
         };
@@ -259,10 +264,7 @@ impl Store {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<OpRecord>, String> {
-        self.conn()
-            .query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row)
-            .optional()
-            .map_err(|e| e.to_string())
+        self.conn().query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row).optional().map_err(|e| self.fail(e))
     }
 
     /// Newest first.
@@ -272,9 +274,9 @@ impl Store {
             None => (format!("{SELECT} WHERE ?2 = ?2 ORDER BY id DESC LIMIT ?1"), ""),
         };
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql).map_err(|e| e.to_string())?;
-        let rows = stmt.query_map(params![limit as i64, svc], row).map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map(params![limit as i64, svc], row).map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
     }
 
     /// The last image that passed a health gate for this service (deploy or rollback).
@@ -288,7 +290,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 
     pub fn set_kill_switch(&self, k: &KillSwitch) -> Result<(), String> {
@@ -305,7 +307,7 @@ impl Store {
                 ],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 
     /// Remove the kill switch; returns it (with the policy to restore).
@@ -313,7 +315,7 @@ impl Store {
         let k = self.kill_switch(service)?;
         self.conn()
             .execute("DELETE FROM kill_switch WHERE service = ?1", params![service])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.fail(e))?;
         Ok(k)
     }
 
@@ -325,23 +327,23 @@ impl Store {
                 ks_row,
             )
             .optional()
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 
     pub fn kill_switches(&self) -> Result<Vec<KillSwitch>, String> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached("SELECT service, by, at, reason, previous_policy FROM kill_switch ORDER BY at")
-            .map_err(|e| e.to_string())?;
-        let rows = stmt.query_map([], ks_row).map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map([], ks_row).map_err(|e| self.fail(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
     }
 
     /// The full transcript of one action (health tries etc.).
     pub fn transcript(&self, id: i64) -> Result<String, String> {
         self.conn()
             .query_row("SELECT transcript FROM ops WHERE id = ?1", params![id], |r| r.get(0))
-            .map_err(|e| e.to_string())
+            .map_err(|e| self.fail(e))
     }
 }
 
