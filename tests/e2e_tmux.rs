@@ -123,6 +123,41 @@ fn a_background_task_that_panics_takes_the_panel_down_cleanly() {
 }
 
 #[test]
+fn an_ambiguous_kill_switch_shows_in_the_header_and_x_stops_every_match() {
+    require_engine();
+    // A service name of this test only: concurrent tests' trading bots are never matched.
+    const SVC: &str = "amb-kill-switch-bot";
+    let mut a = Project::new("amb-a");
+    let mut b = Project::new("amb-b");
+    let bot_a = a.run(SVC, &[], &["bb:1", "sleep", "600"]);
+    let bot_b = b.run(SVC, &[], &["bb:1", "sleep", "600"]);
+    let dir = std::env::temp_dir().join(format!("sd-amb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, format!("[services.{SVC}]\nkill_switch = true\nstop_grace_secs = 1\n")).unwrap();
+    // No --project: both projects are on screen (other tests' projects too: the service name is ours).
+    let cmd = format!(
+        "XDG_CONFIG_HOME=/nonexistent {} --config {} --state-dir {}; echo STACKDECK-EXIT=$?; sleep 600",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        cfg.display(),
+        dir.join("state").display()
+    );
+    let t = Tmux::start("sd-amb", 200, 40, &cmd);
+    let s = t.wait("the ambiguity in the header", |s| s.lines().next().is_some_and(|l| l.contains("ambiguous")));
+    let header = s.lines().next().unwrap().to_owned();
+    assert!(header.contains(&format!("kill switch '{SVC}' is ambiguous")), "{header}");
+    t.keys(&["X"]);
+    let s =
+        t.wait("one confirmation naming both", |s| s.contains("go ahead") && s.contains(&format!("{}/{SVC}", b.name)));
+    assert!(s.contains(&format!("{}/{SVC}", a.name)), "{s}");
+    t.keys(&["y"]);
+    t.wait("the stop done", |s| s.contains("[done]"));
+    for c in [&bot_a, &bot_b] {
+        assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", c]), "false", "{c}");
+    }
+}
+
+#[test]
 fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     require_engine();
     let mut p = Project::new("xkey");

@@ -60,6 +60,14 @@ pub enum Popup {
     Typed { request: OpRequest, word: String, input: String },
 }
 
+/// The emergency stop's targets and the kill-switch config's problems (see
+/// [`AppState::kill_switch_plan`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KillSwitchPlan {
+    pub targets: Vec<String>,
+    pub problems: Vec<String>,
+}
+
 /// An operation started from this panel, as its popup shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpView {
@@ -150,6 +158,50 @@ impl AppState {
     /// The operation popup on screen: the newest one, until dismissed.
     pub fn op_shown(&self) -> Option<&OpView> {
         self.ops.last().filter(|o| !o.dismissed)
+    }
+
+    /// What the emergency stop stops, and what is wrong with the kill-switch config, from the
+    /// services the engine has now. A name without a project (`trading-bot`) that matches
+    /// services in several projects stops all of them (a kill switch must never fail to stop)
+    /// and is a config problem shown in the header; `project/service` names exactly one.
+    /// Without a kill-switch service in the config: the selected service.
+    pub fn kill_switch_plan(&self) -> KillSwitchPlan {
+        let mut plan = KillSwitchPlan::default();
+        if self.kill_switch_targets.is_empty() {
+            plan.targets = self.services.selected().map(|c| vec![c.key.to_string()]).unwrap_or_default();
+            return plan;
+        }
+        for name in &self.kill_switch_targets {
+            if name.contains('/') || !self.services.loaded {
+                plan.targets.push(name.clone());
+                continue;
+            }
+            let mut keys: Vec<String> = self
+                .services
+                .containers
+                .values()
+                .filter(|c| c.key.service == *name)
+                .map(|c| c.key.to_string())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            match keys.len() {
+                0 => {
+                    plan.problems.push(format!("kill switch '{name}' matches no service"));
+                    plan.targets.push(name.clone());
+                }
+                1 => plan.targets.extend(keys),
+                n => {
+                    plan.problems.push(format!(
+                        "kill switch '{name}' is ambiguous ({n} services: {}): write project/service in the config",
+                        keys.join(", ")
+                    ));
+                    plan.targets.extend(keys);
+                }
+            }
+        }
+        plan.targets.dedup();
+        plan
     }
 
     /// Data is stale while the engine is not answering.

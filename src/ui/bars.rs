@@ -32,6 +32,10 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             ));
         }
     }
+    // A kill-switch config that does not name exactly one service: seen at once, not in an incident.
+    for problem in st.kill_switch_plan().problems {
+        spans.push(Span::styled(format!("⚠ {problem} "), v.style(Slot::StatusError)));
+    }
     if st.observe.configured {
         let slot = match st.observe.source {
             crate::domain::Source::Scrape { fallback: Some(_) } => Slot::StatusError,

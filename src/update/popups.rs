@@ -171,11 +171,7 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
     }
     match action {
         Action::EmergencyStop => {
-            let targets = if state.kill_switch_targets.is_empty() {
-                selected.map(|(k, _)| vec![k]).unwrap_or_default()
-            } else {
-                state.kill_switch_targets.clone()
-            };
+            let targets = state.kill_switch_plan().targets;
             if targets.is_empty() {
                 state.ui.notice = Some("emergency stop: no kill-switch service configured and none selected".into());
                 return;

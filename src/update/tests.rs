@@ -520,3 +520,35 @@ fn ticks_sample_availability_per_service() {
     assert_eq!(a.share(&ServiceKey::new(Some("p"), "bot"), 300, now).unwrap().percent, 100.0);
     assert_eq!(a.share(&ServiceKey::new(Some("p"), "db"), 300, now).unwrap().percent, 0.0);
 }
+
+#[test]
+fn an_ambiguous_kill_switch_is_a_config_problem_at_once_and_x_stops_every_match() {
+    let both = vec![
+        container("a", Some("fx"), "trading-bot", RunState::Running, Health::Healthy),
+        container("b", Some("paper"), "trading-bot", RunState::Running, Health::Healthy),
+        container("c", Some("fx"), "api-server", RunState::Running, Health::Healthy),
+    ];
+    let (mut s, km, _) = connected_with(both);
+    s.kill_switch_targets = vec!["trading-bot".into(), "fx/api-server".into()];
+    let plan = s.kill_switch_plan();
+    assert_eq!(plan.problems.len(), 1, "{plan:?}");
+    assert!(plan.problems[0].contains("'trading-bot' is ambiguous (2 services: fx/trading-bot, paper/trading-bot)"));
+    update(&mut s, &km, key('X'));
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Confirm(OpRequest::Stop {
+            targets: vec!["fx/trading-bot".into(), "paper/trading-bot".into(), "fx/api-server".into()],
+            reason: Some("emergency stop from the panel".into()),
+        }))
+    );
+    // One project only: resolved to exactly one service, no problem.
+    let (mut s, _, _) =
+        connected_with(vec![container("a", Some("fx"), "trading-bot", RunState::Running, Health::Healthy)]);
+    s.kill_switch_targets = vec!["trading-bot".into()];
+    assert_eq!(
+        s.kill_switch_plan(),
+        crate::state::KillSwitchPlan { targets: vec!["fx/trading-bot".into()], problems: vec![] }
+    );
+    s.kill_switch_targets = vec!["nothing-here".into()];
+    assert_eq!(s.kill_switch_plan().problems, vec!["kill switch 'nothing-here' matches no service".to_owned()]);
+}
