@@ -116,6 +116,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The replacement passed: remove the retired instance for good.
     async fn commit(&self, retired: &Retired) -> Result<(), EngineError>;
 
+    /// Instances of `service` that an interrupted replace left aside (stopped, under another
+    /// name), ready to be reinstated.
+    async fn leftovers(&self, service: &Service) -> Result<Vec<Retired>, EngineError>;
+
     /// The image id a reference names on the engine, if any.
     async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError>;
 

@@ -67,6 +67,14 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// After an interrupted deploy: remove the never-gated replacement, put the previous
+    /// container back under its name and gate it.
+    Recover {
+        service: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Redeploy the last image that passed a health gate for the service.
     Rollback {
         service: String,

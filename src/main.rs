@@ -83,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)
         }
         Some(Command::Rollback { ref service, yes }) => op(OpRequest::Rollback { target: service.clone() }, yes),
+        Some(Command::Recover { ref service, yes }) => op(OpRequest::Recover { target: service.clone() }, yes),
         Some(Command::Backup { ref jobs }) => op(OpRequest::Backup { jobs: jobs.clone() }, true),
         Some(Command::Backups { json }) => Ok(stackdeck::opcli::backups(&state_dir, &stack, json)),
         Some(Command::Restore { ref backup, ref job, yes }) => {

@@ -98,14 +98,21 @@ pub async fn collect(ep: &Endpoint, project: Option<&str>, stack: &Stack) -> Res
 /// Plain-text table.
 pub fn render_text(r: &Report) -> String {
     let mut out = format!("engine {} (API {}, {})\n", r.engine.host, r.engine.api_version, r.engine.server_version);
+    let key = |s: &ServiceJson| match &s.project {
+        Some(p) => format!("{p}/{}", s.service),
+        None => s.service.clone(),
+    };
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for s in &r.services {
+        *count.entry(key(s)).or_default() += 1;
+    }
     let rows: Vec<[String; 6]> = r
         .services
         .iter()
         .map(|s| {
-            let svc = match &s.project {
-                Some(p) => format!("{p}/{}", s.service),
-                None => s.service.clone(),
-            };
+            let k = key(s);
+            // A service with several containers: each row names its container.
+            let svc = if count[&k] > 1 { format!("{k} ({})", s.container) } else { k };
             let short = crate::domain::short_image_id(&s.image_id);
             [
                 svc,
@@ -131,6 +138,13 @@ pub fn render_text(r: &Report) -> String {
     }
     if r.services.is_empty() {
         out.push_str("(no containers)\n");
+    }
+    for s in r.services.iter().filter(|s| s.container.ends_with(crate::domain::PARKED_SUFFIX)) {
+        out.push_str(&format!(
+            "note: an interrupted deploy left {} aside: `stackdeck recover {}` puts it back and gates it\n",
+            s.container,
+            key(s)
+        ));
     }
     out
 }

@@ -343,9 +343,95 @@ fn kill_9_mid_deploy_is_recorded_as_interrupted() {
         &format!("label=com.docker.compose.project={}", p.name),
     ]);
     assert!(names.contains("-stackdeck-old"), "{names}");
-    for n in names.lines() {
-        let _ = common::docker(&["rm", "-fv", n]);
-    }
+
+    // The next stackdeck recognises it: status names both containers and says how to recover;
+    // a deploy refuses with that hint; `recover` puts the gated container back.
+    let svc = format!("{}/bot", p.name);
+    let (code, out, err) = sd.run(&["--project", &p.name, "status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{svc} ({bot})")) && out.contains(&format!("{svc} ({bot}-stackdeck-old)")), "{out}");
+    assert!(out.contains(&format!("stackdeck recover {svc}")), "{out}");
+    let (code, _, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("`stackdeck recover {svc}` puts it back")), "{err}");
+    let (code, out, err) = sd.run(&["recover", &svc, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("never passed a gate") && out.contains("passed the gate"), "{out}");
+    let names = docker_ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.Image}} {{.State}}",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", p.name),
+    ]);
+    assert_eq!(names, format!("{bot} fx-trading-bot:1 running"), "one container, the gated image, running");
+    let h = sd.history();
+    assert!(h.iter().any(|r| r["action"] == "recover" && r["outcome"] == "succeeded"), "{h:?}");
+    let (code, out, _) = sd.run(&["recover", &svc, "--yes"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing to recover"), "{out}");
+}
+
+#[test]
+fn an_engine_restart_during_the_gate_does_not_strand_the_service() {
+    require_engine();
+    let mut eng = PrivateEngine::new("hic");
+    eng.start();
+    eng.load(&["fx-trading-bot:1", "fx-trading-bot:2"]);
+    let port = 59242;
+    eng.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hic_bot_1",
+        "--network",
+        "host",
+        "--restart",
+        "unless-stopped",
+        "--health-timeout",
+        "5s",
+        "-e",
+        &format!("SIM_PORT={port}"),
+        "--label",
+        "com.docker.compose.project=hic",
+        "--label",
+        "com.docker.compose.service=bot",
+        "fx-trading-bot:1",
+    ]);
+    wait_for("bot healthy", Duration::from_secs(60), || {
+        (eng.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hic_bot_1"]) == "healthy").then_some(())
+    });
+    let mut sd = Sd::new("hic", &gate_cfg("hic", port).replace("gate_tries = 20", "gate_tries = 60"));
+    sd.host = Some(eng.host());
+    let deploy = KillOnDrop(Some(
+        sd.cmd(&["deploy", "hic/bot", "fx-trading-bot:2", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the gate", Duration::from_secs(60), || {
+        sd.history()
+            .iter()
+            .any(|r| r["action"] == "deploy" && r["transcript"].as_str().unwrap_or("").contains("health gate"))
+            .then_some(())
+    });
+    // The engine goes away mid-gate and comes back.
+    eng.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    eng.start();
+    let o = deploy.wait_with_output();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("trying again"), "the outage was seen and survived: {out}{err}");
+    // It ended in a defined state: deployed (or rolled back), never stranded.
+    assert!(o.status.code() == Some(0) || err.contains("rolled back"), "{out}{err}");
+    let names = eng.ok(&["ps", "-a", "--format", "{{.Names}}", "--filter", "label=com.docker.compose.project=hic"]);
+    assert_eq!(names, "hic_bot_1", "one container under the service's name, nothing parked");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "hic_bot_1"]), "true");
+    let d = sd.history().into_iter().find(|r| r["action"] == "deploy").unwrap();
+    assert!(d["outcome"] == "succeeded" || d["outcome"] == "rolled_back", "{d}");
 }
 
 #[test]

@@ -112,6 +112,7 @@ actions! {
     StartService = "start_service", "start the selected (stopped) service", [Services];
     Deploy = "deploy", "deploy an image to the selected service", [Services];
     Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
+    Recover = "recover", "after an interrupted deploy: put the previous container back", [Services];
     Confirm = "confirm", "go ahead", [Confirm];
     Deny = "deny", "do nothing", [Confirm];
     PickerNext = "picker_next", "next image", [Picker];
@@ -152,6 +153,7 @@ impl Action {
                 | Action::CancelOperation
                 | Action::Backup
                 | Action::Restore
+                | Action::Recover
                 | Action::StartService
                 | Action::Deploy
                 | Action::Rollback

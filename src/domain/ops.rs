@@ -20,6 +20,8 @@ pub enum OpRequest {
     Backup { jobs: Vec<String> },
     /// Restore one job of a verified backup into the running database.
     Restore { backup: String, job: String },
+    /// Put back the container an interrupted deploy left aside, through the gate.
+    Recover { target: String },
 }
 
 impl OpRequest {
@@ -33,6 +35,7 @@ impl OpRequest {
             OpRequest::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),
             OpRequest::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
             OpRequest::Restore { backup, job } => format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE"),
+            OpRequest::Recover { target } => format!("recover {target} after an interrupted deploy"),
         }
     }
 
@@ -45,6 +48,7 @@ impl OpRequest {
             OpRequest::Rollback { .. } => "rollback",
             OpRequest::Backup { .. } => "backup",
             OpRequest::Restore { .. } => "restore",
+            OpRequest::Recover { .. } => "recover",
         }
     }
 

@@ -160,7 +160,17 @@ pub struct Container {
     pub memory_limit: u64,
 }
 
+/// The suffix of the name a container backend keeps a retired instance under while its
+/// replacement is gated. One found later means a replace was interrupted (kill -9, engine lost):
+/// `stackdeck recover` puts it back.
+pub const PARKED_SUFFIX: &str = "-stackdeck-old";
+
 impl Container {
+    /// Was this instance left aside by an interrupted replace?
+    pub fn is_parked(&self) -> bool {
+        self.name.ends_with(PARKED_SUFFIX)
+    }
+
     /// The short image id (12 hex digits, without `sha256:`).
     pub fn short_image_id(&self) -> &str {
         short_image_id(&self.image_id)

@@ -4,7 +4,7 @@
 
 use super::{CALL_TIMEOUT, Endpoint, classify, connect, convert, project_filter};
 use crate::backend::{Backend, ExecOutput, Report, ResolveError, Retired, Service};
-use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, RunState, short_image_id};
+use crate::domain::{Container, ContainerId, EngineError, PARKED_SUFFIX, RestartPolicy, RunState, short_image_id};
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::models::{
@@ -254,7 +254,7 @@ impl ContainerBackend {
 
     /// The name a retired container is kept under while its replacement is gated.
     fn parked_name(name: &str) -> String {
-        format!("{name}-stackdeck-old")
+        format!("{name}{PARKED_SUFFIX}")
     }
 }
 
@@ -420,6 +420,18 @@ impl Backend for ContainerBackend {
 
     async fn commit(&self, retired: &Retired) -> Result<(), EngineError> {
         self.remove(&retired.id).await
+    }
+
+    async fn leftovers(&self, service: &Service) -> Result<Vec<Retired>, EngineError> {
+        let mut out = Vec::new();
+        for c in service.instances.iter().filter(|c| c.is_parked()) {
+            let (parked, grace, body) = self.spec(&c.id).await?;
+            let name = parked.strip_suffix(PARKED_SUFFIX).unwrap_or(&parked).to_owned();
+            let config = serde_json::to_value(&body)
+                .map_err(|e| EngineError::Refused(format!("cannot keep the configuration of {name}: {e}")))?;
+            out.push(Retired { id: c.id.clone(), name, grace, config });
+        }
+        Ok(out)
     }
 
     async fn image_id(&self, reference: &str) -> Result<Option<String>, EngineError> {

@@ -7,7 +7,7 @@
 //! and during the gate. The operator can cancel until the old instance is removed.
 
 use super::gate::{Stopped, abort_reason, gate, healthy_now, latched};
-use super::{Ctx, Progress};
+use super::{Ctx, Progress, retry};
 use crate::backend::{Retired, Service};
 use crate::domain::{Container, ContainerId, Done, OpError, OpRequest, Outcome, ServiceKey, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
@@ -53,9 +53,16 @@ pub(super) async fn run(
         [one] => one.clone(),
         [] => return Err(OpError::Usage(format!("{key} has no container"))),
         many => {
+            let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
+            let hint = if many.iter().any(crate::domain::Container::is_parked) {
+                format!(": an interrupted deploy left one aside; `stackdeck recover {key}` puts it back")
+            } else {
+                String::new()
+            };
             return Err(OpError::Usage(format!(
-                "{key} has {} containers; {} handles services with one container",
+                "{key} has {} containers ({}); {} handles services with one container{hint}",
                 many.len(),
+                names.join(", "),
                 kind.name()
             )));
         }
@@ -187,7 +194,9 @@ async fn swap(
         return Err(SwapError::Interrupted(why));
     }
     p.step(Some(store), format!("stopping the old container {} (grace {})", old.name, grace_text(cfg.stop_grace)));
-    let retired = b.retire(old, cfg.stop_grace).await.map_err(|e| SwapError::Failed(e.to_string()))?;
+    let retired = retry(p, "stopping the old container", || b.retire(old, cfg.stop_grace))
+        .await
+        .map_err(|e| SwapError::Failed(e.to_string()))?;
     if let Some(why) = abort_reason(store, key, cancel) {
         // Put the old instance back under its name: the abort wants the service down
         // (emergency stop) or untouched (cancel before anything new ran: start it again).
@@ -208,7 +217,7 @@ async fn swap(
     match gate(ctx, store, key, &new, &cfg, p, cancel).await {
         Ok(()) => {
             p.committed();
-            b.commit(&retired)
+            retry(p, "removing the old container", || b.commit(&retired))
                 .await
                 .map_err(|e| SwapError::Failed(format!("deployed, but the old container could not be removed: {e}")))?;
             p.step(Some(store), "removed the old container".to_owned());
@@ -216,8 +225,8 @@ async fn swap(
         }
         Err(Stopped::Aborted(why)) => {
             p.step(Some(store), format!("aborting: {why}"));
-            let _ = b.discard(&new, retired.grace).await;
-            let _ = b.reinstate(&retired, false).await;
+            let _ = retry(p, "removing the new container", || b.discard(&new, retired.grace)).await;
+            let _ = retry(p, "putting the old container back", || b.reinstate(&retired, false)).await;
             Err(SwapError::Interrupted(why))
         }
         Err(Stopped::Unhealthy(why)) => roll_back(ctx, store, key, &retired, &new, why, p).await,
@@ -237,7 +246,7 @@ async fn roll_back(
 ) -> Result<(), SwapError> {
     let b = &ctx.backend;
     p.step(Some(store), format!("gate failed: {why}; rolling back to the previous container"));
-    b.discard(new, retired.grace)
+    retry(p, "removing the failed container", || b.discard(new, retired.grace))
         .await
         .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;
     bring_back(ctx, store, key, retired, p).await?;
@@ -265,12 +274,12 @@ async fn bring_back(ctx: &Ctx, store: &Store, key: &str, retired: &Retired, p: &
     let b = &ctx.backend;
     if let Some(stop) = latched(store, key) {
         p.step(Some(store), format!("interrupted by {stop}: the previous container stays stopped"));
-        b.reinstate(retired, false)
+        retry(p, "putting the old container back", || b.reinstate(retired, false))
             .await
             .map_err(|e| SwapError::Failed(format!("{stop}; and the old container could not be renamed back: {e}")))?;
         return Err(SwapError::Interrupted(stop));
     }
-    b.reinstate(retired, true)
+    retry(p, "putting the old container back", || b.reinstate(retired, true))
         .await
         .map_err(|e| SwapError::Failed(format!("the old container did not come back: {e}")))?;
     if let Some(stop) = latched(store, key) {

@@ -2,7 +2,7 @@
 //! instance has one) AND the configured HTTP URL answers 2xx, tried `tries` times `interval`
 //! apart. An emergency stop or the operator's cancel ends it early.
 
-use super::{Ctx, Progress};
+use super::{Ctx, Progress, retry};
 use crate::config::stack::ServiceSettings;
 use crate::domain::{ContainerId, Health, RunState};
 use crate::store::Store;
@@ -54,7 +54,9 @@ pub(super) async fn gate(
         if cancel.is_cancelled() {
             return Err(Stopped::Unhealthy("cancelled by the operator".into()));
         }
-        let now = ctx.backend.instance(id).await.map_err(|e| Stopped::Unhealthy(e.to_string()))?;
+        let now = retry(p, "reading the container's health", || ctx.backend.instance(id))
+            .await
+            .map_err(|e| Stopped::Unhealthy(e.to_string()))?;
         let (state, health, exit) = match &now {
             Some(c) => (c.state, c.health, c.exit_code),
             None => (RunState::Removing, Health::None, None),

@@ -9,6 +9,7 @@
 pub mod backup;
 mod deploy;
 mod gate;
+mod recover;
 mod stop;
 
 use crate::backend::{Backend, Report, ResolveError};
@@ -109,6 +110,7 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
         OpRequest::Deploy { .. } | OpRequest::Rollback { .. } => deploy::run(ctx, request, &mut p, cancel).await,
         OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
+        OpRequest::Recover { target } => recover::recover(ctx, target, &mut p).await,
     }
 }
 
@@ -131,6 +133,37 @@ async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>
                 Err(e) => format!("webhook notification failed: {e}"),
             };
             ctx.progress(sink).step(None, line);
+        }
+    }
+}
+
+/// How long an operation keeps trying an engine it cannot reach (a restart, a short outage)
+/// before it gives up and leaves a state `recover` repairs.
+const ENGINE_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run one engine call, again and again while the engine cannot be reached (the request never
+/// got there, so trying again is safe), for up to [`ENGINE_RETRY`]. Says so once.
+pub(super) async fn retry<T, Fut>(p: &mut Progress, what: &str, mut call: impl FnMut() -> Fut) -> Result<T, EngineError>
+where
+    Fut: std::future::Future<Output = Result<T, EngineError>>,
+{
+    let deadline = tokio::time::Instant::now() + ENGINE_RETRY;
+    let mut said = false;
+    loop {
+        match call().await {
+            Err(e @ EngineError::Unreachable(_)) if tokio::time::Instant::now() < deadline => {
+                if !said {
+                    p.step(None, format!("{what}: {e}; trying again for up to {} s", ENGINE_RETRY.as_secs()));
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            r => {
+                if said && r.is_ok() {
+                    p.step(None, format!("{what}: the engine answers again"));
+                }
+                return r;
+            }
         }
     }
 }

@@ -204,6 +204,15 @@ impl AppState {
         plan
     }
 
+    /// Services with a container an interrupted deploy left aside (`Container::is_parked`).
+    pub fn needs_recovery(&self) -> Vec<String> {
+        let mut keys: Vec<String> =
+            self.services.containers.values().filter(|c| c.is_parked()).map(|c| c.key.to_string()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// Data is stale while the engine is not answering.
     pub fn stale(&self) -> bool {
         !matches!(self.engine.conn, Conn::Connected)

@@ -143,6 +143,9 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Runs the backup jobs, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
         }
         OpRequest::Restore { .. } => "Overwrites the running database with the backup's dump.",
+        OpRequest::Recover { .. } => {
+            "Removes the replacement that never passed a gate, puts the previous container back under its name and gates it."
+        }
     };
     let r = centered(area, 70, 8);
     f.render_widget(Clear, r);

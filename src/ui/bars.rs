@@ -36,6 +36,18 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     for problem in st.kill_switch_plan().problems {
         spans.push(Span::styled(format!("⚠ {problem} "), v.style(Slot::StatusError)));
     }
+    let recover = v.keymap.key_label(Mode::Pane(Pane::Services), Action::Recover);
+    for key in st.needs_recovery() {
+        let how = if st.read_only || recover.is_empty() {
+            format!("stackdeck recover {key}")
+        } else {
+            format!("{recover} on it recovers")
+        };
+        spans.push(Span::styled(
+            format!("⚠ {key}: an interrupted deploy left a container aside ({how}) "),
+            v.style(Slot::StatusError),
+        ));
+    }
     if st.observe.configured {
         let slot = match st.observe.source {
             crate::domain::Source::Scrape { fallback: Some(_) } => Slot::StatusError,

@@ -215,7 +215,7 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
             }
             None => state.ui.notice = Some("no cancellable operation is running".into()),
         },
-        Action::StartService | Action::Deploy | Action::Rollback => {
+        Action::StartService | Action::Deploy | Action::Rollback | Action::Recover => {
             let Some((target, image)) = selected else {
                 state.ui.notice = Some("select a service first".into());
                 return;
@@ -223,6 +223,7 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
             state.ui.popup = Some(match action {
                 Action::StartService => Popup::Confirm(OpRequest::Start { target }),
                 Action::Rollback => Popup::Confirm(OpRequest::Rollback { target }),
+                Action::Recover => Popup::Confirm(OpRequest::Recover { target }),
                 _ => {
                     fx.push(Effect::LoadTags { target: target.clone(), image: image.clone() });
                     Popup::Picker { target, current: image, tags: None, input: String::new(), selected: 0 }

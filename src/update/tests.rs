@@ -552,3 +552,16 @@ fn an_ambiguous_kill_switch_is_a_config_problem_at_once_and_x_stops_every_match(
     s.kill_switch_targets = vec!["nothing-here".into()];
     assert_eq!(s.kill_switch_plan().problems, vec!["kill switch 'nothing-here' matches no service".to_owned()]);
 }
+
+#[test]
+fn a_parked_container_is_announced_and_r_recovers_the_selected_service() {
+    let mut parked = container("p", Some("fx"), "bot", RunState::Exited, Health::None);
+    parked.name = "fx_bot_1-stackdeck-old".into();
+    let (mut s, km, _) =
+        connected_with(vec![container("a", Some("fx"), "bot", RunState::Running, Health::Unhealthy), parked]);
+    assert_eq!(s.needs_recovery(), vec!["fx/bot".to_owned()]);
+    update(&mut s, &km, key('R'));
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(OpRequest::Recover { target: "fx/bot".into() })));
+    let fx = update(&mut s, &km, key('y'));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Recover { target: "fx/bot".into() } }]);
+}
