@@ -191,3 +191,82 @@ database = "trading"
     s.cfg = PathBuf::new();
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+/// A tmpfs of `kib` KiB mounted for the length of a test (a full disk on demand).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(tag: &str, kib: u32) -> SmallDisk {
+        let path = std::env::temp_dir().join(format!("sd-full-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k,mode=0700"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount a tmpfs (the tests run as root)");
+        SmallDisk(path)
+    }
+
+    fn files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.0.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p.strip_prefix(&self.0).unwrap().display().to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_no_partial_backup_and_the_record_says_what_happened() {
+    require_engine();
+    let mut p = Project::new("fulldisk");
+    p.run("data", &[], &["bb:1", "sleep", "600"]);
+    let disk = SmallDisk::mount("backup", 256);
+    let dir = std::env::temp_dir().join(format!("sd-fulldisk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    // 4 MB of random data does not fit (nor compress) into 256 KiB.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[backup]\ndir = \"{}\"\n[[backup.jobs]]\nname = \"big\"\nkind = \"exec\"\nservice = \"{}/data\"\ncommand = [\"head\", \"-c\", \"4000000\", \"/dev/urandom\"]\nextension = \"bin\"\n[[backup.jobs]]\nname = \"small\"\nkind = \"exec\"\nservice = \"{}/data\"\ncommand = [\"echo\", \"hello\"]\nextension = \"txt\"\n",
+            disk.0.display(),
+            p.name,
+            p.name
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = sd(&dir, &cfg, &["backup", "big"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("No space left on device"), "the reason is said: {out}{err}");
+    let files = disk.files();
+    assert!(files.iter().all(|f| f.ends_with("manifest.json")), "no partial output is kept: {files:?}");
+    let (code, out, _) = sd(&dir, &cfg, &["backups"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("failed") && out.contains("big(FAILED)"), "listed as failed, so retention sees it: {out}");
+    let (code, out, _) = sd(&dir, &cfg, &["history", "--json"]);
+    assert_eq!(code, 0);
+    let h: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(h[0]["action"], "backup");
+    assert_eq!(h[0]["outcome"], "failed", "{}", h[0]);
+    assert!(h[0]["reason"].as_str().unwrap().contains("No space left"), "{}", h[0]);
+    // The disk was not left full: the next (small) backup works.
+    let (code, out, err) = sd(&dir, &cfg, &["backup", "small"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -151,3 +151,27 @@ fn a_backup_kind_or_verify_mode_outside_the_allowed_values_names_them() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(":6:10: unknown variant `mysql`, expected `postgres`"), "{err}");
 }
+
+#[test]
+fn each_way_an_engine_socket_can_be_wrong_has_its_own_message() {
+    let dir = std::env::temp_dir().join(format!("sd-sock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a-directory")).unwrap();
+    std::fs::write(dir.join("a-file"), b"not a socket").unwrap();
+    // A socket nobody accepts on: bound, then its listener gone.
+    let dead = dir.join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    for (path, expected) in [
+        ("missing.sock", "no engine socket at"),
+        ("a-directory", "is a directory, not an engine socket"),
+        ("a-file", "is not a socket"),
+        ("dead.sock", "refused the connection"),
+    ] {
+        let host = format!("unix://{}", dir.join(path).display());
+        let (code, _, err) = run(bin().args(["--host", &host, "status"]));
+        assert_eq!(code, 1, "{path}: {err}");
+        assert!(err.contains(expected), "{path}: {err}");
+        assert!(!err.contains("client error (Connect)"), "{path}: {err}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -153,7 +153,9 @@ pub(super) async fn run(
             protect(ctx, &key, &to_id, p, &store).await;
             let summary = format!("{} of {key} to {to_ref} succeeded", kind.name());
             p.step(Some(&store), summary.clone());
-            store.finish(record, Outcome::Succeeded, None, Some(&to_id)).map_err(OpError::Failed)?;
+            if let Err(e) = store.finish(record, Outcome::Succeeded, None, Some(&to_id)) {
+                p.step(None, format!("WARNING: {e}"));
+            }
             Ok(Done { outcome: Outcome::Succeeded, summary })
         }
         Err(SwapError::RolledBack(reason)) => {

@@ -57,7 +57,9 @@ pub(super) async fn recover(ctx: &Ctx, target: &str, p: &mut Progress) -> Result
     };
     p.step(Some(&store), text.clone());
     let why = (outcome != Outcome::Succeeded).then_some(text.as_str());
-    store.finish(record, outcome, why, None).map_err(OpError::Failed)?;
+    if let Err(e) = store.finish(record, outcome, why, None) {
+        p.step(None, format!("WARNING: {e}"));
+    }
     match outcome {
         Outcome::Succeeded => Ok(Done { outcome, summary: text }),
         _ => Err(OpError::Failed(text)),

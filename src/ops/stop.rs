@@ -118,6 +118,8 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     let mut summary = summary;
     if !unrecorded.is_empty() {
         let entry = journal::Entry {
+            record: None,
+            to_image_id: None,
             action: "stop".into(),
             service: key.clone(),
             from_image: svc.instances.first().map(|c| c.image.clone()),
@@ -213,7 +215,9 @@ pub(super) async fn start(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<D
                 None => format!("{key} started"),
             };
             p.step(Some(&store), summary.clone());
-            store.finish(id, Outcome::Succeeded, None, None).map_err(OpError::Failed)?;
+            if let Err(e) = store.finish(id, Outcome::Succeeded, None, None) {
+                p.step(None, format!("WARNING: {e}"));
+            }
             Ok(Done { outcome: Outcome::Succeeded, summary })
         }
         Err(e) => {

@@ -18,9 +18,14 @@ pub const FILE: &str = "journal.jsonl";
 /// One operation as the journal keeps it: what the history row would have held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The record this entry finishes, when it exists in the database; `None`: a whole record.
+    #[serde(default)]
+    pub record: Option<i64>,
     pub action: String,
     pub service: String,
     pub from_image: Option<String>,
+    #[serde(default)]
+    pub to_image_id: Option<String>,
     pub reason: Option<String>,
     pub actor: String,
     pub host: String,

@@ -143,6 +143,19 @@ impl Store {
     }
 
     fn insert_journaled(&self, e: &journal::Entry) -> Result<(), String> {
+        if let Some(id) = e.record {
+            // The outcome of a record that exists: finish it.
+            return self
+                .conn()
+                .execute(
+                    "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5,
+                     transcript = transcript || '(outcome recorded in the fallback journal: the history store was unusable)' || char(10)
+                     WHERE id = ?1",
+                    params![id, e.outcome().as_str(), self.clean_opt(e.reason.as_deref()), self.clean_opt(e.to_image_id.as_deref()), e.finished_at],
+                )
+                .map(|_| ())
+                .map_err(|err| self.fail(err));
+        }
         let mut transcript = String::new();
         for l in &e.transcript {
             transcript.push_str(&self.clean(l));
@@ -216,6 +229,10 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// Record how an operation ended. When the database cannot take it (full disk, locked,
+    /// damaged), the outcome goes to the fallback journal and finishes the record when the
+    /// store next opens, so that it is never mistaken for a killed process. `Err` only when
+    /// neither could be written; the message then says what happened.
     pub fn finish(
         &self,
         id: i64,
@@ -223,13 +240,42 @@ impl Store {
         reason: Option<&str>,
         to_image_id: Option<&str>,
     ) -> Result<(), String> {
-        self.conn()
+        let now = Timestamp::now().to_string();
+        let written = self
+            .conn()
             .execute(
                 "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5 WHERE id = ?1",
-                params![id, outcome.as_str(), self.clean_opt(reason), self.clean_opt(to_image_id), Timestamp::now().to_string()],
+                params![id, outcome.as_str(), self.clean_opt(reason), self.clean_opt(to_image_id), now],
             )
             .map(|_| ())
-            .map_err(|e| self.fail(e))
+            .map_err(|e| self.fail(e));
+        let Err(db) = written else { return Ok(()) };
+        let entry = journal::Entry {
+            record: Some(id),
+            action: String::new(),
+            service: String::new(),
+            from_image: None,
+            to_image_id: to_image_id.map(str::to_owned),
+            reason: reason.map(str::to_owned),
+            actor: actor(),
+            host: hostname(),
+            pid: std::process::id(),
+            started_at: now.clone(),
+            finished_at: Some(now),
+            outcome: outcome.as_str().into(),
+            transcript: vec![],
+            kill_switch: None,
+        };
+        match journal::append(&self.dir, &entry) {
+            Ok(path) => {
+                tracing::warn!("record {id} ({}) went to {}: {db}", outcome.as_str(), path.display());
+                Ok(())
+            }
+            Err(j) => Err(format!(
+                "the outcome ({}) of record {id} could not be recorded: {db}; fallback journal: {j}",
+                outcome.as_str()
+            )),
+        }
     }
 
     /// Mark `running` records of dead processes on this host as interrupted. Returns them.
@@ -252,7 +298,7 @@ impl Store {
                 self.finish(
                     id,
                     Outcome::Interrupted,
-                    Some("stackdeck was killed while this action ran: check what is running"),
+                    Some("stackdeck ended without recording the outcome (killed, or its record could not be written): check what is running"),
                     None,
                 )?;
                 if let Some(r) = self.get(id)? {
@@ -475,6 +521,28 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(d.join("history.sqlite")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn an_outcome_the_database_cannot_take_goes_to_the_journal_and_finishes_the_record_later() {
+        let d = tmp();
+        let s = Store::open_for_stop(&d).unwrap();
+        let id = s.begin(&NewOp { action: "deploy".into(), service: "p/bot".into(), ..NewOp::default() }).unwrap();
+        // Another process holds the database: the outcome cannot be written there.
+        let other = Connection::open(d.join("history.sqlite")).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        s.finish(id, Outcome::Succeeded, None, Some("sha256:new")).unwrap();
+        assert!(d.join(journal::FILE).exists(), "journaled");
+        other.execute_batch("COMMIT").unwrap();
+        drop(s);
+        let again = Store::open(&d).unwrap();
+        assert_eq!(again.imported, 1);
+        let r = again.get(id).unwrap().unwrap();
+        assert_eq!(r.outcome, Outcome::Succeeded, "finished from the journal, not marked killed");
+        assert_eq!(r.to_image_id.as_deref(), Some("sha256:new"));
+        assert!(again.mark_interrupted().unwrap().is_empty());
+        assert!(!d.join(journal::FILE).exists());
         std::fs::remove_dir_all(d).ok();
     }
 }

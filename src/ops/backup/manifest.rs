@@ -18,6 +18,41 @@ pub(super) fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), String> {
     f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Remove the files of one job from a backup directory (its output and its spool).
+pub(super) fn remove_job_files(dir: &Path, job: &str) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{job}.")) || name.starts_with(&format!(".{job}.")) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// How old a backup directory without a manifest must be before it counts as left behind by an
+/// interrupted run (one being written right now is younger).
+const INCOMPLETE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Remove backup directories that never got a manifest (a killed run, a full disk): nothing can
+/// list, verify or restore them, and retention would never see them. Returns their names.
+pub(super) fn remove_incomplete(root: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(root) else { return vec![] };
+    let mut removed = Vec::new();
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > INCOMPLETE_AFTER);
+        if p.is_dir() && !p.join("manifest.json").exists() && old && std::fs::remove_dir_all(&p).is_ok() {
+            removed.push(inert(&e.file_name().to_string_lossy()).into_owned());
+        }
+    }
+    removed
+}
+
 /// Every backup under `root`, newest first. A manifest is outside text once it is on disk: its
 /// id is the directory's own name (never a path the file names), its texts are made inert, and
 /// a file name that is not a plain name in the backup's directory is refused.

@@ -46,6 +46,10 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
     }
     let root = root(&ctx.state_dir, &ctx.stack);
     let store = ctx.store()?;
+    let stale = manifest::remove_incomplete(&root);
+    if !stale.is_empty() {
+        p.step(None, format!("removed incomplete backups left by interrupted runs: {}", stale.join(", ")));
+    }
     let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
     let record = store
         .begin(&NewOp { action: "backup".into(), service: names.join(","), ..NewOp::default() })
@@ -77,6 +81,12 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
         }
         // Command output (stderr) reaches the manifest, the record and the webhook: inert and masked.
         entry.error = entry.error.map(|e| crate::logtext::clean(&e, &ctx.stack.masker));
+        if entry.error.is_some() {
+            // A failed job's partial output (a full disk, a dead command) is not kept.
+            entry.bytes = 0;
+            entry.file = None;
+            manifest::remove_job_files(&dir, &job.name);
+        }
         match &entry.error {
             None => p.step(
                 Some(&store),
@@ -94,8 +104,12 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
     let good = manifest.jobs.iter().all(|j| j.error.is_none());
     manifest.status = if good { BackupStatus::Good } else { BackupStatus::Failed };
     if let Err(e) = manifest::write_manifest(&dir, &manifest) {
-        let _ = store.finish(record, Outcome::Failed, Some(&e), None);
-        return Err(OpError::Failed(e));
+        // Without its manifest a backup can be neither listed, verified nor restored, and
+        // retention would never find it: nothing of it is kept.
+        let _ = std::fs::remove_dir_all(&dir);
+        let msg = format!("backup {id} failed: {e}; its files were removed");
+        let _ = store.finish(record, Outcome::Failed, Some(&msg), None);
+        return Err(OpError::Failed(msg));
     }
     if good {
         let removed = manifest::retention(&root, &ctx.stack, &id);
@@ -109,7 +123,9 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
             dir.display()
         );
         p.step(Some(&store), summary.clone());
-        store.finish(record, Outcome::Succeeded, None, None).map_err(OpError::Failed)?;
+        if let Err(e) = store.finish(record, Outcome::Succeeded, None, None) {
+            p.step(None, format!("WARNING: {e}"));
+        }
         Ok(Done { outcome: Outcome::Succeeded, summary })
     } else {
         let failed: Vec<String> =

@@ -79,7 +79,9 @@ pub(in crate::ops) async fn restore(
         Ok(()) => {
             let summary = format!("restored {backup_id}/{job_name} into {db}");
             p.step(Some(&store), summary.clone());
-            store.finish(record, Outcome::Succeeded, None, None).map_err(OpError::Failed)?;
+            if let Err(e) = store.finish(record, Outcome::Succeeded, None, None) {
+                p.step(None, format!("WARNING: {e}"));
+            }
             Ok(Done { outcome: Outcome::Succeeded, summary })
         }
         Err(e) => {
