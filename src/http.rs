@@ -30,7 +30,29 @@ pub fn http_error(e: reqwest::Error, timeout: Duration) -> String {
     }
 }
 
+/// A URL as it may be printed or stored: without the user and password it may carry.
+pub fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(an invalid URL)".to_owned(),
+    }
+}
+
 pub fn client() -> reqwest::Client {
     // Probes go to the operator's own services: never through a proxy.
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(super::shown("http://user:s3cret@127.0.0.1:8000/health"), "http://127.0.0.1:8000/health");
+        assert_eq!(super::shown("http://127.0.0.1:8000/health"), "http://127.0.0.1:8000/health");
+    }
 }

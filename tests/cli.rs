@@ -175,3 +175,29 @@ fn each_way_an_engine_socket_can_be_wrong_has_its_own_message() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_socket_the_user_may_not_open_says_permission_denied() {
+    let dir = std::env::temp_dir().join(format!("sd-perm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sock = dir.join("engine.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // As an unprivileged user (the tests run as root, which no file mode stops).
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_stackdeck"))
+        .args(["--host", &format!("unix://{}", sock.display()), "status"])
+        .env("HOME", "/nonexistent")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("permission denied on") && err.contains("docker group"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

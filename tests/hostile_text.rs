@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Project, docker_ok, require_engine};
+use common::{Project, Tmux, docker_ok, require_engine};
 use std::process::{Command, Stdio};
 
 /// A compose service name that would set the terminal title, clear the screen, reverse the
@@ -67,6 +67,29 @@ fn hostile_labels_and_command_output_are_inert_and_masked_in_every_output() {
         ),
     )
     .unwrap();
+
+    // The panel draws it inert: the tmux pane's title is untouched, the borders intact.
+    let t = Tmux::start(
+        "sd-hostile",
+        120,
+        30,
+        &format!(
+            "XDG_CONFIG_HOME=/nonexistent {} --state-dir {} --config {} --project {}; sleep 600",
+            env!("CARGO_BIN_EXE_stackdeck"),
+            state.display(),
+            config.display(),
+            p.name
+        ),
+    );
+    let screen = t.wait("the hostile service, inert", |s| s.contains("bot␛]0;pwned␇"));
+    assert_inert("panel", &screen);
+    let title = String::from_utf8_lossy(
+        &common::tmux().args(["display", "-p", "-t", &t.session, "#{pane_title}"]).output().unwrap().stdout,
+    )
+    .into_owned();
+    assert!(!title.contains("pwned"), "the terminal title was changed: {title}");
+    assert!(screen.lines().filter(|l| l.starts_with('┏') || l.starts_with('┌')).count() >= 2, "{screen}");
+    drop(t);
 
     let (code, out, err) = sd(&state, &config, &["--project", &p.name, "status"]);
     assert_eq!(code, 0, "{err}");

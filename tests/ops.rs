@@ -644,3 +644,42 @@ fn the_emergency_stop_does_not_depend_on_the_history_store() {
     assert!(out.contains("NOT RECORDED") && out.contains("no state dir"), "{out}");
     let _ = std::fs::remove_file(&link);
 }
+
+#[test]
+fn the_emergency_stop_works_with_its_state_dir_on_a_full_disk() {
+    require_engine();
+    let mut p = Project::new("fullstop");
+    let bot = p.run("bot", &["--restart", "unless-stopped"], &["bb:1", "sleep", "600"]);
+    let mnt = std::env::temp_dir().join(format!("sd-fullstop-{}", std::process::id()));
+    std::fs::create_dir_all(&mnt).unwrap();
+    assert!(
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).status().unwrap().success()
+    );
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _umount = Umount(mnt.clone());
+    std::fs::create_dir_all(mnt.join("state")).unwrap();
+    // Fill it: whatever stackdeck tries to write there fails with "No space left on device".
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", "count=64"])
+        .arg(format!("of={}", mnt.join("fill").display()))
+        .stderr(Stdio::null())
+        .status();
+    let sd = Sd {
+        state: mnt.join("state"),
+        config: Sd::new("fullstop", "[services.bot]\nstop_grace_secs = 1\n").config,
+        host: None,
+    };
+    let (code, out, err) = sd.run(&["stop", &format!("{}/bot", p.name), "--yes", "--reason", "disk full"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]),
+        "false",
+        "stopped although nothing could be recorded"
+    );
+    assert!(out.contains("NOT RECORDED") && out.contains("disk full"), "the record is printed: {out}");
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod keys;
 pub mod observe;
 mod ranges;
+pub mod schema;
 pub mod stack;
 pub mod theme;
 

@@ -3,7 +3,7 @@
 //! (a 2^64-second resync, a 4-billion-day retention), never accepted silently (a 0-try gate).
 
 use super::error::ConfigError;
-use super::stack::StackConfig;
+use super::schema::StackConfig;
 
 /// The most masking patterns a config may add (each costs memory and time on every line).
 pub const MAX_MASKING_PATTERNS: usize = 100;

@@ -1,147 +1,15 @@
-//! The optional stack config file: per-service HTTP health URLs and display options, masking
-//! patterns, log buffer sizes, backups, and observability (see `observe`). Unknown fields are
-//! errors (a typo must not silently disable a health probe).
+//! The validated stack config ([`Stack`]): parsing, the checks that need more than a type
+//! (URLs, regular expressions, job fields; ranges in `ranges.rs`), the compiled masker, and the
+//! resolved settings every layer reads. The raw types of the file are in `schema.rs`.
 
 use super::defaults;
 use super::error::ConfigError;
-use super::observe::{AvailabilityConfig, HostConfig, NotifyConfig, PanelConfig, PrometheusConfig, ScrapeConfig};
+pub use super::schema::{
+    BackupConfig, BackupJob, EngineConfig, LogsConfig, MaskingConfig, ServiceConfig, StackConfig, StateConfig,
+};
 use crate::domain::{BackupKind, ServiceKey, VerifyMode};
 use crate::logtext::mask::{DEFAULT_PATTERNS, Masker};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
-use toml::Spanned;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StackConfig {
-    #[serde(default)]
-    pub engine: EngineConfig,
-    /// Keyed by `service` (any project) or `project/service`.
-    #[serde(default)]
-    pub services: BTreeMap<String, ServiceConfig>,
-    #[serde(default)]
-    pub masking: MaskingConfig,
-    #[serde(default)]
-    pub logs: LogsConfig,
-    #[serde(default)]
-    pub state: StateConfig,
-    #[serde(default)]
-    pub backup: BackupConfig,
-    #[serde(default)]
-    pub prometheus: PrometheusConfig,
-    #[serde(default)]
-    pub scrape: ScrapeConfig,
-    /// Charts, in the order shown.
-    #[serde(default)]
-    pub panels: Vec<PanelConfig>,
-    #[serde(default)]
-    pub host: HostConfig,
-    #[serde(default)]
-    pub availability: AvailabilityConfig,
-    #[serde(default)]
-    pub notify: NotifyConfig,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupConfig {
-    /// Where backups go (default: <state dir>/backups). Made 0700; files are 0600.
-    pub dir: Option<std::path::PathBuf>,
-    /// Retention: backups older than this many days are removed (default 7, as the stack's
-    /// backup script).
-    pub keep_days: Option<u32>,
-    /// Retention: at most this many good backups are kept (default 30).
-    pub keep_count: Option<usize>,
-    #[serde(default)]
-    pub jobs: Vec<BackupJob>,
-}
-
-/// One backup job. `kind`:
-/// - `exec`: run `command` in the service's container, stream its stdout to a file (pg_dump);
-/// - `copy`: optionally run `command` first (redis-cli SAVE), then copy `path` out of the
-///   container through the engine's archive API;
-/// - `paths`: tar host `paths` (configuration).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupJob {
-    pub name: String,
-    pub kind: BackupKind,
-    pub service: Option<String>,
-    pub command: Option<Vec<String>>,
-    pub path: Option<String>,
-    pub paths: Option<Vec<String>>,
-    /// File extension before `.gz` (default: sql for exec, the copied file's for copy).
-    pub extension: Option<String>,
-    /// `postgres`: verify by restoring into a scratch database in the running container.
-    pub verify: Option<VerifyMode>,
-    pub user: Option<String>,
-    pub database: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// Where history, audit and locks live (default: $XDG_DATA_HOME/stackdeck). On a server,
-    /// a shared dir such as /var/lib/stackdeck lets every operator see the same history.
-    pub dir: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EngineConfig {
-    /// Engine address (unix:///..., tcp://...). `--host` and DOCKER_HOST win over it.
-    pub host: Option<String>,
-    /// Full resync period in seconds (events alone go stale). Default 30.
-    pub resync_secs: Option<u64>,
-    /// Try to pull an image before deploying it (default true). Set false on hosts that must
-    /// never reach a registry: deploys then use local images only.
-    pub pull: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    /// An HTTP(S) URL that must answer 2xx for the service to count as healthy.
-    pub health_url: Option<Spanned<String>>,
-    /// Seconds between probes (default 5).
-    pub probe_interval_secs: Option<u64>,
-    /// Probe timeout in seconds (default 2).
-    pub probe_timeout_secs: Option<u64>,
-    /// Name shown instead of the service name.
-    pub display_name: Option<String>,
-    /// Leave the service out of the panel.
-    #[serde(default)]
-    pub hidden: bool,
-    /// The emergency stop (X) stops this service.
-    #[serde(default)]
-    pub kill_switch: bool,
-    /// Seconds between SIGTERM and SIGKILL on stop (default: the container's own stop timeout).
-    pub stop_grace_secs: Option<u32>,
-    /// Health gate for deploys: tries (default 10) x interval (default 5 s).
-    pub gate_tries: Option<u32>,
-    pub gate_interval_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MaskingConfig {
-    /// Extra regular expressions; a group named `secret` limits what is masked.
-    #[serde(default)]
-    pub patterns: Vec<Spanned<String>>,
-    /// Use only `patterns`, not the built-in ones.
-    #[serde(default)]
-    pub replace_defaults: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogsConfig {
-    /// Lines fetched from history when a log view opens (default 200).
-    pub tail: Option<u32>,
-    /// Lines kept per log view (default 10000).
-    pub buffer_lines: Option<usize>,
-}
 
 /// A validated stack config plus the compiled masker.
 #[derive(Debug, Clone, Default)]

@@ -2,6 +2,7 @@
 //! by their compose labels, standalone containers by name. Still the only place bollard is used
 //! for mutating calls: the operations in `crate::ops` see domain types and the seam only.
 
+use super::images::{keep_repo, repo_of};
 use super::{CALL_TIMEOUT, Endpoint, classify, connect, convert, project_filter};
 use crate::backend::{Backend, ExecOutput, Report, ResolveError, Retired, Service};
 use crate::domain::{Container, ContainerId, EngineError, PARKED_SUFFIX, RestartPolicy, RunState, short_image_id};
@@ -27,15 +28,6 @@ const KEEP_TAGS: usize = 3;
 
 /// The engine's default grace between the stop signal and SIGKILL.
 const ENGINE_STOP_TIMEOUT: u32 = 10;
-
-/// The repository of the tags that keep a service's gated images: `stackdeck-keep/<key>`.
-pub fn keep_repo(key: &str) -> String {
-    let safe: String = key
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '_' })
-        .collect();
-    format!("stackdeck-keep/{safe}")
-}
 
 /// The containers of one engine.
 #[derive(Debug, Clone)]
@@ -575,28 +567,5 @@ impl Backend for ContainerBackend {
     fn copy_out<'a>(&'a self, id: &'a ContainerId, path: &'a str) -> BoxStream<'a, Result<Bytes, EngineError>> {
         let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
         self.docker.download_from_container(&id.0, Some(opts)).map(move |r| r.map_err(|e| self.err(&e))).boxed()
-    }
-}
-
-/// `registry:5000/team/app:tag` -> `registry:5000/team/app`; digests are cut too.
-pub fn repo_of(reference: &str) -> &str {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    match no_digest.rfind(':') {
-        Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{keep_repo, repo_of};
-
-    #[test]
-    fn repositories() {
-        assert_eq!(repo_of("fx-trading-bot:2"), "fx-trading-bot");
-        assert_eq!(repo_of("registry:5000/team/app:1.2"), "registry:5000/team/app");
-        assert_eq!(repo_of("registry:5000/team/app"), "registry:5000/team/app");
-        assert_eq!(repo_of("app@sha256:abc"), "app");
-        assert_eq!(keep_repo("Fx/Trading Bot"), "stackdeck-keep/fx_trading_bot");
     }
 }

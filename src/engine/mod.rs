@@ -8,12 +8,14 @@
 mod containers;
 mod convert;
 pub mod endpoint;
+mod images;
 mod logs;
 mod stats;
 mod supervisor;
 
-pub use containers::{ContainerBackend, keep_repo, repo_of};
+pub use containers::ContainerBackend;
 pub use endpoint::Endpoint;
+pub use images::{keep_repo, repo_of};
 
 use crate::domain::{Container, ContainerId};
 use crate::domain::{EngineError, EngineInfo};

@@ -78,7 +78,7 @@ pub(super) async fn gate(
         let (http_ok, http) = match &cfg.health_url {
             Some(u) => {
                 let (ok, d) = crate::http::probe_once(&client, u, cfg.probe_timeout).await;
-                (ok, format!("{u} {d}"))
+                (ok, format!("{} {d}", crate::http::shown(u)))
             }
             None => (true, "no health URL configured".into()),
         };

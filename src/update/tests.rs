@@ -294,8 +294,11 @@ fn emergency_stop_targets_the_kill_switch_services_after_one_confirmation() {
     update(&mut s, &km, key('2'));
     let fx = update(&mut s, &km, key('X'));
     assert!(fx.is_empty(), "nothing happens before the confirmation");
-    let req =
-        OpRequest::Stop { targets: vec!["trading-bot".into()], reason: Some("emergency stop from the panel".into()) };
+    // The config's name, resolved against the engine: the one service it names.
+    let req = OpRequest::Stop {
+        targets: vec!["trading/trading-bot".into()],
+        reason: Some("emergency stop from the panel".into()),
+    };
     assert_eq!(s.ui.popup, Some(Popup::Confirm(req.clone())));
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: req }]);
@@ -431,8 +434,9 @@ fn restore_needs_the_database_name_typed() {
         jobs: vec![JobEntry::new("pg", BackupKind::Exec), JobEntry::new("conf", BackupKind::Paths)],
     };
     s.history.backups = vec![m("b2", BackupStatus::Failed), m("b1", BackupStatus::Good)];
+    update(&mut s, &km, key('2'));
     update(&mut s, &km, key('R'));
-    assert_eq!(s.ui.popup, None, "R belongs to the History pane");
+    assert_eq!(s.ui.popup, None, "R restores in the History pane (in Logs it does nothing)");
     update(&mut s, &km, key('4'));
     update(&mut s, &km, key('R'));
     // Only the verified backup's restorable job is offered.
