@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{Project, Tmux, child_stackdeck, docker_ok, require_engine};
+use common::{Project, Tmux, child_stackdeck, docker_ok, require_engine, wait_for};
+use std::time::Duration;
 
 fn panel_cmd(project: &str, extra: &str) -> String {
     format!(
@@ -155,6 +156,53 @@ fn an_ambiguous_kill_switch_shows_in_the_header_and_x_stops_every_match() {
     for c in [&bot_a, &bot_b] {
         assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", c]), "false", "{c}");
     }
+}
+
+#[test]
+fn a_running_panel_holds_the_latch_against_docker_start() {
+    require_engine();
+    let mut p = Project::new("latch");
+    let bot = p.run("trading-bot", &["--restart", "unless-stopped"], &["bb:1", "sleep", "600"]);
+    let dir = std::env::temp_dir().join(format!("sd-latch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, format!("[services.\"{}/trading-bot\"]\nkill_switch = true\nstop_grace_secs = 1\n", p.name))
+        .unwrap();
+    let state = dir.join("state");
+    let extra = format!("--config {} --state-dir {}", cfg.display(), state.display());
+    let t = Tmux::start("sd-latch", 120, 30, &panel_cmd(&p.name, &extra));
+    t.wait("the bot", |s| s.contains("trading-bot") && s.contains("running"));
+    // The stop comes from another process (a colleague's CLI): the panel learns the latch from
+    // the shared store.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+        .args(["--config", &cfg.display().to_string(), "--state-dir", &state.display().to_string()])
+        .args(["stop", &format!("{}/trading-bot", p.name), "--yes", "--reason", "loss limit"])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    t.wait("the STOPPED banner", |s| s.contains("STOPPED by"));
+    // Someone starts it by hand: the panel stops it again and records it.
+    docker_ok(&["start", &bot]);
+    let history = || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+            .args(["--state-dir", &state.display().to_string(), "history", "--json"])
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).unwrap()
+    };
+    let row = wait_for("the restart blocked and recorded", Duration::from_secs(30), || {
+        history().into_iter().find(|r| r["action"] == "restart-blocked" && r["outcome"] == "succeeded")
+    });
+    assert!(row["transcript"].as_str().unwrap().contains("stopped again"), "{row}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    // And again: every start is held.
+    docker_ok(&["start", &bot]);
+    wait_for("the second restart blocked", Duration::from_secs(30), || {
+        (history().iter().filter(|r| r["action"] == "restart-blocked").count() == 2).then_some(())
+    });
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
 }
 
 #[test]

@@ -22,6 +22,10 @@ pub enum OpRequest {
     Restore { backup: String, job: String },
     /// Put back the container an interrupted deploy left aside, through the gate.
     Recover { target: String },
+    /// Hold a latch: a container of an emergency-stopped service started again (docker start,
+    /// compose up, a restart policy): stop it again and record it. Sent by the panel when the
+    /// engine reports the start, never typed by an operator.
+    Hold { target: String, container: String },
 }
 
 impl OpRequest {
@@ -36,6 +40,7 @@ impl OpRequest {
             OpRequest::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
             OpRequest::Restore { backup, job } => format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE"),
             OpRequest::Recover { target } => format!("recover {target} after an interrupted deploy"),
+            OpRequest::Hold { target, .. } => format!("restart blocked: {target} is emergency-stopped"),
         }
     }
 
@@ -49,6 +54,7 @@ impl OpRequest {
             OpRequest::Backup { .. } => "backup",
             OpRequest::Restore { .. } => "restore",
             OpRequest::Recover { .. } => "recover",
+            OpRequest::Hold { .. } => "restart-blocked",
         }
     }
 

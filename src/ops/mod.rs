@@ -111,6 +111,7 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
         OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
         OpRequest::Recover { target } => recover::recover(ctx, target, &mut p).await,
+        OpRequest::Hold { target, container } => stop::hold(ctx, target, container, &mut p).await,
     }
 }
 

@@ -189,6 +189,66 @@ async fn latch(
     (k, stored)
 }
 
+/// Hold a latch: a container of an emergency-stopped service runs again although nobody started
+/// the service through stackdeck. Stop it again at once and record it as its own row. Needs
+/// nothing but the engine to act; the record is made as well as the store allows.
+pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progress) -> Result<Done, OpError> {
+    let seen = Instant::now();
+    let svc = ctx.backend.resolve(target, ctx.project()).await?;
+    let store = Store::open_for_stop(&ctx.state_dir).map(|s| s.with_masker(ctx.stack.masker.clone())).ok();
+    let latch = store.as_ref().and_then(|s| s.kill_switch(&svc.key).ok().flatten());
+    let Some(latch) = latch else {
+        return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{} is not emergency-stopped", svc.key) });
+    };
+    let Some(c) = svc.instances.iter().find(|c| c.id.0 == container).cloned() else {
+        return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{container} is gone") });
+    };
+    if !matches!(c.state, crate::domain::RunState::Running | crate::domain::RunState::Restarting) {
+        return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{} is not running", c.name) });
+    }
+    // Held at once: the configured grace, else none (a bot running against its latch must not
+    // trade on while it winds down).
+    let grace = ctx.stack.settings(&ServiceKey::parse(&svc.key)).stop_grace.unwrap_or(0);
+    let one = crate::backend::Service { key: svc.key.clone(), instances: vec![c.clone()] };
+    let result = ctx.backend.halt(&one, Some(grace), p).await;
+    let started = c.started_at.map_or_else(|| "?".to_owned(), |t| t.strftime("%H:%M:%S").to_string());
+    let summary = match &result {
+        Ok(_) => format!(
+            "restart blocked: {} of {} (emergency-stopped by {}: {}) started at {started}, stopped again {} ms after stackdeck saw it",
+            c.name,
+            svc.key,
+            latch.by,
+            latch.reason,
+            seen.elapsed().as_millis()
+        ),
+        Err(e) => format!("restart of {} NOT blocked: {e}", c.name),
+    };
+    if let Some(s) = &store {
+        let op = NewOp {
+            action: "restart-blocked".into(),
+            service: svc.key.clone(),
+            from_image: Some(c.image.clone()),
+            reason: Some(format!("container {} started at {started} while emergency-stopped", c.name)),
+            ..NewOp::default()
+        };
+        match s.begin(&op) {
+            Ok(id) => {
+                p.record = Some(id);
+                p.step(Some(s), summary.clone());
+                let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
+                if let Err(e) = s.finish(id, outcome, None, None) {
+                    p.step(None, format!("WARNING: {e}"));
+                }
+            }
+            Err(e) => p.step(None, format!("WARNING: not recorded: {e}")),
+        }
+    }
+    match result {
+        Ok(_) => Ok(Done { outcome: Outcome::Succeeded, summary }),
+        Err(_) => Err(OpError::Failed(summary)),
+    }
+}
+
 pub(super) async fn start(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("start")?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;

@@ -106,6 +106,8 @@ pub struct AppState {
     pub backup_jobs: Vec<String>,
     /// Jobs that can be restored, with the word that confirms a restore (the database).
     pub restorable: Vec<(String, String)>,
+    /// Containers of emergency-stopped services this panel is stopping again (once per start).
+    pub holding: std::collections::HashSet<crate::domain::ContainerId>,
     /// Something visible changed since the last frame.
     pub dirty: bool,
     pub quit: bool,
@@ -145,6 +147,7 @@ impl AppState {
             kill_switch_targets: Vec::new(),
             backup_jobs: Vec::new(),
             restorable: Vec::new(),
+            holding: std::collections::HashSet::new(),
             dirty: true,
             quit: false,
         }

@@ -143,6 +143,7 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Runs the backup jobs, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
         }
         OpRequest::Restore { .. } => "Overwrites the running database with the backup's dump.",
+        OpRequest::Hold { .. } => "Stops the container again: the service is emergency-stopped.",
         OpRequest::Recover { .. } => {
             "Removes the replacement that never passed a gate, puts the previous container back under its name and gates it."
         }

@@ -103,6 +103,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 h.store_attached = true;
                 h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
                 state.dirty = true;
+                hold_latches(state, &mut fx);
             }
         }
         Msg::Tags { target, tags } => {
@@ -173,6 +174,7 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
             }
             state.services.replace_all(list);
             state.dirty = true;
+            hold_latches(state, fx);
             sync_log_target(state, fx);
         }
         EngineEvent::Upsert(c) => {
@@ -180,6 +182,7 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
             let running = c.state == crate::domain::RunState::Running;
             state.services.upsert(c);
             state.dirty = true;
+            hold_latches(state, fx);
             if state.logs.container.as_ref() == Some(&id)
                 && running
                 && matches!(state.logs.stream, StreamState::Ended(_))
@@ -230,6 +233,51 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
                 state.dirty = true;
             }
         }
+    }
+}
+
+/// A container of an emergency-stopped service runs again (started by hand, by compose, by a
+/// restart policy): have it stopped again, once per start. The latch is the store's kill
+/// switch, as every panel and process sees it. Read-only panels only watch.
+fn hold_latches(state: &mut AppState, fx: &mut Vec<Effect>) {
+    use crate::domain::RunState;
+    // Only a start after the latch: a container still winding down in the stop's own grace
+    // period is the stop's business.
+    let latched: std::collections::HashMap<&str, jiff::Timestamp> =
+        state.history.kill_switches.iter().map(|k| (k.service.as_str(), k.at)).collect();
+    let mut starts = Vec::new();
+    for c in state.services.containers.values() {
+        let running = matches!(c.state, RunState::Running | RunState::Restarting);
+        let after_latch =
+            latched.get(c.key.to_string().as_str()).is_some_and(|at| c.started_at.is_some_and(|s| s > *at));
+        if running && after_latch && !state.holding.contains(&c.id) {
+            starts.push((c.key.to_string(), c.id.clone()));
+        }
+    }
+    // Forget the ones that are down again, so that the next start is held too.
+    let down: Vec<_> = state
+        .holding
+        .iter()
+        .filter(|id| {
+            state
+                .services
+                .containers
+                .get(*id)
+                .is_none_or(|c| !matches!(c.state, RunState::Running | RunState::Restarting))
+        })
+        .cloned()
+        .collect();
+    for id in down {
+        state.holding.remove(&id);
+    }
+    if state.read_only {
+        return;
+    }
+    for (target, id) in starts {
+        state.holding.insert(id.clone());
+        let op = state.next_op;
+        state.next_op += 1;
+        fx.push(Effect::RunOp { id: op, request: crate::domain::OpRequest::Hold { target, container: id.0 } });
     }
 }
 

@@ -569,3 +569,47 @@ fn a_parked_container_is_announced_and_r_recovers_the_selected_service() {
     let fx = update(&mut s, &km, key('y'));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Recover { target: "fx/bot".into() } }]);
 }
+
+#[test]
+fn a_latched_service_that_starts_again_is_held_once_per_start() {
+    use crate::domain::{KillSwitch, RestartPolicy};
+    let (mut s, km, _) = connected_with(demo());
+    let at: jiff::Timestamp = "2026-11-29T10:00:00Z".parse().unwrap();
+    let latch = KillSwitch {
+        service: "trading/trading-bot".into(),
+        by: "ops".into(),
+        at,
+        reason: "loss".into(),
+        previous_policy: RestartPolicy::No,
+    };
+    let mut bot = container("b", Some("trading"), "trading-bot", RunState::Running, Health::Healthy);
+    // Running since before the latch: the stop's own business, not a restart.
+    bot.started_at = Some("2026-11-29T09:00:00Z".parse().unwrap());
+    update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    let fx = update(&mut s, &km, Msg::History { records: vec![], kill_switches: vec![latch], backups: vec![] });
+    assert!(fx.is_empty(), "{fx:?}");
+    // Started again after the latch (docker start, compose up): held.
+    bot.started_at = Some("2026-11-29T10:05:00Z".parse().unwrap());
+    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    assert!(
+        matches!(fx.as_slice(), [Effect::RunOp { request: OpRequest::Hold { target, container }, .. }] if target == "trading/trading-bot" && container == "b"),
+        "{fx:?}"
+    );
+    assert!(s.ops.is_empty(), "no popup for it: the History pane shows the row");
+    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    assert!(fx.is_empty(), "once per start: {fx:?}");
+    // Down again, then started again: held again.
+    bot.state = RunState::Exited;
+    update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    bot.state = RunState::Running;
+    bot.started_at = Some("2026-11-29T10:07:00Z".parse().unwrap());
+    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    assert_eq!(fx.len(), 1, "{fx:?}");
+    // A read-only panel only watches.
+    s.read_only = true;
+    bot.state = RunState::Exited;
+    update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
+    bot.state = RunState::Running;
+    bot.started_at = Some("2026-11-29T10:09:00Z".parse().unwrap());
+    assert!(update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot))).is_empty());
+}
