@@ -206,6 +206,30 @@ fn a_running_panel_holds_the_latch_against_docker_start() {
 }
 
 #[test]
+fn the_stop_key_works_when_the_history_store_is_corrupt() {
+    require_engine();
+    let mut p = Project::new("xcorrupt");
+    let bot = p.run("trading-bot", &["--restart", "unless-stopped"], &["bb:1", "sleep", "600"]);
+    let dir = std::env::temp_dir().join(format!("sd-xcorrupt-{}", std::process::id()));
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("history.sqlite"), b"garbage where the history was").unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, format!("[services.\"{}/trading-bot\"]\nkill_switch = true\nstop_grace_secs = 1\n", p.name))
+        .unwrap();
+    let extra = format!("--config {} --state-dir {}", cfg.display(), state.display());
+    let t = Tmux::start("sd-xcorrupt", 120, 30, &panel_cmd(&p.name, &extra));
+    t.wait("the bot", |s| s.contains("trading-bot") && s.contains("running"));
+    t.keys(&["X"]);
+    t.wait("one confirmation", |s| s.contains("go ahead"));
+    t.keys(&["y"]);
+    let s = t.wait("the stop done", |s| s.contains("[done]"));
+    assert!(s.contains("fallback journal"), "the operator is told where the record went:\n{s}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    assert!(state.join("journal.jsonl").exists());
+}
+
+#[test]
 fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     require_engine();
     let mut p = Project::new("xkey");

@@ -6,8 +6,9 @@
 
 mod common;
 
-use common::{Project, Tmux, docker_ok, require_engine};
+use common::{HttpStub, Project, Tmux, docker_ok, require_engine};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// A compose service name that would set the terminal title, clear the screen, reverse the
 /// text direction and forge a history line if it reached a terminal raw.
@@ -25,7 +26,17 @@ fn assert_inert(what: &str, text: &str) {
 }
 
 fn sd(state: &std::path::Path, config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    sd_env(state, config, args, &[])
+}
+
+fn sd_env(
+    state: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+        .envs(env.iter().copied())
         .arg("--state-dir")
         .arg(state)
         .arg("--config")
@@ -58,7 +69,7 @@ fn hostile_labels_and_command_output_are_inert_and_masked_in_every_output() {
     std::fs::write(
         &config,
         format!(
-            "[engine]\npull = false\n[services.\"{}/{HOSTILE_ESCAPED}\"]\nstop_grace_secs = 1\n[backup]\ndir = \"{}\"\n[[backup.jobs]]\nname = \"leaky\"\nkind = \"exec\"\nservice = \"{}/{HOSTILE_ESCAPED}\"\ncommand = [\"sh\", \"-c\", \"{}\"]\n",
+            "[engine]\npull = false\n[notify]\nwebhook_env = \"SD_HOSTILE_WEBHOOK\"\ntries = 1\n[services.\"{}/{HOSTILE_ESCAPED}\"]\nstop_grace_secs = 1\n[backup]\ndir = \"{}\"\n[[backup.jobs]]\nname = \"leaky\"\nkind = \"exec\"\nservice = \"{}/{HOSTILE_ESCAPED}\"\ncommand = [\"sh\", \"-c\", \"{}\"]\n",
             p.name,
             dir.join("backups").display(),
             p.name,
@@ -101,8 +112,19 @@ fn hostile_labels_and_command_output_are_inert_and_masked_in_every_output() {
     assert_inert("status --json (raw)", &out);
 
     // The backup fails: its stderr is inert and masked in the output, the history, the manifest.
-    let (code, out, err) = sd(&state, &config, &["backup"]);
+    let hook = HttpStub::start(|_, _| (200, "ok".into()), Duration::ZERO);
+    let (code, out, err) = sd_env(&state, &config, &["backup"], &[("SD_HOSTILE_WEBHOOK", &hook.url())]);
     assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("webhook notified"), "{out}");
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let sent: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    let text = sent["text"].as_str().unwrap();
+    assert_inert("webhook", text);
+    assert!(
+        text.contains("FAILED") && !text.contains("sk_live_abcdefgh12345678") && !text.contains("hunter2"),
+        "{text}"
+    );
     for (what, text) in [("backup stdout", &out), ("backup stderr", &err)] {
         assert_inert(what, text);
         assert!(!text.contains("sk_live_abcdefgh12345678") && !text.contains("hunter2"), "{what}: {text}");

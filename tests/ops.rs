@@ -682,4 +682,14 @@ fn the_emergency_stop_works_with_its_state_dir_on_a_full_disk() {
         "stopped although nothing could be recorded"
     );
     assert!(out.contains("NOT RECORDED") && out.contains("disk full"), "the record is printed: {out}");
+
+    // A read-only state dir (root ignores file modes; a read-only mount stops it too).
+    docker_ok(&["start", &bot]);
+    let (code, out, err) = sd.run(&["start", &format!("{}/bot", p.name), "--yes"]);
+    let _ = (code, out, err); // the latch was never recorded: start just starts (or finds it running)
+    assert!(Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt).status().unwrap().success());
+    let (code, out, err) = sd.run(&["stop", &format!("{}/bot", p.name), "--yes", "--reason", "read-only"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    assert!(out.contains("NOT RECORDED") && out.contains("Read-only file system"), "{out}");
 }

@@ -135,9 +135,9 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         };
         let note = match journal::append(&ctx.state_dir, &entry) {
             Ok(path) => format!(
-                "the history store could not take this stop ({}): it is in the fallback journal {} and is imported when the store opens again",
-                unrecorded.join("; "),
-                path.display()
+                "recorded in the fallback journal {} (imported when the history store opens again; the store could not take it: {})",
+                path.display(),
+                unrecorded.join("; ")
             ),
             Err(e) => format!(
                 "NOT RECORDED: neither the history store ({}) nor the fallback journal ({e}) could be written; the record: {}",

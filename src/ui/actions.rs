@@ -230,11 +230,31 @@ fn picker(
     );
 }
 
+/// `s` cut into rows of at most `w` display columns.
+fn wrap(s: &str, w: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let w = w.max(1);
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw > w {
+            rows.push(String::new());
+            used = 0;
+        }
+        rows.last_mut().expect("one row").push(c);
+        used += cw;
+    }
+    rows
+}
+
 /// The newest operation's progress (until dismissed), over the lower part of the screen.
 pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let Some(op) = v.state.op_shown() else { return };
-    let h = (op.lines.len() as u16 + 4).clamp(6, area.height.saturating_sub(2).max(6));
-    let r = centered(area, area.width.saturating_sub(4).min(100), h);
+    let width = area.width.saturating_sub(4).min(100);
+    let wrapped: usize = op.lines.iter().map(|l| wrap(l, width.saturating_sub(2) as usize).len()).sum();
+    let h = (wrapped as u16 + 4).clamp(6, area.height.saturating_sub(2).max(6));
+    let r = centered(area, width, h);
     f.render_widget(Clear, r);
     let (status, slot) = match &op.done {
         None => ("running".to_owned(), Slot::Starting),
@@ -246,10 +266,11 @@ pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let inner = block.inner(r);
     f.render_widget(block, r);
     let room = inner.height.saturating_sub(1) as usize;
-    let mut lines: Vec<Line<'_>> = op
-        .lines
+    // Long lines (an engine's error, a warning) are wrapped, never cut: the newest rows show.
+    let rows: Vec<String> = op.lines.iter().flat_map(|l| wrap(l, inner.width as usize)).collect();
+    let mut lines: Vec<Line<'_>> = rows
         .iter()
-        .skip(op.lines.len().saturating_sub(room))
+        .skip(rows.len().saturating_sub(room))
         .map(|l| Line::from(Span::styled(l.clone(), v.style(Slot::Popup))))
         .collect();
     let foot = match &op.done {
