@@ -53,11 +53,15 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Start a stopped service again and restore its restart policy.
+    /// Start a stopped service again and restore its restart policy. Clearing an emergency
+    /// stop takes a reason.
     Start {
         service: String,
         #[arg(long)]
         yes: bool,
+        /// Why the service may run again (required when it was emergency-stopped; recorded).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Recreate a service with another image, health-gated; rolled back automatically if unhealthy.
     Deploy {

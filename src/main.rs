@@ -78,7 +78,9 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Stop { ref services, yes, ref reason }) => {
             op(OpRequest::Stop { targets: services.clone(), reason: reason.clone() }, yes)
         }
-        Some(Command::Start { ref service, yes }) => op(OpRequest::Start { target: service.clone() }, yes),
+        Some(Command::Start { ref service, yes, ref reason }) => {
+            op(OpRequest::Start { target: service.clone(), reason: reason.clone() }, yes)
+        }
         Some(Command::Deploy { ref service, ref image, yes }) => {
             op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)
         }

@@ -263,8 +263,25 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     t.wait("the history pane", |s| {
         s.contains("stop") && s.contains("succeeded") && s.contains(&format!("{}/trading-bot", p.name))
     });
+    // Starting it again clears the stop: the panel asks why, and records it.
+    t.keys(&["1"]);
+    t.keys(&["S"]);
+    t.wait("the reason prompt", |s| s.contains("is EMERGENCY-STOPPED") && s.contains("reason>"));
+    t.keys(&["-l", "limits reset by risk"]);
+    t.keys(&["Enter"]);
+    t.wait("the start done", |s| s.contains("[done]") && !s.contains("STOPPED by"));
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "true");
+    t.keys(&["Escape"]);
+    t.wait("the operation popup closed", |s| !s.contains("[done]"));
     t.keys(&["q"]);
     t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+        .args(["--state-dir", &dir.join("state").display().to_string(), "history", "--json"])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let h: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((h[0]["action"].as_str(), h[0]["reason"].as_str()), (Some("start"), Some("limits reset by risk")));
     let _ = std::fs::remove_dir_all(dir);
 }
 

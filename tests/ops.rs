@@ -249,7 +249,11 @@ fn emergency_stop_grace_then_kill_survives_daemon_restart_and_start_restores() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("emergency-stopped") && err.contains("daily loss limit"), "{err}");
 
-    let (code, out, err) = sd.run(&["start", "bot", "--yes"]);
+    // Clearing the stop takes a reason: refused without one, recorded with it.
+    let (code, _, err) = sd.run(&["start", "bot", "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("say why with --reason") && err.contains("daily loss limit"), "{err}");
+    let (code, out, err) = sd.run(&["start", "bot", "--yes", "--reason", "limits reset by risk"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         eng.ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", "es_bot_1"]),
@@ -259,6 +263,7 @@ fn emergency_stop_grace_then_kill_survives_daemon_restart_and_start_restores() {
     let actions: Vec<&str> = h.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["start", "stop", "stop"]);
     assert_eq!(h[2]["reason"], "daily loss limit");
+    assert_eq!(h[0]["reason"], "limits reset by risk", "the clear is its own row, with its reason");
 }
 
 #[test]
@@ -598,7 +603,7 @@ fn the_emergency_stop_does_not_depend_on_the_history_store() {
     assert!(stop["transcript"].as_str().unwrap().contains("fallback journal"), "{stop}");
     assert!(!sd.state.join("journal.jsonl").exists(), "imported once, then removed");
     // The latch came along: start restores the policy the bot had.
-    let (code, out, err) = sd.run(&["start", &svc, "--yes"]);
+    let (code, out, err) = sd.run(&["start", &svc, "--yes", "--reason", "test over"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "unless-stopped");
 
@@ -629,7 +634,7 @@ fn the_emergency_stop_does_not_depend_on_the_history_store() {
     }
     let h = sd.history();
     assert!(h.iter().any(|r| r["action"] == "stop" && r["reason"] == "locked store"), "imported after the lock");
-    let (code, out, err) = sd.run(&["start", &svc, "--yes"]);
+    let (code, out, err) = sd.run(&["start", &svc, "--yes", "--reason", "test over"]);
     assert_eq!(code, 0, "{out}{err}");
 
     // 3. A state dir that cannot exist (a dangling symlink): nothing can be written at all, the
@@ -685,7 +690,7 @@ fn the_emergency_stop_works_with_its_state_dir_on_a_full_disk() {
 
     // A read-only state dir (root ignores file modes; a read-only mount stops it too).
     docker_ok(&["start", &bot]);
-    let (code, out, err) = sd.run(&["start", &format!("{}/bot", p.name), "--yes"]);
+    let (code, out, err) = sd.run(&["start", &format!("{}/bot", p.name), "--yes", "--reason", "test"]);
     let _ = (code, out, err); // the latch was never recorded: start just starts (or finds it running)
     assert!(Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt).status().unwrap().success());
     let (code, out, err) = sd.run(&["stop", &format!("{}/bot", p.name), "--yes", "--reason", "read-only"]);

@@ -10,8 +10,8 @@ use std::fmt;
 pub enum OpRequest {
     /// Emergency stop of these services (config names, `project/service` or container names).
     Stop { targets: Vec<String>, reason: Option<String> },
-    /// Start a stopped service again (and clear its kill-switch latch).
-    Start { target: String },
+    /// Start a stopped service again (and clear its kill-switch latch, which takes a reason).
+    Start { target: String, reason: Option<String> },
     /// Deploy an image behind the health gate (rolled back automatically).
     Deploy { target: String, image: String },
     /// Go back to the last image that passed a gate.
@@ -33,7 +33,7 @@ impl OpRequest {
     pub fn title(&self) -> String {
         match self {
             OpRequest::Stop { targets, .. } => format!("EMERGENCY STOP {}", targets.join(", ")),
-            OpRequest::Start { target } => format!("start {target}"),
+            OpRequest::Start { target, .. } => format!("start {target}"),
             OpRequest::Deploy { target, image } => format!("deploy {image} to {target}"),
             OpRequest::Rollback { target } => format!("roll back {target}"),
             OpRequest::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),

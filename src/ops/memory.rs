@@ -346,8 +346,8 @@ async fn every_request_goes_through_the_one_driver() {
         OpRequest::Deploy { target: "bot".into(), image: "bot:2".into() },
         OpRequest::Rollback { target: "bot".into() },
         OpRequest::Stop { targets: vec!["bot".into(), "db".into()], reason: None },
-        OpRequest::Start { target: "bot".into() },
-        OpRequest::Start { target: "db".into() },
+        OpRequest::Start { target: "bot".into(), reason: Some("limits reset".into()) },
+        OpRequest::Start { target: "db".into(), reason: Some("limits reset".into()) },
         OpRequest::Backup { jobs: vec![] },
         // Nothing was left aside: succeeds without a record.
         OpRequest::Recover { target: "bot".into() },

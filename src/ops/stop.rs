@@ -249,17 +249,30 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     }
 }
 
-pub(super) async fn start(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<Done, OpError> {
+pub(super) async fn start(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("start")?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     let _lock = ServiceLock::try_take(&ctx.state_dir, &key, "start").map_err(OpError::Refused)?;
     let store = ctx.store()?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    // Engaging the stop is one key; clearing it is a decision of its own, with its reason.
+    if let Some(k) = store.kill_switch(&key).map_err(OpError::Failed)?
+        && reason.is_none()
+    {
+        return Err(OpError::Refused(format!(
+            "{key} was emergency-stopped by {} at {}: {}; starting it clears the emergency stop: say why with --reason",
+            k.by,
+            k.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            k.reason
+        )));
+    }
     let id = store
         .begin(&NewOp {
             action: "start".into(),
             service: key.clone(),
             to_image: svc.instances.first().map(|c| c.image.clone()),
+            reason: reason.map(str::to_owned),
             ..NewOp::default()
         })
         .map_err(OpError::Failed)?;

@@ -58,6 +58,8 @@ pub enum Popup {
     Restore { choices: Vec<(String, String, String)>, selected: usize },
     /// An operation confirmed by typing a word (a restore: the database's name).
     Typed { request: OpRequest, word: String, input: String },
+    /// Why an emergency-stopped service may run again (starting it clears the stop).
+    Reason { target: String, input: String },
 }
 
 /// The emergency stop's targets and the kill-switch config's problems (see

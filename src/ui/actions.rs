@@ -71,6 +71,7 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             list(f, area, v, " RESTORE a verified backup ", rows, *selected, "overwrites the running database");
         }
         Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
+        Some(Popup::Reason { target, input }) => reason(f, area, v, target, input),
     }
 }
 
@@ -99,6 +100,32 @@ fn list(f: &mut Frame<'_>, area: Rect, v: &View<'_>, title: &str, rows: Vec<Stri
     let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
     let text = fit(&format!("{accept} choose · {cancel} close · {note}"), foot.width as usize);
     f.render_widget(Paragraph::new(Line::from(Span::styled(text, v.style(Slot::Dim)))), foot);
+}
+
+/// Starting an emergency-stopped service: the operator says why.
+fn reason(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, input: &str) {
+    let r = centered(area, 70, 8);
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" start {target}? "), true);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
+    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let lines = vec![
+        Line::from(Span::styled(format!("{target} is EMERGENCY-STOPPED."), v.style(Slot::Unhealthy))),
+        Line::from(Span::styled(
+            format!(
+                "Starting it clears the stop. Why may it run again? {accept} starts it; {cancel} keeps it stopped."
+            ),
+            v.style(Slot::Popup),
+        )),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("reason> ", v.style(Slot::HintKey)),
+            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
 /// A confirmation that needs a word typed (a restore: the database's name).

@@ -29,7 +29,7 @@ pub(super) fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Ef
 pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) -> bool {
     // The emergency stop wins over a popup that does not take text: its confirmation replaces
     // the popup. (In the image picker and the typed confirmation the key is text: esc first.)
-    let takes_text = matches!(state.ui.popup, Some(Popup::Picker { .. } | Popup::Typed { .. }));
+    let takes_text = matches!(state.ui.popup, Some(Popup::Picker { .. } | Popup::Typed { .. } | Popup::Reason { .. }));
     let stop_shown = matches!(state.ui.popup, Some(Popup::Confirm(OpRequest::Stop { .. })));
     if state.ui.popup.is_some()
         && !takes_text
@@ -91,6 +91,31 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                 _ => {}
             }
             state.ui.popup = Some(Popup::Restore { choices, selected });
+            true
+        }
+        Some(Popup::Reason { target, mut input }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerCancel) => {
+                    state.ui.notice = Some("cancelled: the service stays stopped".into());
+                    return true;
+                }
+                Some(Action::PickerErase) => {
+                    input.pop();
+                }
+                Some(Action::PickerAccept) if !input.trim().is_empty() => {
+                    start_op(state, OpRequest::Start { target, reason: Some(input.trim().to_owned()) }, fx);
+                    return true;
+                }
+                Some(Action::PickerAccept) => state.ui.notice = Some("say why it may run again, or esc".into()),
+                _ => {
+                    if let Some(c) = typed_char(k)
+                        && input.len() < MAX_INPUT
+                    {
+                        input.push(c);
+                    }
+                }
+            }
+            state.ui.popup = Some(Popup::Reason { target, input });
             true
         }
         Some(Popup::Typed { request, word, mut input }) => {
@@ -221,7 +246,11 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
                 return;
             };
             state.ui.popup = Some(match action {
-                Action::StartService => Popup::Confirm(OpRequest::Start { target }),
+                // Clearing an emergency stop takes a reason (engaging it took one key).
+                Action::StartService if state.history.kill_switches.iter().any(|k| k.service == target) => {
+                    Popup::Reason { target, input: String::new() }
+                }
+                Action::StartService => Popup::Confirm(OpRequest::Start { target, reason: None }),
                 Action::Rollback => Popup::Confirm(OpRequest::Rollback { target }),
                 Action::Recover => Popup::Confirm(OpRequest::Recover { target }),
                 _ => {

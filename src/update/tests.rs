@@ -613,3 +613,27 @@ fn a_latched_service_that_starts_again_is_held_once_per_start() {
     bot.started_at = Some("2026-11-29T10:09:00Z".parse().unwrap());
     assert!(update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot))).is_empty());
 }
+
+#[test]
+fn starting_an_emergency_stopped_service_asks_why() {
+    use crate::domain::{KillSwitch, RestartPolicy};
+    let (mut s, km, _) = connected_with(demo());
+    // The selection is trading/api-server (first row); latch it.
+    let target = s.services.selected().unwrap().key.to_string();
+    s.history.kill_switches = vec![KillSwitch {
+        service: target.clone(),
+        by: "ops".into(),
+        at: jiff::Timestamp::UNIX_EPOCH,
+        reason: "loss".into(),
+        previous_policy: RestartPolicy::No,
+    }];
+    update(&mut s, &km, key('S'));
+    assert_eq!(s.ui.popup, Some(Popup::Reason { target: target.clone(), input: String::new() }));
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    assert!(fx.is_empty(), "an empty reason starts nothing");
+    for c in "risk ok".chars() {
+        update(&mut s, &km, key(c));
+    }
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Start { target, reason: Some("risk ok".into()) } }]);
+}
