@@ -98,11 +98,17 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         p.flush(s);
     }
     let elapsed = started.elapsed();
+    // What stackdeck did, and what it did not: stopping a process cancels no resting order.
+    let not_done = if ctx.stack.settings(&ServiceKey::parse(&key)).kill_switch {
+        "; open orders and positions are unknown to stackdeck: check the exchange"
+    } else {
+        ""
+    };
     let (outcome, summary) = match &result {
         Ok(grace) => (
             Outcome::Succeeded,
             format!(
-                "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"",
+                "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"{not_done}",
                 elapsed.as_secs_f64()
             ),
         ),

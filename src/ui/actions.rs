@@ -159,7 +159,7 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
     let no = v.keymap.keys(Mode::Confirm, Action::Deny).iter().map(ToString::to_string).collect::<Vec<_>>().join("/");
     let detail = match req {
         OpRequest::Stop { .. } => {
-            "Stop signal, grace period, then SIGKILL. Restart policy set to \"no\" until it is started again."
+            "Stop signal, grace period, then SIGKILL; restart policy \"no\" until started again. Stops the process only: open orders and positions at the exchange are not touched."
         }
         OpRequest::Start { .. } => "Starts the service and restores its previous restart policy.",
         OpRequest::Deploy { .. } => {
