@@ -201,3 +201,21 @@ fn a_socket_the_user_may_not_open_says_permission_denied() {
     assert!(err.contains("permission denied on") && err.contains("docker group"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn numbers_out_of_range_and_an_empty_state_dir_are_refused_at_their_line() {
+    for (text, line, range) in [
+        ("[engine]\nresync_secs = 18446744073709551615\n", 2, "use 5 to 86400 seconds"),
+        ("[backup]\nkeep_days = 4294967295\n", 2, "use 1 to 3650 days"),
+        ("[services.bot]\nkill_switch = true\ngate_tries = 0\n", 3, "use 1 to 1000 tries"),
+        ("[host]\ncpu_percent = nan\n", 2, "use a number from 0 to 100"),
+        ("[state]\ndir = \"\"\n", 2, "name a directory"),
+    ] {
+        let p = write("range.toml", text);
+        let (code, _, err) = run(bin().arg("--config").arg(&p).arg("status"));
+        assert_eq!(code, 2, "{text}: {err}");
+        assert!(err.contains(&format!("{}:{line}:1:", p.display())), "{text}: {err}");
+        assert!(err.contains(range), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

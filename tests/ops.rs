@@ -75,12 +75,17 @@ fn good_deploy_then_broken_tag_rolls_back_automatically() {
         &["fx-trading-bot:1"],
     );
     wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
-    let sd = Sd::new("deploy", &gate_cfg(&p.name, port));
+    // Credentials in the health URL (the simulator ignores them) are never printed or stored.
+    let sd =
+        Sd::new("deploy", &gate_cfg(&p.name, port).replace("http://127.0.0.1", "http://probe:s3cretpass@127.0.0.1"));
     let svc = format!("{}/bot", p.name);
 
     let (code, out, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("try 1/20") && out.contains("succeeded"), "{out}");
+    assert!(!out.contains("s3cretpass") && !err.contains("s3cretpass"), "{out}{err}");
+    let (_, hist, _) = sd.run(&["history", "--json"]);
+    assert!(!hist.contains("s3cretpass"), "{hist}");
     assert_eq!(image_of(&bot), "fx-trading-bot:2", "same name, new image");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &bot]), "unless-stopped");
     assert_eq!(docker_ok(&["inspect", "-f", "{{index .Config.Labels \"com.docker.compose.project\"}}", &bot]), p.name);

@@ -124,7 +124,8 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     let mut summary = summary;
     if !unrecorded.is_empty() {
         let entry = journal::Entry {
-            record: None,
+            // The row, when it was begun: the import finishes it instead of adding another.
+            record,
             to_image_id: None,
             action: "stop".into(),
             service: key.clone(),

@@ -144,7 +144,10 @@ impl Store {
 
     fn insert_journaled(&self, e: &journal::Entry) -> Result<(), String> {
         if let Some(id) = e.record {
-            // The outcome of a record that exists: finish it.
+            // The outcome of a record that exists: finish it (and turn on its latch, if any).
+            if let Some(k) = &e.kill_switch {
+                self.set_kill_switch(&k.to_kill_switch(&e.service))?;
+            }
             return self
                 .conn()
                 .execute(

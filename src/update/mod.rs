@@ -309,3 +309,5 @@ fn resume_logs(state: &mut AppState, fx: &mut Vec<Effect>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_actions;
