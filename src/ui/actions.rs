@@ -175,23 +175,49 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Removes the replacement that never passed a gate, puts the previous container back under its name and gates it."
         }
     };
-    let r = centered(area, 70, 8);
+    // As tall as its text needs (a stop of several services has a long title); the keys have a
+    // row of their own at the bottom, so they are on screen whatever the text does.
+    let width = area.width.saturating_sub(2).min(76);
+    let text_w = width.saturating_sub(2) as usize;
+    let title_slot = v.style(if danger { Slot::Unhealthy } else { Slot::Title });
+    let mut rows: Vec<Line<'_>> =
+        word_wrap(&req.title(), text_w).into_iter().map(|l| Line::from(Span::styled(l, title_slot))).collect();
+    rows.extend(word_wrap(detail, text_w).into_iter().map(|l| Line::from(Span::styled(l, v.style(Slot::Popup)))));
+    let r = centered(area, width, rows.len() as u16 + 4);
     f.render_widget(Clear, r);
     let block = popup_block(v, format!(" {}? ", req.title()), danger);
     let inner = block.inner(r);
     f.render_widget(block, r);
-    let lines = vec![
-        Line::from(Span::styled(req.title(), v.style(if danger { Slot::Unhealthy } else { Slot::Title }))),
-        Line::from(Span::styled(detail, v.style(Slot::Popup))),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled(format!(" {yes} "), v.style(Slot::HintKey)),
-            Span::styled(" go ahead   ", v.style(Slot::Popup)),
-            Span::styled(format!(" {no} "), v.style(Slot::HintKey)),
-            Span::styled(" do nothing", v.style(Slot::Popup)),
-        ]),
-    ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    let [body, keys] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    f.render_widget(Paragraph::new(rows), body);
+    let keys_line = Line::from(vec![
+        Span::styled(format!(" {yes} "), v.style(Slot::HintKey)),
+        Span::styled(" go ahead   ", v.style(Slot::Popup)),
+        Span::styled(format!(" {no} "), v.style(Slot::HintKey)),
+        Span::styled(" do nothing", v.style(Slot::Popup)),
+    ]);
+    f.render_widget(Paragraph::new(keys_line), keys);
+}
+
+/// `s` in rows of at most `w` display columns, broken between words (a word longer than a row
+/// is cut).
+fn word_wrap(s: &str, w: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let w = w.max(1);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in s.split(' ') {
+        let last = rows.last_mut().expect("one row");
+        let need = if last.is_empty() { word.width() } else { last.width() + 1 + word.width() };
+        if need <= w || last.is_empty() {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        } else {
+            rows.push(word.to_owned());
+        }
+    }
+    rows.into_iter().flat_map(|r| if r.width() > w { wrap(&r, w) } else { vec![r] }).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
