@@ -25,6 +25,7 @@ use crate::config::stack::BackupJob;
 use crate::domain::{BackupStatus, Done, JobEntry, Manifest, OpError, Outcome};
 use crate::store::NewOp;
 use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long one command of a job may run.
@@ -55,13 +56,13 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
         .begin(&NewOp { action: "backup".into(), service: names.join(","), ..NewOp::default() })
         .map_err(OpError::Failed)?;
     p.record = Some(record);
-    let id = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
-    let dir = root.join(&id);
-    if let Err(e) = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir) {
-        let msg = format!("cannot create {}: {e}", dir.display());
-        let _ = store.finish(record, Outcome::Failed, Some(&msg), None);
-        return Err(OpError::Failed(msg));
-    }
+    let (id, dir) = match new_backup_dir(&root) {
+        Ok(v) => v,
+        Err(msg) => {
+            let _ = store.finish(record, Outcome::Failed, Some(&msg), None);
+            return Err(OpError::Failed(msg));
+        }
+    };
     let mut manifest = Manifest {
         id: id.clone(),
         created: jiff::Timestamp::now().to_string(),
@@ -133,5 +134,41 @@ pub(super) async fn run(ctx: &Ctx, only: &[String], p: &mut Progress) -> Result<
         let msg = format!("backup {id} is marked failed (not kept as good): {}", failed.join("; "));
         let _ = store.finish(record, Outcome::Failed, Some(&msg), None);
         Err(OpError::Failed(msg))
+    }
+}
+
+/// A fresh directory for one backup, named for the second it started. Two backups in the same
+/// second (a retry after a failure, two operators) each get their own: the directory is created
+/// exclusively and a taken name gets a `-2`, `-3`… suffix, so no run ever writes into another's.
+fn new_backup_dir(root: &Path) -> Result<(String, PathBuf), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    for n in 1..=100u32 {
+        let id = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let dir = root.join(&id);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot create a backup directory in {}: 100 names for {stamp} are taken", root.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_backups_in_one_second_get_their_own_directories() {
+        let root = std::env::temp_dir().join(format!("sd-bdir-{}", std::process::id()));
+        let ids: Vec<String> = (0..3).map(|_| super::new_backup_dir(&root).unwrap().0).collect();
+        std::fs::remove_dir_all(&root).ok();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 3, "{ids:?}");
     }
 }
