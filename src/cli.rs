@@ -113,6 +113,10 @@ pub enum Command {
         service: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Check the audit chain instead: every row as written, none removed. Names the first
+        /// row that is not; exit 1 then.
+        #[arg(long)]
+        verify: bool,
     },
     /// Print the effective key bindings (defaults merged with your overrides).
     Keys {

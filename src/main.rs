@@ -63,6 +63,12 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         })?;
 
     let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
+    // Every audit row says through what it was made, and against which engine.
+    let via = match cli.command {
+        None => "panel",
+        Some(_) => "cli",
+    };
+    stackdeck::store::origin::set(via, &ep.host);
     let op = |req, yes| {
         let setup = stackdeck::opcli::Setup {
             endpoint: ep.clone(),
@@ -91,7 +97,8 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Restore { ref backup, ref job, yes }) => {
             op(OpRequest::Restore { backup: backup.clone(), job: job.clone() }, yes)
         }
-        Some(Command::History { json, ref service, limit }) => {
+        Some(Command::History { verify: true, .. }) => Ok(stackdeck::opcli::verify(&state_dir)),
+        Some(Command::History { json, ref service, limit, verify: false }) => {
             Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))
         }
         Some(Command::Keys { markdown }) => {

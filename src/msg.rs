@@ -30,6 +30,8 @@ pub enum Msg {
         records: Vec<OpRecord>,
         kill_switches: Vec<KillSwitch>,
         backups: Vec<Manifest>,
+        /// `Some(where)` when the audit chain is broken (a row altered or removed).
+        chain: Option<String>,
     },
     /// A round of the observer: panels and alerts, and where they came from.
     Observed(Observation),

@@ -164,6 +164,7 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
                     "finished_at": r.finished_at.map(|t| t.to_string()),
                     "outcome": r.outcome.as_str(), "reason": io(&r.reason),
                     "transcript": transcript.join("\n") + if transcript.is_empty() { "" } else { "\n" },
+                    "audit": store.audit_of(r.id).unwrap_or_default(),
                 })
             })
             .collect();
@@ -187,6 +188,25 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `stackdeck history --verify`: walk the audit chain.
+pub fn verify(state_dir: &std::path::Path) -> ExitCode {
+    let verdict = crate::store::Store::open(state_dir).and_then(|s| s.verify());
+    match verdict {
+        Ok(crate::store::Chain::Intact(n)) => {
+            say(&format!("audit chain intact: {n} rows in {}", state_dir.join("history.sqlite").display()));
+            ExitCode::SUCCESS
+        }
+        Ok(crate::store::Chain::Broken { what, .. }) => {
+            say(&format!("audit chain BROKEN at {what}"));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("stackdeck: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// The state dir: `--state-dir`, else `[state] dir`, else the XDG data dir.

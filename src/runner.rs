@@ -152,9 +152,14 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
                 let now = (store.recent(200, None), store.kill_switches());
                 if let (Ok(records), Ok(kill_switches)) = now {
                     let backups = ops::backup::list(&backup_root);
-                    let key = (records.clone(), kill_switches.clone(), backups.clone());
+                    let chain = match store.verify() {
+                        Ok(crate::store::Chain::Intact(_)) => None,
+                        Ok(crate::store::Chain::Broken { what, .. }) => Some(what),
+                        Err(e) => Some(format!("cannot be read: {e}")),
+                    };
+                    let key = (records.clone(), kill_switches.clone(), backups.clone(), chain.clone());
                     if last.as_ref() != Some(&key) {
-                        if tx.blocking_send(Msg::History { records, kill_switches, backups }).is_err() {
+                        if tx.blocking_send(Msg::History { records, kill_switches, backups, chain }).is_err() {
                             return;
                         }
                         last = Some(key);

@@ -4,53 +4,10 @@
 
 mod common;
 
-use common::{KillOnDrop, PrivateEngine, Project, docker_ok, health_of, require_engine, wait_for};
+use common::{KillOnDrop, PrivateEngine, Project, Sd, docker_ok, health_of, require_engine, wait_for};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// The binary with its own state dir and config.
-struct Sd {
-    state: PathBuf,
-    config: PathBuf,
-    host: Option<String>,
-}
-
-impl Sd {
-    fn new(tag: &str, config: &str) -> Sd {
-        let dir = std::env::temp_dir().join(format!("sd-ops-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let cfg = dir.join("config.toml");
-        std::fs::write(&cfg, format!("[engine]\npull = false\n{config}")).unwrap();
-        Sd { state: dir.join("state"), config: cfg, host: None }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_stackdeck"));
-        c.arg("--state-dir").arg(&self.state).arg("--config").arg(&self.config);
-        if let Some(h) = &self.host {
-            c.args(["--host", h]);
-        }
-        c.args(args).stdin(Stdio::null()).env("XDG_CONFIG_HOME", "/nonexistent");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = self.cmd(args).output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    }
-
-    fn history(&self) -> Vec<serde_json::Value> {
-        let (code, out, err) = self.run(&["history", "--json"]);
-        assert_eq!(code, 0, "{err}");
-        serde_json::from_str(&out).unwrap()
-    }
-}
 
 fn image_of(c: &str) -> String {
     docker_ok(&["inspect", "-f", "{{.Config.Image}}", c])

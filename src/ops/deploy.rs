@@ -123,6 +123,8 @@ pub(super) async fn run(
             from_image_id: Some(old.image_id.clone()),
             to_image: Some(to_ref.clone()),
             reason: None,
+            container: Some(old.id.0.clone()),
+            digest: Some(old.image_id.clone()),
         })
         .map_err(OpError::Failed)?;
     p.record = Some(record);

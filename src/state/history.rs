@@ -13,5 +13,7 @@ pub struct HistoryState {
     pub backups: Vec<Manifest>,
     /// False while no store is attached: the pane says so instead of pretending to be empty.
     pub store_attached: bool,
+    /// Where the audit chain is broken, when it is (an altered or removed row).
+    pub chain_broken: Option<String>,
     pub scroll: usize,
 }

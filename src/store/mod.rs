@@ -1,48 +1,26 @@
 //! The durable operations history, audit trail and kill-switch state: one SQLite file in the
 //! state dir, shared by every operator on the host.
 //!
-//! Every action is written *before* it starts (outcome `running`, with pid and host) and
-//! finished after. A `running` record whose process is gone is marked `interrupted` on the
-//! next start, so a `kill -9` mid-action never leaves a silent half-record.
+//! Every action is written *before* it starts (a `begin` row, with pid, host, user and engine)
+//! and finished after (a `finish` row). The rows are append-only and hash-chained ([`audit`]);
+//! `history --verify` walks the chain. A `running` action whose process is gone is marked
+//! `interrupted` on the next start, so a `kill -9` mid-action never leaves a silent half-record.
 
+pub mod audit;
 pub mod journal;
 pub mod lock;
+pub mod origin;
 
 use crate::domain::{KillSwitch, OpRecord, Outcome, RestartPolicy};
 use crate::logtext::{Masker, clean};
+pub use audit::Chain;
+use audit::Row;
 use jiff::Timestamp;
+pub use origin::{actor, hostname};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Who is acting: the OS user, and the SSH client when there is one.
-pub fn actor() -> String {
-    let user =
-        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().filter(|u| !u.is_empty()).unwrap_or_else(
-            || {
-                use std::os::unix::fs::MetadataExt;
-                let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-                let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-                uid.and_then(|u| {
-                    passwd
-                        .lines()
-                        .find(|l| l.split(':').nth(2) == Some(&u.to_string()))
-                        .and_then(|l| l.split(':').next())
-                        .map(str::to_owned)
-                })
-                .or_else(|| uid.map(|u| format!("uid {u}")))
-                .unwrap_or_else(|| "unknown".into())
-            },
-        );
-    match std::env::var("SSH_CLIENT").ok().and_then(|s| s.split_whitespace().next().map(str::to_owned)) {
-        Some(from) => format!("{user}@{from}"),
-        None => user,
-    }
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
-}
 
 /// What is recorded when an action starts.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +31,20 @@ pub struct NewOp {
     pub from_image_id: Option<String>,
     pub to_image: Option<String>,
     pub reason: Option<String>,
+    /// The container(s) acted on, and the digest (image id) they run.
+    pub container: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// How an action ended, with what the audit keeps of it.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub outcome: Outcome,
+    pub reason: Option<&'a str>,
+    pub to_image_id: Option<&'a str>,
+    pub digest: Option<&'a str>,
+    /// Timings per phase (JSON object of milliseconds: halt, signal, exited, verified).
+    pub phases: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -72,18 +64,12 @@ const BUSY_WAIT: Duration = Duration::from_secs(10);
 const STOP_WAIT: Duration = Duration::from_millis(300);
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS ops (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  action TEXT NOT NULL, service TEXT NOT NULL,
-  from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
-  actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-  started_at TEXT NOT NULL, finished_at TEXT,
-  outcome TEXT NOT NULL, reason TEXT, transcript TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS ops_service ON ops(service, id);
 CREATE TABLE IF NOT EXISTS kill_switch (
   service TEXT PRIMARY KEY, by TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL,
   previous_policy TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latched_instance (
+  service TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, PRIMARY KEY (service, name)
 );
 ";
 
@@ -115,11 +101,64 @@ impl Store {
         }
         conn.busy_timeout(busy).map_err(named)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(named)?;
+        let legacy = legacy_table(&conn).map_err(named)?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        if legacy {
+            conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
+        }
+        conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
         let mut store =
             Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf(), imported: 0, masker: Masker::default() };
+        if legacy {
+            store.migrate_v1().map_err(named)?;
+        }
         store.imported = store.import_journal();
         Ok(store)
+    }
+
+    /// The history of stackdeck before the audit chain (one `ops` row per action, updated in
+    /// place): each row becomes its begin, transcript and finish rows, in order.
+    fn migrate_v1(&self) -> rusqlite::Result<()> {
+        let rows: Vec<Vec<Value>> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT action, service, from_image, from_image_id, to_image, to_image_id, actor, host, pid,
+                        started_at, finished_at, outcome, reason, transcript FROM ops_v1 ORDER BY id",
+            )?;
+            stmt.query_map([], |r| (0..14).map(|i| r.get::<_, Value>(i)).collect())?.collect::<Result<_, _>>()?
+        };
+        let t = |v: &Value| match v {
+            Value::Text(s) => Some(s.clone()),
+            Value::Integer(i) => Some(i.to_string()),
+            _ => None,
+        };
+        for r in rows {
+            let mut begin = Row { op: None, kind: "begin", at: t(&r[9]).unwrap_or_default(), fields: vec![] };
+            for (i, col) in ["action", "service", "from_image", "from_image_id", "to_image"].into_iter().enumerate() {
+                begin = begin.text(col, t(&r[i]));
+            }
+            begin = begin
+                .text("actor", t(&r[6]))
+                .text("host", t(&r[7]))
+                .int("pid", t(&r[8]).and_then(|p| p.parse().ok()).unwrap_or(0))
+                .text("reason", t(&r[12]))
+                .text("via", Some("migrated".into()));
+            let op = audit::append(&mut self.conn(), &begin)?;
+            for line in t(&r[13]).unwrap_or_default().lines() {
+                let note = Row { op: Some(op), kind: "note", at: begin.at.clone(), fields: vec![] }
+                    .text("text", Some(line.to_owned()));
+                audit::append(&mut self.conn(), &note)?;
+            }
+            let outcome = t(&r[11]).unwrap_or_default();
+            if outcome != "running" {
+                let fin = Row { op: Some(op), kind: "finish", at: t(&r[10]).unwrap_or_default(), fields: vec![] }
+                    .text("outcome", Some(outcome))
+                    .text("reason", t(&r[12]))
+                    .text("to_image_id", t(&r[5]));
+                audit::append(&mut self.conn(), &fin)?;
+            }
+        }
+        self.conn().execute_batch("DROP TABLE ops_v1")
     }
 
     /// Import the fallback journal (see [`journal`]); returns how many records it held.
@@ -143,39 +182,37 @@ impl Store {
     }
 
     fn insert_journaled(&self, e: &journal::Entry) -> Result<(), String> {
-        if let Some(id) = e.record {
-            // The outcome of a record that exists: finish it (and turn on its latch, if any).
-            if let Some(k) = &e.kill_switch {
-                self.set_kill_switch(&k.to_kill_switch(&e.service))?;
-            }
-            return self
-                .conn()
-                .execute(
-                    "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5,
-                     transcript = transcript || '(outcome recorded in the fallback journal: the history store was unusable)' || char(10)
-                     WHERE id = ?1",
-                    params![id, e.outcome().as_str(), self.clean_opt(e.reason.as_deref()), self.clean_opt(e.to_image_id.as_deref()), e.finished_at],
-                )
-                .map(|_| ())
-                .map_err(|err| self.fail(err));
-        }
-        let mut transcript = String::new();
-        for l in &e.transcript {
-            transcript.push_str(&self.clean(l));
-            transcript.push('\n');
-        }
-        transcript.push_str("(recorded in the fallback journal: the history store was unusable)\n");
-        self.conn()
-            .execute(
-                "INSERT INTO ops (action, service, from_image, actor, host, pid, started_at, finished_at, outcome, reason, transcript)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![e.action, self.clean(&e.service), self.clean_opt(e.from_image.as_deref()), self.clean(&e.actor), self.clean(&e.host), e.pid, e.started_at, e.finished_at, e.outcome().as_str(), self.clean_opt(e.reason.as_deref()), transcript],
-            )
-            .map_err(|e| self.fail(e))?;
         if let Some(k) = &e.kill_switch {
             self.set_kill_switch(&k.to_kill_switch(&e.service))?;
         }
-        Ok(())
+        let op = match e.record {
+            // The outcome of a record that exists: finish it.
+            Some(id) => id,
+            None => {
+                let begin = Row { op: None, kind: "begin", at: e.started_at.clone(), fields: vec![] }
+                    .text("action", Some(e.action.clone()))
+                    .text("service", Some(self.clean(&e.service)))
+                    .text("from_image", self.clean_opt(e.from_image.as_deref()))
+                    .text("actor", Some(self.clean(&e.actor)))
+                    .text("host", Some(self.clean(&e.host)))
+                    .int("pid", i64::from(e.pid))
+                    .text("reason", self.clean_opt(e.reason.as_deref()))
+                    .text("via", Some("journal".into()));
+                audit::append(&mut self.conn(), &begin).map_err(|err| self.fail(err))?
+            }
+        };
+        let mut lines: Vec<String> = e.transcript.iter().map(|l| self.clean(l)).collect();
+        lines.push("(recorded in the fallback journal: the history store was unusable)".into());
+        let at = e.finished_at.clone().unwrap_or_else(|| e.started_at.clone());
+        for l in lines {
+            let note = Row { op: Some(op), kind: "note", at: at.clone(), fields: vec![] }.text("text", Some(l));
+            audit::append(&mut self.conn(), &note).map_err(|err| self.fail(err))?;
+        }
+        let fin = Row { op: Some(op), kind: "finish", at, fields: vec![] }
+            .text("outcome", Some(e.outcome().as_str().to_owned()))
+            .text("reason", self.clean_opt(e.reason.as_deref()))
+            .text("to_image_id", self.clean_opt(e.to_image_id.as_deref()));
+        audit::append(&mut self.conn(), &fin).map(|_| ()).map_err(|err| self.fail(err))
     }
 
     /// Mask with these patterns (the config's) instead of the built-in ones.
@@ -211,31 +248,37 @@ impl Store {
 
     /// Record an action before it starts. Returns its id.
     pub fn begin(&self, op: &NewOp) -> Result<i64, String> {
-        self.conn()
-            .execute(
-                "INSERT INTO ops (action, service, from_image, from_image_id, to_image, actor, host, pid, started_at, outcome, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
-                params![op.action, self.clean(&op.service), self.clean_opt(op.from_image.as_deref()), self.clean_opt(op.from_image_id.as_deref()), self.clean_opt(op.to_image.as_deref()), self.clean(&actor()), self.clean(&hostname()), std::process::id(), Timestamp::now().to_string(), self.clean_opt(op.reason.as_deref())],
-            )
-            .map_err(|e| format!("cannot record {} of {}: {}", op.action, op.service, self.fail(e)))?;
-        Ok(self.conn().last_insert_rowid())
+        let o = origin::Origin::current();
+        let row = Row { op: None, kind: "begin", at: Timestamp::now().to_string(), fields: vec![] }
+            .text("action", Some(op.action.clone()))
+            .text("service", Some(self.clean(&op.service)))
+            .text("from_image", self.clean_opt(op.from_image.as_deref()))
+            .text("from_image_id", self.clean_opt(op.from_image_id.as_deref()))
+            .text("to_image", self.clean_opt(op.to_image.as_deref()))
+            .text("reason", self.clean_opt(op.reason.as_deref()))
+            .text("container", self.clean_opt(op.container.as_deref()))
+            .text("digest", self.clean_opt(op.digest.as_deref()))
+            .text("actor", Some(self.clean(&o.actor())))
+            .text("user", Some(self.clean(&o.user)))
+            .int("uid", i64::from(o.uid))
+            .text("ssh", self.clean_opt(o.ssh.as_deref()))
+            .text("via", Some(o.via.clone()))
+            .text("tty", self.clean_opt(o.tty.as_deref()))
+            .text("host", Some(self.clean(&o.host)))
+            .int("pid", i64::from(std::process::id()))
+            .text("endpoint", Some(crate::http::shown(&self.clean(&o.endpoint))));
+        audit::append(&mut self.conn(), &row)
+            .map_err(|e| format!("cannot record {} of {}: {}", op.action, op.service, self.fail(e)))
     }
 
     /// Append a line to an action's transcript (health tries, steps).
     pub fn note(&self, id: i64, line: &str) -> Result<(), String> {
-        self.conn()
-            .execute(
-                "UPDATE ops SET transcript = transcript || ?2 || char(10) WHERE id = ?1",
-                params![id, self.clean(line)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
+        let row = Row { op: Some(id), kind: "note", at: Timestamp::now().to_string(), fields: vec![] }
+            .text("text", Some(self.clean(line)));
+        audit::append(&mut self.conn(), &row).map(|_| ()).map_err(|e| self.fail(e))
     }
 
-    /// Record how an operation ended. When the database cannot take it (full disk, locked,
-    /// damaged), the outcome goes to the fallback journal and finishes the record when the
-    /// store next opens, so that it is never mistaken for a killed process. `Err` only when
-    /// neither could be written; the message then says what happened.
+    /// Record how an operation ended (see [`Store::finish_with`]).
     pub fn finish(
         &self,
         id: i64,
@@ -243,42 +286,55 @@ impl Store {
         reason: Option<&str>,
         to_image_id: Option<&str>,
     ) -> Result<(), String> {
+        self.finish_with(id, &Finish { outcome, reason, to_image_id, digest: None, phases: None })
+    }
+
+    /// Record how an operation ended. When the database cannot take it (full disk, locked,
+    /// damaged), the outcome goes to the fallback journal and finishes the record when the
+    /// store next opens, so that it is never mistaken for a killed process. `Err` only when
+    /// neither could be written; the message then says what happened.
+    pub fn finish_with(&self, id: i64, f: &Finish<'_>) -> Result<(), String> {
         let now = Timestamp::now().to_string();
-        let written = self
-            .conn()
-            .execute(
-                "UPDATE ops SET outcome = ?2, reason = COALESCE(?3, reason), to_image_id = COALESCE(?4, to_image_id), finished_at = ?5 WHERE id = ?1",
-                params![id, outcome.as_str(), self.clean_opt(reason), self.clean_opt(to_image_id), now],
-            )
-            .map(|_| ())
-            .map_err(|e| self.fail(e));
+        let row = Row { op: Some(id), kind: "finish", at: now.clone(), fields: vec![] }
+            .text("outcome", Some(f.outcome.as_str().to_owned()))
+            .text("reason", self.clean_opt(f.reason))
+            .text("to_image_id", self.clean_opt(f.to_image_id))
+            .text("digest", self.clean_opt(f.digest))
+            .text("phases", f.phases.as_ref().map(ToString::to_string))
+            .int("pid", i64::from(std::process::id()));
+        let written = audit::append(&mut self.conn(), &row).map(|_| ()).map_err(|e| self.fail(e));
         let Err(db) = written else { return Ok(()) };
         let entry = journal::Entry {
             record: Some(id),
             action: String::new(),
             service: String::new(),
             from_image: None,
-            to_image_id: to_image_id.map(str::to_owned),
-            reason: reason.map(str::to_owned),
+            to_image_id: f.to_image_id.map(str::to_owned),
+            reason: f.reason.map(str::to_owned),
             actor: actor(),
             host: hostname(),
             pid: std::process::id(),
             started_at: now.clone(),
             finished_at: Some(now),
-            outcome: outcome.as_str().into(),
+            outcome: f.outcome.as_str().into(),
             transcript: vec![],
             kill_switch: None,
         };
         match journal::append(&self.dir, &entry) {
             Ok(path) => {
-                tracing::warn!("record {id} ({}) went to {}: {db}", outcome.as_str(), path.display());
+                tracing::warn!("record {id} ({}) went to {}: {db}", f.outcome.as_str(), path.display());
                 Ok(())
             }
             Err(j) => Err(format!(
                 "the outcome ({}) of record {id} could not be recorded: {db}; fallback journal: {j}",
-                outcome.as_str()
+                f.outcome.as_str()
             )),
         }
+    }
+
+    /// Walk the audit chain (see [`audit::verify`]).
+    pub fn verify(&self) -> Result<Chain, String> {
+        audit::verify(&self.conn()).map_err(|e| self.fail(e))
     }
 
     /// Mark `running` records of dead processes on this host as interrupted. Returns them.
@@ -328,6 +384,28 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
     }
 
+    /// The audit fields of one action (who, from where, through what, the phases), as JSON.
+    pub fn audit_of(&self, id: i64) -> Result<serde_json::Value, String> {
+        self.conn()
+            .query_row(
+                "SELECT b.user, b.uid, b.ssh, b.via, b.tty, b.host, b.pid, b.endpoint, o.container, o.digest, o.phases
+                 FROM audit b JOIN ops o ON o.id = b.op WHERE b.seq = ?1 AND b.kind = 'begin'",
+                params![id],
+                |r| {
+                    let phases: Option<String> = r.get(10)?;
+                    Ok(serde_json::json!({
+                        "user": r.get::<_, Option<String>>(0)?, "uid": r.get::<_, Option<i64>>(1)?,
+                        "ssh": r.get::<_, Option<String>>(2)?, "via": r.get::<_, Option<String>>(3)?,
+                        "tty": r.get::<_, Option<String>>(4)?, "host": r.get::<_, Option<String>>(5)?,
+                        "pid": r.get::<_, Option<i64>>(6)?, "endpoint": r.get::<_, Option<String>>(7)?,
+                        "container": r.get::<_, Option<String>>(8)?, "digest": r.get::<_, Option<String>>(9)?,
+                        "phases": phases.and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok()),
+                    }))
+                },
+            )
+            .map_err(|e| self.fail(e))
+    }
+
     /// The last image that passed a health gate for this service (deploy or rollback).
     pub fn last_good(&self, service: &str, skip_id: Option<&str>) -> Result<Option<(String, String)>, String> {
         self.conn()
@@ -359,13 +437,53 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
-    /// Remove the kill switch; returns it (with the policy to restore).
+    /// Remove the kill switch; returns it (with the policy to restore). The recorded instances
+    /// stay until [`Store::forget_instances`]: a start that fails still finds them.
     pub fn clear_kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
         let k = self.kill_switch(service)?;
         self.conn()
             .execute("DELETE FROM kill_switch WHERE service = ?1", params![service])
             .map_err(|e| self.fail(e))?;
         Ok(k)
+    }
+
+    /// Keep how an instance of a latched service was created (the engine's own description),
+    /// so that `start` can create it again if it is removed meanwhile (a prune, an `rm`).
+    pub fn record_instance(&self, service: &str, name: &str, config: &serde_json::Value) -> Result<(), String> {
+        self.conn()
+            .execute(
+                "INSERT INTO latched_instance (service, name, config) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(service, name) DO UPDATE SET config = ?3",
+                params![service, name, config.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The recorded instances of `service`: (name, configuration).
+    pub fn recorded_instances(&self, service: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT name, config FROM latched_instance WHERE service = ?1 ORDER BY name")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![service], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (name, text) = r.map_err(|e| self.fail(e))?;
+            let config = serde_json::from_str(&text)
+                .map_err(|e| format!("the recorded configuration of {name} is unreadable: {e}"))?;
+            out.push((name, config));
+        }
+        Ok(out)
+    }
+
+    pub fn forget_instances(&self, service: &str) -> Result<(), String> {
+        self.conn()
+            .execute("DELETE FROM latched_instance WHERE service = ?1", params![service])
+            .map(|_| ())
+            .map_err(|e| self.fail(e))
     }
 
     pub fn kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
@@ -390,10 +508,25 @@ impl Store {
 
     /// The full transcript of one action (health tries etc.).
     pub fn transcript(&self, id: i64) -> Result<String, String> {
-        self.conn()
-            .query_row("SELECT transcript FROM ops WHERE id = ?1", params![id], |r| r.get(0))
-            .map_err(|e| self.fail(e))
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT text FROM audit WHERE op = ?1 AND kind = 'note' ORDER BY seq")
+            .map_err(|e| self.fail(e))?;
+        let lines = stmt.query_map(params![id], |r| r.get::<_, Option<String>>(0)).map_err(|e| self.fail(e))?;
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(&l.map_err(|e| self.fail(e))?.unwrap_or_default());
+            out.push('\n');
+        }
+        Ok(out)
     }
+}
+
+/// Whether the database holds the history as stackdeck wrote it before the audit chain.
+fn legacy_table(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT type FROM sqlite_master WHERE name = 'ops'", [], |r| r.get::<_, String>(0))
+        .optional()
+        .map(|t| t.as_deref() == Some("table"))
 }
 
 const SELECT: &str = "SELECT id, action, service, from_image, to_image, actor, started_at, finished_at, outcome, reason, from_image_id, to_image_id FROM ops";
@@ -444,108 +577,4 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sd-store-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    }
-
-    #[test]
-    fn begin_finish_recent_and_last_good() {
-        let d = tmp();
-        let s = Store::open(&d).unwrap();
-        let a = s
-            .begin(&NewOp {
-                action: "deploy".into(),
-                service: "p/bot".into(),
-                to_image: Some("bot:2".into()),
-                ..NewOp::default()
-            })
-            .unwrap();
-        s.note(a, "try 1: healthy").unwrap();
-        s.finish(a, Outcome::Succeeded, None, Some("sha256:b2")).unwrap();
-        let b = s
-            .begin(&NewOp {
-                action: "deploy".into(),
-                service: "p/bot".into(),
-                to_image: Some("bot:3".into()),
-                ..NewOp::default()
-            })
-            .unwrap();
-        s.finish(b, Outcome::RolledBack, Some("unhealthy"), Some("sha256:b3")).unwrap();
-        let r = s.recent(10, None).unwrap();
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0].id, b);
-        assert_eq!(r[0].outcome, Outcome::RolledBack);
-        assert_eq!(s.recent(10, Some("bot")).unwrap().len(), 2, "service matches with or without project");
-        assert_eq!(s.last_good("p/bot", None).unwrap(), Some(("bot:2".into(), "sha256:b2".into())));
-        assert_eq!(s.last_good("p/bot", Some("sha256:b2")).unwrap(), None);
-        assert_eq!(s.transcript(a).unwrap(), "try 1: healthy\n");
-        std::fs::remove_dir_all(d).ok();
-    }
-
-    #[test]
-    fn running_records_of_dead_processes_become_interrupted() {
-        let d = tmp();
-        let s = Store::open(&d).unwrap();
-        let id = s.begin(&NewOp { action: "deploy".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
-        // Pretend another (now dead) process wrote it.
-        s.conn().execute("UPDATE ops SET pid = 999999999 WHERE id = ?1", params![id]).unwrap();
-        let mine = s.begin(&NewOp { action: "stop".into(), service: "bot".into(), ..NewOp::default() }).unwrap();
-        let marked = s.mark_interrupted().unwrap();
-        assert_eq!(marked.len(), 1);
-        assert_eq!(s.get(id).unwrap().unwrap().outcome, Outcome::Interrupted);
-        assert_eq!(s.get(mine).unwrap().unwrap().outcome, Outcome::Running, "our own running record is left alone");
-        std::fs::remove_dir_all(d).ok();
-    }
-
-    #[test]
-    fn kill_switch_round_trip() {
-        let d = tmp();
-        let s = Store::open(&d).unwrap();
-        let k = KillSwitch {
-            service: "p/bot".into(),
-            by: "ops".into(),
-            at: Timestamp::now(),
-            reason: "loss".into(),
-            previous_policy: RestartPolicy::UnlessStopped,
-        };
-        s.set_kill_switch(&k).unwrap();
-        assert_eq!(s.kill_switches().unwrap().len(), 1);
-        assert_eq!(s.clear_kill_switch("p/bot").unwrap().unwrap().previous_policy, RestartPolicy::UnlessStopped);
-        assert!(s.kill_switches().unwrap().is_empty());
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.join("history.sqlite")).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        std::fs::remove_dir_all(d).ok();
-    }
-
-    #[test]
-    fn an_outcome_the_database_cannot_take_goes_to_the_journal_and_finishes_the_record_later() {
-        let d = tmp();
-        let s = Store::open_for_stop(&d).unwrap();
-        let id = s.begin(&NewOp { action: "deploy".into(), service: "p/bot".into(), ..NewOp::default() }).unwrap();
-        // Another process holds the database: the outcome cannot be written there.
-        let other = Connection::open(d.join("history.sqlite")).unwrap();
-        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        s.finish(id, Outcome::Succeeded, None, Some("sha256:new")).unwrap();
-        assert!(d.join(journal::FILE).exists(), "journaled");
-        other.execute_batch("COMMIT").unwrap();
-        drop(s);
-        let again = Store::open(&d).unwrap();
-        assert_eq!(again.imported, 1);
-        let r = again.get(id).unwrap().unwrap();
-        assert_eq!(r.outcome, Outcome::Succeeded, "finished from the journal, not marked killed");
-        assert_eq!(r.to_image_id.as_deref(), Some("sha256:new"));
-        assert!(again.mark_interrupted().unwrap().is_empty());
-        assert!(!d.join(journal::FILE).exists());
-        std::fs::remove_dir_all(d).ok();
-    }
-}
+mod tests;

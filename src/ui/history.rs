@@ -25,7 +25,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let backups_h = if h.backups.is_empty() { 0 } else { (h.backups.len() as u16 + 2).min(inner.height / 2) };
-    let [ops_area, bk_area] = Layout::vertical([Constraint::Min(2), Constraint::Length(backups_h)]).areas(inner);
+    let chain_h = u16::from(h.chain_broken.is_some());
+    let [chain_area, ops_area, bk_area] =
+        Layout::vertical([Constraint::Length(chain_h), Constraint::Min(2), Constraint::Length(backups_h)]).areas(inner);
+    if let Some(what) = &h.chain_broken {
+        let line = Line::styled(
+            format!("⚠ AUDIT CHAIN BROKEN at {what} (stackdeck history --verify)"),
+            v.style(Slot::Unhealthy),
+        );
+        f.render_widget(Paragraph::new(line), chain_area);
+    }
     if h.records.is_empty() {
         let mut lines = vec![Line::styled("No operations recorded yet.", v.style(Slot::Text))];
         if !h.store_attached {

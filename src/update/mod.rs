@@ -94,8 +94,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::History { records, kill_switches, backups } => {
+        Msg::History { records, kill_switches, backups, chain } => {
             let h = &mut state.history;
+            if h.chain_broken != chain {
+                h.chain_broken = chain;
+                state.dirty = true;
+            }
             if !h.store_attached || h.records != records || h.kill_switches != kill_switches || h.backups != backups {
                 h.records = records;
                 h.kill_switches = kill_switches;

@@ -2,6 +2,10 @@
 //! `tests/fixtures/build.sh` (the README's test command builds them first).
 #![allow(dead_code)]
 
+mod sd;
+#[allow(unused_imports)]
+pub use sd::Sd;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
