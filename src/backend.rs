@@ -59,6 +59,16 @@ pub struct Retired {
     pub config: serde_json::Value,
 }
 
+/// How a halt went: the longest grace used, and when (from the call's start) the stop signal
+/// went out, the instances had exited, and the engine confirmed that nothing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Halt {
+    pub grace: u32,
+    pub signalled: Duration,
+    pub exited: Duration,
+    pub verified: Duration,
+}
+
 /// Where a backend reports what it does while a call runs (the operation's progress).
 pub trait Report: Send {
     fn line(&mut self, line: String);
@@ -89,8 +99,13 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Stop every instance so that nothing brings it back by itself: restart policy "no", the
     /// stop signal, `grace` seconds (default: the instance's own), SIGKILL, and the engine's
-    /// word that nothing runs. Returns the longest grace used.
-    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<u32, EngineError>;
+    /// word that nothing runs.
+    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<Halt, EngineError>;
+
+    /// How to create `instance` again as it is now (its name, grace and configuration),
+    /// touching nothing: kept by an emergency stop so that `start` can recreate an instance
+    /// that was removed meanwhile (a prune, an `rm`) with [`Backend::launch`].
+    async fn recipe(&self, instance: &Container) -> Result<Retired, EngineError>;
 
     /// Start every instance again, with `policy` restored when given.
     async fn resume(

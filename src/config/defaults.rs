@@ -13,6 +13,8 @@ pub const PROBE_TIMEOUT_SECS: u64 = 2;
 /// `[services.X]`: the deploy gate, `gate_tries` x `gate_interval_secs`.
 pub const GATE_TRIES: u32 = 10;
 pub const GATE_INTERVAL_SECS: u64 = 5;
+/// `[services.X]`: the halt hook's own time limit, `halt_timeout_secs`.
+pub const HALT_TIMEOUT_SECS: u64 = 3;
 
 /// `[logs]`: lines fetched when a log view opens, and lines kept per view.
 pub const TAIL: u32 = 200;

@@ -132,6 +132,7 @@ pub(super) fn check(file: &str, text: &str, c: &StackConfig) -> Result<(), Confi
         k.int(&sec, "stop_grace_secs", s.stop_grace_secs.map(u64::from), 0, 3_600, " seconds")?;
         k.int(&sec, "gate_tries", s.gate_tries.map(u64::from), 1, 1_000, " tries")?;
         k.int(&sec, "gate_interval_secs", s.gate_interval_secs, 1, 3_600, " seconds")?;
+        k.int(&sec, "halt_timeout_secs", s.halt_timeout_secs, 1, 30, " seconds")?;
     }
     let logs = Section::Table("logs");
     k.int(&logs, "tail", c.logs.tail.map(u64::from), 0, 100_000, " lines")?;

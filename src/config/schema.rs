@@ -117,6 +117,22 @@ pub struct ServiceConfig {
     /// Health gate for deploys: tries (default 10) x interval (default 5 s).
     pub gate_tries: Option<u32>,
     pub gate_interval_secs: Option<u64>,
+    /// Halt hook, run before the stop signal of an emergency stop: an HTTP request to this URL
+    /// (the bot cancels its resting orders and says what it did)...
+    pub halt_url: Option<Spanned<String>>,
+    /// ...with this method (default POST)...
+    pub halt_method: Option<Spanned<String>>,
+    /// ...and these headers (values written here: never a secret)...
+    #[serde(default)]
+    pub halt_headers: BTreeMap<String, String>,
+    /// ...and these, each read from the environment variable named (secrets: a token).
+    #[serde(default)]
+    pub halt_headers_env: BTreeMap<String, String>,
+    /// Or a command run inside the service's container.
+    pub halt_exec: Option<Vec<String>>,
+    /// The hook's own time limit in seconds (default 3): the stop goes on after it, whatever
+    /// the hook does.
+    pub halt_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -26,6 +26,7 @@ impl Stack {
             if let Some(url) = &svc.health_url {
                 super::observe::http_url(file, text, &format!("health_url of service '{name}'"), url)?;
             }
+            check_halt(file, text, name, svc)?;
         }
         let mut names = std::collections::HashSet::new();
         for job in &config.backup.jobs {
@@ -172,6 +173,23 @@ pub struct ServiceSettings {
     pub stop_grace: Option<u32>,
     pub gate_tries: u32,
     pub gate_interval: Duration,
+    /// What runs before the stop signal of an emergency stop, if anything.
+    pub halt: Option<HaltHook>,
+}
+
+/// A halt hook: how the service is told to stand down before it is stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaltHook {
+    pub action: HaltAction,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HaltAction {
+    /// An HTTP request; headers are (name, value) or (name, env var to read at stop time).
+    Http { url: String, method: String, headers: Vec<(String, String)>, headers_env: Vec<(String, String)> },
+    /// A command run in the service's container.
+    Exec(Vec<String>),
 }
 
 impl ServiceSettings {
@@ -188,8 +206,93 @@ impl ServiceSettings {
             stop_grace: c.stop_grace_secs,
             gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES),
             gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS)),
+            halt: halt_hook(c),
         }
     }
+}
+
+fn halt_hook(c: &ServiceConfig) -> Option<HaltHook> {
+    let timeout = Duration::from_secs(c.halt_timeout_secs.unwrap_or(defaults::HALT_TIMEOUT_SECS));
+    let action = match (&c.halt_url, &c.halt_exec) {
+        (Some(url), _) => HaltAction::Http {
+            url: url.get_ref().clone(),
+            method: c.halt_method.as_ref().map_or_else(|| "POST".to_owned(), |m| m.get_ref().to_ascii_uppercase()),
+            headers: c.halt_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers_env: c.halt_headers_env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        },
+        (None, Some(cmd)) => HaltAction::Exec(cmd.clone()),
+        (None, None) => return None,
+    };
+    Some(HaltHook { action, timeout })
+}
+
+/// The halt hook's fields: one kind of hook, a method HTTP knows, header names and values
+/// HTTP accepts, env var names that can exist.
+fn check_halt(file: &str, text: &str, name: &str, svc: &ServiceConfig) -> Result<(), ConfigError> {
+    let bad = |span: Option<std::ops::Range<usize>>, msg: String, fix: &str| {
+        Err(ConfigError::at(file, text, span, format!("[services.\"{name}\"] {msg}"), fix))
+    };
+    if let Some(url) = &svc.halt_url {
+        super::observe::http_url(file, text, &format!("halt_url of service '{name}'"), url)?;
+        if svc.halt_exec.is_some() {
+            return bad(Some(url.span()), "has both halt_url and halt_exec".into(), "keep one of the two halt hooks");
+        }
+    }
+    if let Some(m) = &svc.halt_method {
+        if svc.halt_url.is_none() {
+            return bad(Some(m.span()), "halt_method without halt_url".into(), "add halt_url, or remove halt_method");
+        }
+        if !["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&m.get_ref().to_ascii_uppercase().as_str()) {
+            return bad(
+                Some(m.span()),
+                format!(
+                    "halt_method = \"{}\" is not an HTTP method the hook sends",
+                    crate::logtext::inert(m.get_ref())
+                ),
+                "use POST (the default), PUT, PATCH, DELETE or GET",
+            );
+        }
+    }
+    if svc.halt_exec.as_ref().is_some_and(Vec::is_empty) {
+        return bad(
+            None,
+            "halt_exec is empty".into(),
+            "name the command, e.g. halt_exec = [\"bot-cli\", \"cancel-all\"]",
+        );
+    }
+    let has_headers = !svc.halt_headers.is_empty() || !svc.halt_headers_env.is_empty();
+    if has_headers && svc.halt_url.is_none() {
+        return bad(None, "halt_headers without halt_url".into(), "add halt_url, or remove the headers");
+    }
+    for (h, v) in svc.halt_headers.iter().chain(svc.halt_headers_env.iter()) {
+        if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            return bad(
+                None,
+                format!("halt header name '{}' is not a valid HTTP header name", crate::logtext::inert(h)),
+                "use letters, digits and - (e.g. Authorization)",
+            );
+        }
+        if reqwest::header::HeaderValue::from_str(v).is_err() {
+            return bad(
+                None,
+                format!("the value of halt header '{h}' has characters HTTP does not allow"),
+                "remove control characters and newlines from it",
+            );
+        }
+    }
+    for (h, var) in &svc.halt_headers_env {
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return bad(
+                None,
+                format!(
+                    "halt_headers_env.{h} = \"{}\" is not an environment variable name",
+                    crate::logtext::inert(var)
+                ),
+                "name the variable that holds the value, e.g. BOT_HALT_TOKEN",
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

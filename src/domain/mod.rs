@@ -18,4 +18,6 @@ pub use engine::{EngineError, EngineInfo};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};
 pub use pane::Pane;
-pub use service::{Container, ContainerId, Health, PARKED_SUFFIX, RunState, ServiceKey, StatsSample, short_image_id};
+pub use service::{
+    Container, ContainerId, GONE_PREFIX, Health, PARKED_SUFFIX, RunState, ServiceKey, StatsSample, short_image_id,
+};

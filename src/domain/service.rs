@@ -65,6 +65,9 @@ pub enum RunState {
     Dead,
     Removing,
     Unknown,
+    /// No container exists: an emergency-stopped service whose container was removed (a
+    /// prune, an `rm`). Shown so that it is not forgotten; `start` creates it again.
+    Gone,
 }
 
 impl RunState {
@@ -91,6 +94,7 @@ impl RunState {
             RunState::Dead => "dead",
             RunState::Removing => "removing",
             RunState::Unknown => "unknown",
+            RunState::Gone => "removed",
         }
     }
 }
@@ -164,6 +168,9 @@ pub struct Container {
 /// replacement is gated. One found later means a replace was interrupted (kill -9, engine lost):
 /// `stackdeck recover` puts it back.
 pub const PARKED_SUFFIX: &str = "-stackdeck-old";
+
+/// The id prefix of the row kept for an emergency-stopped service whose container is gone.
+pub const GONE_PREFIX: &str = "gone:";
 
 impl Container {
     /// Was this instance left aside by an interrupted replace?

@@ -4,7 +4,7 @@
 
 use super::images::{keep_repo, repo_of};
 use super::{CALL_TIMEOUT, Endpoint, classify, connect, convert, project_filter};
-use crate::backend::{Backend, ExecOutput, Report, ResolveError, Retired, Service};
+use crate::backend::{Backend, ExecOutput, Halt, Report, ResolveError, Retired, Service};
 use crate::domain::{Container, ContainerId, EngineError, PARKED_SUFFIX, RestartPolicy, RunState, short_image_id};
 use async_trait::async_trait;
 use bollard::Docker;
@@ -312,7 +312,8 @@ impl Backend for ContainerBackend {
         }
     }
 
-    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<u32, EngineError> {
+    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<Halt, EngineError> {
+        let began = std::time::Instant::now();
         let mut longest = 0;
         let mut stops = Vec::new();
         for c in &service.instances {
@@ -328,12 +329,14 @@ impl Backend for ContainerBackend {
                 stops.push(async move { (id.clone(), self.stop(&id, g).await) });
             }
         }
+        let signalled = began.elapsed();
         for (id, r) in futures::future::join_all(stops).await {
             if let Err(e) = r {
                 report.line(format!("stop of {} reported: {e}; sending SIGKILL", id.short()));
                 self.kill(&id).await?;
             }
         }
+        let exited = began.elapsed();
         // Only the engine's word counts.
         for c in &service.instances {
             let Some(now) = self.instance(&c.id).await? else { continue };
@@ -350,7 +353,14 @@ impl Backend for ContainerBackend {
                 }
             }
         }
-        Ok(longest)
+        Ok(Halt { grace: longest, signalled, exited, verified: began.elapsed() })
+    }
+
+    async fn recipe(&self, instance: &Container) -> Result<Retired, EngineError> {
+        let (name, grace, body) = self.spec(&instance.id).await?;
+        let config = serde_json::to_value(&body)
+            .map_err(|e| EngineError::Refused(format!("cannot keep the configuration of {name}: {e}")))?;
+        Ok(Retired { id: instance.id.clone(), name, grace, config })
     }
 
     async fn resume(

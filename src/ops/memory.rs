@@ -6,7 +6,7 @@
 //! then reports the engine healthcheck as unhealthy; any other image is healthy at once.
 
 use super::{Announce, Ctx, execute};
-use crate::backend::{Backend, ExecOutput, Report, ResolveError, Retired, Service};
+use crate::backend::{Backend, ExecOutput, Halt, Report, ResolveError, Retired, Service};
 use crate::config::Stack;
 use crate::domain::{
     Container, ContainerId, EngineError, Health, OpError, OpRequest, Outcome, RestartPolicy, RunState, ServiceKey,
@@ -115,7 +115,7 @@ impl Backend for Memory {
         Ok(self.with_container(id, |_, p| *p).unwrap_or_default())
     }
 
-    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<u32, EngineError> {
+    async fn halt(&self, service: &Service, grace: Option<u32>, report: &mut dyn Report) -> Result<Halt, EngineError> {
         self.call(format!("halt {}", service.key));
         for c in &service.instances {
             report.line(format!("stopping {}", c.name));
@@ -124,7 +124,17 @@ impl Backend for Memory {
                 *p = RestartPolicy::No;
             });
         }
-        Ok(grace.unwrap_or(10))
+        Ok(Halt { grace: grace.unwrap_or(10), ..Halt::default() })
+    }
+
+    async fn recipe(&self, instance: &Container) -> Result<Retired, EngineError> {
+        self.call(format!("recipe {}", instance.name));
+        Ok(Retired {
+            id: instance.id.clone(),
+            name: instance.name.clone(),
+            grace: 10,
+            config: serde_json::json!({"image": instance.image}),
+        })
     }
 
     async fn resume(

@@ -9,7 +9,9 @@
 pub mod backup;
 mod deploy;
 mod gate;
+mod halt;
 mod recover;
+mod start;
 mod stop;
 
 use crate::backend::{Backend, Report, ResolveError};
@@ -106,7 +108,7 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
     let mut p = ctx.progress(sink);
     match request {
         OpRequest::Stop { targets, reason } => stop::stop_all(ctx, targets, reason.as_deref(), sink).await,
-        OpRequest::Start { target, reason } => stop::start(ctx, target, reason.as_deref(), &mut p).await,
+        OpRequest::Start { target, reason } => start::start(ctx, target, reason.as_deref(), &mut p).await,
         OpRequest::Deploy { .. } | OpRequest::Rollback { .. } => deploy::run(ctx, request, &mut p, cancel).await,
         OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,

@@ -1,14 +1,15 @@
-//! Emergency stop and start.
+//! The emergency stop, and the hold that enforces it.
 //!
-//! Stop: record -> kill switch on (a running deploy sees it and aborts) -> the backend halts the
-//! service (restart policy "no", stop signal, grace, SIGKILL, verified with the engine). Never
-//! blocked by a deploy lock. When the history store cannot be written, the stop happens anyway
-//! and says that it was not recorded.
-//! Start: kill switch off -> the backend resumes the service with its previous restart policy.
+//! Stop: record -> kill switch on (a running deploy sees it and aborts) -> keep how each
+//! instance is created (a prune cannot take the service away) -> the halt hook, within its own
+//! limit -> the backend halts the service (restart policy "no", stop signal, grace, SIGKILL,
+//! verified with the engine). Never blocked by a deploy lock. When the history store cannot be
+//! written, the stop happens anyway and goes to the fallback journal.
+//! Start (clearing the stop) is in `start.rs`.
 
 use super::{Ctx, Progress, Sink};
 use crate::domain::{Done, KillSwitch, OpError, Outcome, RestartPolicy, ServiceKey};
-use crate::store::{NewOp, Store, journal, lock::ServiceLock};
+use crate::store::{Finish, NewOp, Store, journal};
 use std::time::Instant;
 
 /// Stop every target at once; each has its own record and progress.
@@ -55,6 +56,7 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     ctx.refuse_if_read_only("stop")?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
+    let settings = ctx.stack.settings(&ServiceKey::parse(&key));
     let reason = reason.unwrap_or("emergency stop").to_owned();
     let started_at = jiff::Timestamp::now();
     // The store is consulted, never waited on: a broken or locked one does not keep the bot
@@ -68,12 +70,16 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
             None
         }
     };
+    let first = svc.instances.first();
     let record = store.as_ref().and_then(|s| {
         s.begin(&NewOp {
             action: "stop".into(),
             service: key.clone(),
-            from_image: svc.instances.first().map(|c| c.image.clone()),
+            from_image: first.map(|c| c.image.clone()),
+            from_image_id: first.map(|c| c.image_id.clone()),
             reason: Some(reason.clone()),
+            container: Some(svc.instances.iter().map(|c| c.id.0.clone()).collect::<Vec<_>>().join(",")),
+            digest: first.map(|c| c.image_id.clone()),
             ..NewOp::default()
         })
         .map_err(|e| {
@@ -92,34 +98,61 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         (Err(e), _) => unrecorded.push(format!("kill switch: {e}")),
         (Ok(()), None) => {}
     }
-    let grace = ctx.stack.settings(&ServiceKey::parse(&key)).stop_grace;
-    let result = ctx.backend.halt(&svc, grace, p).await;
+    if let Some(s) = &store {
+        keep_recipes(ctx, s, &svc, p).await;
+    }
+    // Layer one: the service is told to stand down, within the hook's own limit.
+    let hook = match &settings.halt {
+        Some(h) if svc.instances.iter().any(|c| c.state == crate::domain::RunState::Running) => {
+            let done = super::halt::run(ctx, &svc, h).await;
+            p.step(store.as_ref(), done.line.clone());
+            Some(done)
+        }
+        _ => None,
+    };
+    let before_signal = started.elapsed();
+    let result = ctx.backend.halt(&svc, settings.stop_grace, p).await;
     if let Some(s) = &store {
         p.flush(s);
     }
     let elapsed = started.elapsed();
     // What stackdeck did, and what it did not: stopping a process cancels no resting order.
-    let not_done = if ctx.stack.settings(&ServiceKey::parse(&key)).kill_switch {
-        "; open orders and positions are unknown to stackdeck: check the exchange"
-    } else {
-        ""
+    let said = match &hook {
+        Some(h) if h.ok => format!("; {}", h.line),
+        Some(h) => format!("; {}; open orders and positions are unknown to stackdeck: check the exchange", h.line),
+        None if settings.kill_switch => {
+            "; open orders and positions are unknown to stackdeck: check the exchange".to_owned()
+        }
+        None => String::new(),
     };
     let (outcome, summary) = match &result {
-        Ok(grace) => (
+        Ok(h) => (
             Outcome::Succeeded,
             format!(
-                "{key} stopped in {:.1} s (stop signal, grace {grace} s, then SIGKILL); restart policy set to \"no\"{not_done}",
-                elapsed.as_secs_f64()
+                "{key} stopped in {:.1} s (stop signal, grace {} s, then SIGKILL); restart policy set to \"no\"{said}",
+                elapsed.as_secs_f64(),
+                h.grace
             ),
         ),
-        Err(e) => (Outcome::Failed, format!("stop failed: {e}")),
+        Err(e) => (Outcome::Failed, format!("stop failed: {e}{said}")),
     };
     p.step(store.as_ref(), summary.clone());
     let why = result.as_ref().err().map(ToString::to_string);
-    if let (Some(s), Some(id)) = (&store, record)
-        && let Err(e) = s.finish(id, outcome, why.as_deref(), None)
-    {
-        unrecorded.push(e);
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let phases = result.as_ref().ok().map(|h| {
+        serde_json::json!({
+            "halt_ms": hook.as_ref().map(|h| ms(h.elapsed)),
+            "halt_ok": hook.as_ref().map(|h| h.ok),
+            "signal_ms": ms(before_signal + h.signalled),
+            "exited_ms": ms(before_signal + h.exited),
+            "verified_ms": ms(before_signal + h.verified),
+        })
+    });
+    if let (Some(s), Some(id)) = (&store, record) {
+        let fin = Finish { outcome, reason: why.as_deref(), to_image_id: None, digest: None, phases };
+        if let Err(e) = s.finish_with(id, &fin) {
+            unrecorded.push(e);
+        }
     }
     let mut summary = summary;
     if !unrecorded.is_empty() {
@@ -129,7 +162,7 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
             to_image_id: None,
             action: "stop".into(),
             service: key.clone(),
-            from_image: svc.instances.first().map(|c| c.image.clone()),
+            from_image: first.map(|c| c.image.clone()),
             reason: Some(reason.clone()),
             actor: crate::store::actor(),
             host: crate::store::hostname(),
@@ -158,6 +191,24 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
     match result {
         Ok(_) => Ok(Done { outcome, summary }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Keep how each instance is created, so that `start` can bring back one that is removed while
+/// the service is latched. A stop that was already latched keeps what it recorded then (the
+/// instances may be gone by now).
+async fn keep_recipes(ctx: &Ctx, store: &Store, svc: &crate::backend::Service, p: &mut Progress) {
+    for c in &svc.instances {
+        match ctx.backend.recipe(c).await {
+            Ok(r) => {
+                let kept =
+                    serde_json::json!({"grace": r.grace, "image": c.image, "image_id": c.image_id, "config": r.config});
+                if let Err(e) = store.record_instance(&svc.key, &r.name, &kept) {
+                    p.step(None, format!("WARNING: cannot keep the configuration of {}: {e}", c.name));
+                }
+            }
+            Err(e) => p.step(None, format!("WARNING: cannot read the configuration of {}: {e}", c.name)),
+        }
     }
 }
 
@@ -253,60 +304,5 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     match result {
         Ok(_) => Ok(Done { outcome: Outcome::Succeeded, summary }),
         Err(_) => Err(OpError::Failed(summary)),
-    }
-}
-
-pub(super) async fn start(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -> Result<Done, OpError> {
-    ctx.refuse_if_read_only("start")?;
-    let svc = ctx.backend.resolve(target, ctx.project()).await?;
-    let key = svc.key.clone();
-    let _lock = ServiceLock::try_take(&ctx.state_dir, &key, "start").map_err(OpError::Refused)?;
-    let store = ctx.store()?;
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    // Engaging the stop is one key; clearing it is a decision of its own, with its reason.
-    if let Some(k) = store.kill_switch(&key).map_err(OpError::Failed)?
-        && reason.is_none()
-    {
-        return Err(OpError::Refused(format!(
-            "{key} was emergency-stopped by {} at {}: {}; starting it clears the emergency stop: say why with --reason",
-            k.by,
-            k.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            k.reason
-        )));
-    }
-    let id = store
-        .begin(&NewOp {
-            action: "start".into(),
-            service: key.clone(),
-            to_image: svc.instances.first().map(|c| c.image.clone()),
-            reason: reason.map(str::to_owned),
-            ..NewOp::default()
-        })
-        .map_err(OpError::Failed)?;
-    p.record = Some(id);
-    let ks = store.clear_kill_switch(&key).map_err(OpError::Failed)?;
-    let policy = ks.as_ref().map(|k| k.previous_policy);
-    let result = ctx.backend.resume(&svc, policy, p).await;
-    p.flush(&store);
-    match result {
-        Ok(()) => {
-            let summary = match policy {
-                Some(pol) => format!("{key} started; restart policy \"{pol}\" restored"),
-                None => format!("{key} started"),
-            };
-            p.step(Some(&store), summary.clone());
-            if let Err(e) = store.finish(id, Outcome::Succeeded, None, None) {
-                p.step(None, format!("WARNING: {e}"));
-            }
-            Ok(Done { outcome: Outcome::Succeeded, summary })
-        }
-        Err(e) => {
-            // Keep the kill switch if the start failed: the banner must not lie.
-            if let Some(k) = ks {
-                let _ = store.set_kill_switch(&k);
-            }
-            let _ = store.finish(id, Outcome::Failed, Some(&e.to_string()), None);
-            Err(e.into())
-        }
     }
 }

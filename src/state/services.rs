@@ -1,7 +1,7 @@
 //! The containers the engine reported, grouped project -> service, plus HTTP probe results and
 //! the selection. Rows are derived from the containers whenever they change.
 
-use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey};
+use crate::domain::{Container, ContainerId, GONE_PREFIX, Health, RunState, ServiceKey};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct ServicesState {
     pub selected: Option<ContainerId>,
     /// True once the first snapshot arrived (before it, "loading" instead of "no containers").
     pub loaded: bool,
+    /// Emergency-stopped services: one whose container is gone keeps a row of its own.
+    latched: Vec<ServiceKey>,
 }
 
 impl ServicesState {
@@ -83,7 +85,44 @@ impl ServicesState {
         })
     }
 
+    /// The emergency-stopped services (from the store).
+    pub fn set_latched(&mut self, keys: Vec<ServiceKey>) {
+        if self.latched != keys {
+            self.latched = keys;
+            self.rebuild();
+        }
+    }
+
+    /// A latched service without any container keeps a row: "REMOVED", start recreates it.
+    fn keep_gone_rows(&mut self) {
+        self.containers.retain(|id, _| !id.0.starts_with(GONE_PREFIX));
+        for key in &self.latched {
+            if self.containers.values().any(|c| &c.key == key) {
+                continue;
+            }
+            let id = ContainerId(format!("{GONE_PREFIX}{key}"));
+            let row = Container {
+                id: id.clone(),
+                name: key.service.clone(),
+                key: key.clone(),
+                state: RunState::Gone,
+                health: Health::None,
+                image: "container removed; start recreates it".into(),
+                image_id: String::new(),
+                started_at: None,
+                finished_at: None,
+                restarts: 0,
+                exit_code: None,
+                memory_limit: 0,
+            };
+            self.containers.insert(id, row);
+        }
+    }
+
     fn rebuild(&mut self) {
+        if self.loaded {
+            self.keep_gone_rows();
+        }
         let mut groups: BTreeMap<(bool, Option<&str>), Vec<&Container>> = BTreeMap::new();
         for c in self.containers.values() {
             if self.hidden.iter().any(|h| h == &c.key || (h.project.is_none() && h.service == c.key.service)) {

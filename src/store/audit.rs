@@ -181,7 +181,11 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Chain> {
         let its_hash: String = r.get::<_, Option<String>>(n + 1)?.unwrap_or_default();
         let what = describe(&values);
         if its_prev != prev {
-            let gap = if seq != last_seq + 1 { format!(" (rows {}..{} are missing)", last_seq + 1, seq - 1) } else { String::new() };
+            let gap = if seq != last_seq + 1 {
+                format!(" (rows {}..{} are missing)", last_seq + 1, seq - 1)
+            } else {
+                String::new()
+            };
             return Ok(Chain::Broken {
                 seq,
                 op,

@@ -448,12 +448,13 @@ impl Store {
     }
 
     /// Keep how an instance of a latched service was created (the engine's own description),
-    /// so that `start` can create it again if it is removed meanwhile (a prune, an `rm`).
+    /// so that `start` can create it again if it is removed meanwhile (a prune, an `rm`). The
+    /// first stop's record is kept: a second stop sees the instance as the first one left it.
     pub fn record_instance(&self, service: &str, name: &str, config: &serde_json::Value) -> Result<(), String> {
         self.conn()
             .execute(
                 "INSERT INTO latched_instance (service, name, config) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(service, name) DO UPDATE SET config = ?3",
+                 ON CONFLICT(service, name) DO NOTHING",
                 params![service, name, config.to_string()],
             )
             .map(|_| ())

@@ -21,7 +21,7 @@ pub fn badge(state: RunState, health: Health) -> (&'static str, Slot) {
         (RunState::Restarting, _) => ("↻", Slot::Restarting),
         (RunState::Paused, _) => ("‖", Slot::Paused),
         (RunState::Created, _) => ("○", Slot::Dim),
-        (RunState::Exited | RunState::Dead, _) => ("■", Slot::Exited),
+        (RunState::Exited | RunState::Dead | RunState::Gone, _) => ("■", Slot::Exited),
         (RunState::Removing | RunState::Unknown, _) => ("?", Slot::Dim),
     }
 }
@@ -41,6 +41,7 @@ fn health_text(c: &Container, h: Health) -> (&'static str, Slot) {
 fn state_text(c: &Container) -> String {
     match c.state {
         RunState::Exited => format!("exited({})", c.exit_code.unwrap_or(0)),
+        RunState::Gone => "REMOVED".to_owned(),
         s => s.as_str().to_owned(),
     }
 }

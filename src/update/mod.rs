@@ -106,6 +106,8 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 h.backups = backups;
                 h.store_attached = true;
                 h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
+                let latched = h.kill_switches.iter().map(|k| crate::domain::ServiceKey::parse(&k.service)).collect();
+                state.services.set_latched(latched);
                 state.dirty = true;
                 hold_latches(state, &mut fx);
             }
@@ -289,7 +291,8 @@ fn hold_latches(state: &mut AppState, fx: &mut Vec<Effect>) {
 /// (no stream) otherwise.
 pub(super) fn sync_log_target(state: &mut AppState, fx: &mut Vec<Effect>) {
     let want = if state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected) {
-        state.services.selected.clone()
+        // A removed container's row has no logs to follow.
+        state.services.selected.clone().filter(|id| !id.0.starts_with(crate::domain::GONE_PREFIX))
     } else {
         None
     };

@@ -254,7 +254,8 @@ fn a_latched_service_that_starts_again_is_held_once_per_start() {
     // Running since before the latch: the stop's own business, not a restart.
     bot.started_at = Some("2026-11-29T09:00:00Z".parse().unwrap());
     update(&mut s, &km, Msg::Engine(EngineEvent::Upsert(bot.clone())));
-    let fx = update(&mut s, &km, Msg::History { records: vec![], kill_switches: vec![latch], backups: vec![], chain: None });
+    let fx =
+        update(&mut s, &km, Msg::History { records: vec![], kill_switches: vec![latch], backups: vec![], chain: None });
     assert!(fx.is_empty(), "{fx:?}");
     // Started again after the latch (docker start, compose up): held.
     bot.started_at = Some("2026-11-29T10:05:00Z".parse().unwrap());

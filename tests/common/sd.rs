@@ -45,4 +45,3 @@ impl Sd {
         serde_json::from_str(&out).unwrap()
     }
 }
-
