@@ -39,7 +39,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         tx.clone(),
     );
     crate::probe::spawn_all(&setup.stack, &tx);
-    let notifier = crate::notify::Notifier::spawn(&setup.stack.config.notify);
+    let notifier = crate::notify::Notifier::spawn(&setup.stack.config.notify).with_lease(&setup.state_dir);
     let window_tx = crate::observe::configured(&setup.stack)
         .then(|| crate::observe::spawn(&setup.stack, tx.clone(), notifier.clone()));
     let host_on = setup.stack.config.host.enabled_for(&setup.endpoint.host);

@@ -118,6 +118,15 @@ pub enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Run headless: enforce emergency-stop latches, evaluate alerts and send their webhooks,
+    /// run the scheduled backups, serve metrics on a loopback address. One per server; logs
+    /// to stdout; SIGHUP reloads the config, SIGTERM ends it.
+    Guard {
+        /// Where /metrics is served (a loopback address:port; default [guard] metrics, else
+        /// 127.0.0.1:9464).
+        #[arg(long)]
+        metrics: Option<String>,
+    },
     /// Print the effective key bindings (defaults merged with your overrides).
     Keys {
         /// As a Markdown table (the README's key table is this output).

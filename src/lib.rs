@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod format;
+pub mod guard;
 pub mod http;
 pub mod logtext;
 pub mod msg;

@@ -66,6 +66,7 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
     // Every audit row says through what it was made, and against which engine.
     let via = match cli.command {
         None => "panel",
+        Some(Command::Guard { .. }) => "guard",
         Some(_) => "cli",
     };
     stackdeck::store::origin::set(via, &ep.host);
@@ -100,6 +101,38 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::History { verify: true, .. }) => Ok(stackdeck::opcli::verify(&state_dir)),
         Some(Command::History { json, ref service, limit, verify: false }) => {
             Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))
+        }
+        Some(Command::Guard { ref metrics }) => {
+            let metrics = match metrics.as_deref().map(config::stack::metrics_addr).transpose() {
+                Ok(m) => m,
+                Err(e) => {
+                    return Err(ConfigError {
+                        file: "--metrics".into(),
+                        position: None,
+                        message: e,
+                        fix: "give a loopback address and port, e.g. --metrics 127.0.0.1:9464".into(),
+                    }
+                    .into());
+                }
+            };
+            stackdeck::guard::init_logging();
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let setup = stackdeck::guard::Setup {
+                endpoint: ep.clone(),
+                stack: stack.clone(),
+                config: cli.config.clone(),
+                state_dir: state_dir.clone(),
+                project: cli.project.clone(),
+                read_only: cli.read_only,
+                metrics,
+            };
+            match rt.block_on(stackdeck::guard::run(setup)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("stackdeck guard: {}", stackdeck::logtext::inert(&e));
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Some(Command::Keys { markdown }) => {
             print!("{}", key_table(&keymap, markdown));

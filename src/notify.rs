@@ -22,6 +22,39 @@ pub struct Webhook {
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
     tx: Option<mpsc::Sender<String>>,
+    lease: Option<std::sync::Arc<Lease>>,
+}
+
+/// Every panel and the guard watch the same alerts; one of them sends their webhooks: the
+/// process that holds the lease file's lock in the shared state dir. It keeps it until it
+/// exits; then the next one to send takes it over. An operation's outcome is sent by the
+/// process that carried it out, and needs no lease.
+#[derive(Debug)]
+struct Lease {
+    path: std::path::PathBuf,
+    file: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl Lease {
+    fn held(&self) -> bool {
+        let mut slot = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_some() {
+            return true;
+        }
+        let opened = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&self.path);
+        match opened {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => {
+                    tracing::info!("this process sends the alert webhooks now (it holds {})", self.path.display());
+                    *slot = Some(f);
+                    true
+                }
+                Err(_) => false,
+            },
+            // No shared state dir to agree in: send (a duplicate beats a lost alert).
+            Err(_) => true,
+        }
+    }
 }
 
 impl Webhook {
@@ -76,7 +109,26 @@ pub fn outcome_text(title: &str, result: &Result<String, String>) -> String {
 
 impl Notifier {
     pub fn off() -> Self {
-        Notifier { tx: None }
+        Notifier { tx: None, lease: None }
+    }
+
+    /// Share the alert webhooks with every other stackdeck of this state dir (see [`Lease`]).
+    pub fn with_lease(mut self, state_dir: &std::path::Path) -> Self {
+        let path = state_dir.join("notify.lease");
+        self.lease = Some(std::sync::Arc::new(Lease { path, file: std::sync::Mutex::new(None) }));
+        self
+    }
+
+    /// Queue a message that every stackdeck watching this stack would send (an alert starting
+    /// or resolving): only the lease holder sends it.
+    pub fn send_shared(&self, text: String) {
+        if self.tx.is_none() {
+            return;
+        }
+        match &self.lease {
+            Some(l) if !l.held() => tracing::debug!("alert webhook left to the lease holder: {text}"),
+            _ => self.send(text),
+        }
     }
 
     /// Start the delivery task for the configured webhook (or a notifier that drops
@@ -100,7 +152,7 @@ impl Notifier {
                 }
             }
         });
-        Notifier { tx: Some(tx) }
+        Notifier { tx: Some(tx), lease: None }
     }
 
     /// Queue a message; never waits. A full queue drops it, with an error in the panel log.

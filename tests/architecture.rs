@@ -283,7 +283,8 @@ fn a_planted_cycle_is_found() {
 #[test]
 fn every_operation_has_exactly_one_dispatch() {
     let mods = modules();
-    for call in ["deploy::run(", "stop::stop_all(", "start::start(", "backup::run(", "backup::restore(", "ops::execute("]
+    for call in
+        ["deploy::run(", "stop::stop_all(", "start::start(", "backup::run(", "backup::restore(", "ops::execute("]
     {
         let sites: Vec<&String> = mods.iter().filter(|(_, code)| code.contains(call)).map(|(m, _)| m).collect();
         let count: usize = mods.values().map(|code| code.matches(call).count()).sum();

@@ -15,6 +15,8 @@ pub const GATE_TRIES: u32 = 10;
 pub const GATE_INTERVAL_SECS: u64 = 5;
 /// `[services.X]`: the halt hook's own time limit, `halt_timeout_secs`.
 pub const HALT_TIMEOUT_SECS: u64 = 3;
+/// `[guard] metrics`: the port of 127.0.0.1 the guard serves /metrics on.
+pub const GUARD_METRICS_PORT: u16 = 9464;
 
 /// `[logs]`: lines fetched when a log view opens, and lines kept per view.
 pub const TAIL: u32 = 200;

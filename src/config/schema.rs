@@ -37,6 +37,17 @@ pub struct StackConfig {
     pub availability: AvailabilityConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub guard: GuardConfig,
+}
+
+/// `stackdeck guard`: the panel's duties without a terminal.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Where the guard serves /metrics (Prometheus text format): a loopback address and port,
+    /// default 127.0.0.1:9464. `--metrics` wins over it.
+    pub metrics: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -49,6 +60,9 @@ pub struct BackupConfig {
     pub keep_days: Option<u32>,
     /// Retention: at most this many good backups are kept (default 30).
     pub keep_count: Option<usize>,
+    /// When `stackdeck guard` runs every job: a cron expression in the server's local time
+    /// (minute hour day-of-month month day-of-week), e.g. "0 3 * * *" (daily at 03:00).
+    pub schedule: Option<Spanned<String>>,
     #[serde(default)]
     pub jobs: Vec<BackupJob>,
 }

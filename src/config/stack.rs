@@ -69,6 +69,28 @@ impl Stack {
                 }
             }
         }
+        if let Some(s) = &config.backup.schedule {
+            schedule(s.get_ref()).map_err(|e| {
+                ConfigError::at(
+                    file,
+                    text,
+                    Some(s.span()),
+                    format!("[backup] schedule is not a cron expression: {e}"),
+                    "write five fields: minute hour day-of-month month day-of-week, e.g. \"0 3 * * *\" for daily at 03:00",
+                )
+            })?;
+        }
+        if let Some(m) = &config.guard.metrics {
+            metrics_addr(m.get_ref()).map_err(|e| {
+                ConfigError::at(
+                    file,
+                    text,
+                    Some(m.span()),
+                    format!("[guard] metrics: {e}"),
+                    "write a loopback address and port, e.g. \"127.0.0.1:9464\"",
+                )
+            })?;
+        }
         let sections = super::observe::Sections {
             prometheus: &config.prometheus,
             scrape: &config.scrape,
@@ -208,6 +230,41 @@ impl ServiceSettings {
             gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS)),
             halt: halt_hook(c),
         }
+    }
+}
+
+/// A backup schedule: five cron fields (seconds are not offered: a backup per second is a
+/// mistake, not a schedule).
+pub fn schedule(expr: &str) -> Result<croner::Cron, String> {
+    if expr.split_whitespace().count() != 5 {
+        return Err(format!("'{}' has {} fields, not 5", crate::logtext::inert(expr), expr.split_whitespace().count()));
+    }
+    croner::parser::CronParser::new().parse(expr).map_err(|e| e.to_string())
+}
+
+/// Where the guard serves its metrics: a loopback address only (they name services and
+/// backup results; they are for the stack's own Prometheus on this host).
+pub fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr =
+        s.parse().map_err(|_| format!("'{}' is not an address:port", crate::logtext::inert(s)))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("{addr} is not a loopback address: the metrics are served on this host only"));
+    }
+    if addr.port() == 0 {
+        return Err("port 0 is not a port Prometheus can scrape".into());
+    }
+    Ok(addr)
+}
+
+impl Stack {
+    /// The guard's metrics address: the config's, else 127.0.0.1:9464.
+    pub fn guard_metrics(&self) -> std::net::SocketAddr {
+        self.config
+            .guard
+            .metrics
+            .as_ref()
+            .and_then(|m| metrics_addr(m.get_ref()).ok())
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], defaults::GUARD_METRICS_PORT)))
     }
 }
 

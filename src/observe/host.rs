@@ -147,7 +147,7 @@ pub fn spawn(cfg: HostConfig, tx: mpsc::Sender<Msg>, notifier: Notifier) {
             }
             let alerts = alerts(&cfg, &sample, jiff::Timestamp::now(), &mut sus);
             for change in tracker.update(&alerts) {
-                notifier.send(change.text());
+                notifier.send_shared(change.text());
             }
             if tx.send(Msg::Host(HostReport { sample, alerts })).await.is_err() {
                 return;

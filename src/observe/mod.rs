@@ -153,7 +153,7 @@ impl Observer {
                 }
             }
             for change in tracker.update(&obs.alerts) {
-                self.notifier.send(change.text());
+                self.notifier.send_shared(change.text());
             }
             let every = if obs.source == Source::Prometheus { self.prom_every } else { self.scrape_every };
             if self.tx.send(Msg::Observed(obs)).await.is_err() {

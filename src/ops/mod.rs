@@ -118,6 +118,12 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
 }
 
 async fn announce(ctx: &Ctx, request: &OpRequest, result: &Result<Done, OpError>, sink: &Sink) {
+    // A hold that found nothing to do (another stackdeck held it, the container was down
+    // already) is not news.
+    if matches!(request, OpRequest::Hold { .. }) && result.as_ref().is_ok_and(|d| !d.summary.starts_with(stop::BLOCKED))
+    {
+        return;
+    }
     let text = || {
         let t = crate::notify::outcome_text(
             &request.title(),

@@ -264,6 +264,11 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     if !matches!(c.state, crate::domain::RunState::Running | crate::domain::RunState::Restarting) {
         return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{} is not running", c.name) });
     }
+    // Every panel and the guard see the same start: one of them holds it (and records it).
+    let started_ms = c.started_at.map_or(0, jiff::Timestamp::as_millisecond);
+    if !claim(&ctx.state_dir, &format!("{}-{started_ms}", c.id.0)) {
+        return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{} is held by another stackdeck", c.name) });
+    }
     // Held at once: the configured grace, else none (a bot running against its latch must not
     // trade on while it winds down).
     let grace = ctx.stack.settings(&ServiceKey::parse(&svc.key)).stop_grace.unwrap_or(0);
@@ -272,7 +277,7 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     let started = c.started_at.map_or_else(|| "?".to_owned(), |t| t.strftime("%H:%M:%S").to_string());
     let summary = match &result {
         Ok(_) => format!(
-            "restart blocked: {} of {} (emergency-stopped by {}: {}) started at {started}, stopped again {} ms after stackdeck saw it",
+            "{BLOCKED}: {} of {} (emergency-stopped by {}: {}) started at {started}, stopped again {} ms after stackdeck saw it",
             c.name,
             svc.key,
             latch.by,
@@ -304,5 +309,36 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     match result {
         Ok(_) => Ok(Done { outcome: Outcome::Succeeded, summary }),
         Err(_) => Err(OpError::Failed(summary)),
+    }
+}
+
+/// How the summary of a hold that stopped a container begins (the one worth a webhook).
+pub(super) const BLOCKED: &str = "restart blocked";
+
+/// Claim one event (a container's start) for this process: `false` when another stackdeck
+/// claimed it first. A state dir that cannot take the claim does not stop the hold.
+fn claim(state_dir: &std::path::Path, event: &str) -> bool {
+    let dir = state_dir.join("holds");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return true;
+    }
+    // Claims older than a day are of no use to anyone.
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for e in rd.filter_map(Result::ok) {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|a| a.as_secs() > 86_400);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let name: String = event.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(dir.join(name)) {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::AlreadyExists,
     }
 }

@@ -406,6 +406,20 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// How many `action`s succeeded, per service (the guard's blocked-restart counter).
+    pub fn succeeded_per_service(&self, action: &str) -> Result<std::collections::BTreeMap<String, u64>, String> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT service, COUNT(*) FROM ops WHERE action = ?1 AND outcome = 'succeeded' GROUP BY service",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![action], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.fail(e))?;
+        rows.map(|r| r.map(|(s, n)| (s, n.max(0) as u64))).collect::<Result<_, _>>().map_err(|e| self.fail(e))
+    }
+
     /// The last image that passed a health gate for this service (deploy or rollback).
     pub fn last_good(&self, service: &str, skip_id: Option<&str>) -> Result<Option<(String, String)>, String> {
         self.conn()
