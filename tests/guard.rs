@@ -280,3 +280,15 @@ fn the_guard_runs_the_scheduled_backup_and_applies_retention() {
     guard.signal("TERM");
     assert_eq!(guard.wait(), 0);
 }
+
+#[test]
+fn the_shipped_prometheus_rules_and_the_demo_config_are_valid() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus/stackdeck-guard.rules.yml");
+    let o = Command::new("promtool").args(["check", "rules", rules]).output().expect("promtool (Debian's prometheus)");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.toml")).unwrap();
+    let stack = stackdeck::config::Stack::parse("scripts/demo.toml", &demo).expect("the demo config parses");
+    assert!(stack.config.backup.schedule.is_some());
+    let bot = stackdeck::domain::ServiceKey::parse("trading-bot");
+    assert!(stack.settings(&bot).halt.is_some(), "the demo bot has a halt hook");
+}

@@ -357,6 +357,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn halt_hooks_schedules_and_the_guard_address_are_checked_at_their_line() {
+        let err = |t: &str| Stack::parse("s.toml", t).unwrap_err();
+        let e =
+            err("[services.bot]\nkill_switch = true\nhalt_url = \"http://127.0.0.1:1/halt\"\nhalt_exec = [\"x\"]\n");
+        assert!(e.message.contains("both halt_url and halt_exec") && e.position.is_some(), "{e}");
+        let e = err("[services.bot]\nhalt_url = \"http://127.0.0.1:1/halt\"\nhalt_method = \"FETCH\"\n");
+        assert!(e.message.contains("halt_method") && e.position.map(|p| p.0) == Some(3), "{e}");
+        assert!(
+            err("[services.bot]\nhalt_exec = [\"x\"]\nhalt_timeout_secs = 31\n").message.contains("halt_timeout_secs")
+        );
+        assert!(
+            err("[services.bot]\nhalt_exec = [\"x\"]\nhalt_timeout_secs = 0\n").message.contains("halt_timeout_secs")
+        );
+        assert!(
+            err("[services.bot]\nhalt_headers_env = { Authorization = \"X\" }\n").message.contains("without halt_url")
+        );
+        let e = err(
+            "[services.bot]\nhalt_url = \"http://127.0.0.1:1/\"\nhalt_headers_env = { Authorization = \"not a var\" }\n",
+        );
+        assert!(e.message.contains("environment variable"), "{e}");
+        let e = err("[backup]\nschedule = \"61 * * * *\"\n");
+        assert!(e.message.contains("schedule") && e.position.map(|p| p.0) == Some(2), "{e}");
+        assert!(err("[backup]\nschedule = \"* * *\"\n").message.contains("3 fields, not 5"));
+        let e = err("[guard]\nmetrics = \"0.0.0.0:9464\"\n");
+        assert!(e.message.contains("not a loopback address") && e.position.map(|p| p.0) == Some(2), "{e}");
+        assert!(err("[guard]\nmetrics = \"127.0.0.1:0\"\n").message.contains("port 0"));
+        let ok = Stack::parse(
+            "s.toml",
+            "[services.bot]\nhalt_url = \"http://127.0.0.1:1/halt\"\nhalt_headers = { X-Reason = \"kill\" }\n[backup]\nschedule = \"0 3 * * *\"\n[guard]\nmetrics = \"127.0.0.1:9500\"\n",
+        )
+        .unwrap();
+        let h = ok.settings(&ServiceKey::parse("bot")).halt.unwrap();
+        assert_eq!(h.timeout, Duration::from_secs(3));
+        assert!(matches!(h.action, HaltAction::Http { ref method, .. } if method == "POST"));
+        assert_eq!(ok.guard_metrics().port(), 9500);
+    }
+
+    #[test]
     fn full_example_parses() {
         let s = Stack::parse(
             "s.toml",
