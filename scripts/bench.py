@@ -13,9 +13,12 @@ baseline where engine CPU is measured) and prints medians and the stackdeck/oxke
   key -> frame     tmux send-keys, then capture-pane every 2 ms until the screen changes
   start-up         tmux start to the first screen listing every service with its health
   stop             stackdeck X, y -> the engine's `die` event (docker events, TimeNano)
+  latch exposure   an emergency-stopped container started by hand: the engine's `start` event ->
+                   its `die` event, with only the guard running, then with only a panel
 
 Environment: BENCH_QUICK=1 (short windows, 1 round: the CI smoke), BENCH_ROUNDS (default 3),
-BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1.
+BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1,
+BENCH_ONLY=exposure (section 6 alone).
 """
 
 import json
@@ -402,6 +405,68 @@ def emergency_stop(runs):
     return times
 
 
+def latch_exposure(runs, holder):
+    """`docker start` of a latched bot -> the engine's `die` event, held by `holder`."""
+    cfg_dir = f"{BENCH_DIR}/cfg/stackdeck"
+    os.makedirs(cfg_dir, exist_ok=True)
+    with open(f"{cfg_dir}/config.toml", "w") as f:
+        f.write("[engine]\npull = false\n[services.trading-bot]\nkill_switch = true\n"
+                "[guard]\nmetrics = \"127.0.0.1:59266\"\n")
+    name = "bench_trading-bot_1"
+    docker("run", "-d", "--name", name, "--network", "host", "--restart", "unless-stopped",
+           "--label", "com.docker.compose.project=bench", "--label", "com.docker.compose.service=trading-bot",
+           "bb:1", "sleep", "86400")
+    sh(STACKDECK, "--project", "bench", "stop", "trading-bot", "--yes", "--reason", "bench: latch")
+    times = []
+    guard = panel = None
+    try:
+        if holder == "guard":
+            guard = subprocess.Popen([STACKDECK, "--project", "bench", "guard"], env=ENV,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                r = subprocess.run(["curl", "-s", "http://127.0.0.1:59266/metrics"], capture_output=True, text=True)
+                if "stackdeck_latched_services 1" in r.stdout and "stackdeck_engine_connected 1" in r.stdout:
+                    break
+                time.sleep(0.2)
+            else:
+                sys.exit("bench: the guard never reported the latch")
+        else:
+            panel = Panel("stackdeck", 100, 30)
+            panel.wait(lambda s: "STOPPED" in s, limit=60)
+        time.sleep(1)
+        for _ in range(runs):
+            ev = subprocess.Popen(["docker", "events", "--filter", f"container={name}", "--filter", "event=start",
+                                   "--filter", "event=die", "--format", "{{.Status}} {{.TimeNano}}"],
+                                  env=ENV, stdout=subprocess.PIPE, text=True)
+            time.sleep(0.3)
+            docker("start", name)
+            seen = {}
+            while "die" not in seen:
+                line = ev.stdout.readline().split()
+                if len(line) == 2 and line[0] in ("start", "die") and (line[0] == "start" or "start" in seen):
+                    seen[line[0]] = int(line[1])
+            ev.kill()
+            times.append((seen["die"] - seen["start"]) / 1e6)
+            time.sleep(0.5)  # the hold records its row; the next start is a new event
+    finally:
+        if guard is not None:
+            guard.terminate()
+            guard.wait()
+        if panel is not None:
+            panel.close()
+        sh(STACKDECK, "--project", "bench", "start", "trading-bot", "--yes", "--reason", "bench: done", check=False)
+        os.remove(f"{cfg_dir}/config.toml")
+        docker("rm", "-fv", name, check=False)
+    return times
+
+
+def percentiles(t):
+    t = sorted(t)
+    p95 = t[min(len(t) - 1, int(round(0.95 * (len(t) - 1))))]
+    return f"p50 {statistics.median(t):.0f} ms, p95 {p95:.0f} ms (min {t[0]:.0f}, max {t[-1]:.0f})"
+
+
 # ---- report ---------------------------------------------------------------------------------
 
 def med(rows, k):
@@ -455,6 +520,11 @@ def main():
         print(f"stackdeck {sh(STACKDECK, '--version')}; "
               f"{sh(OXKER, '--version') if 'oxker' in tools() else 'oxker not run'}")
 
+        if os.environ.get("BENCH_ONLY") == "exposure":
+            for holder in ("guard", "panel"):
+                ex = latch_exposure(3 if QUICK else 20, holder)
+                print(f"- latch exposure, only the {holder} running, {len(ex)} runs: {percentiles(ex)}")
+            return
         run_idle_containers(10)
         r, b = idle(10)
         table(f"1. Idle, 10 services, 80x24, {IDLE} s (engine baseline without a panel: {b:.2f} %)", r,
@@ -486,8 +556,14 @@ def main():
         p95 = t[min(len(t) - 1, int(round(0.95 * (len(t) - 1))))]
         print(f"\n### 5. Emergency stop, key press -> engine reports the container dead (grace 0), {len(t)} runs\n")
         print(f"p50 {statistics.median(t):.0f} ms, p95 {p95:.0f} ms (min {t[0]:.0f}, max {t[-1]:.0f})")
+        exposure = {}
+        for holder in ("guard", "panel"):
+            exposure[holder] = latch_exposure(3 if QUICK else 20, holder)
+        print("\n### 6. Latch exposure: an emergency-stopped bot started by hand, engine `start` -> `die`\n")
+        for holder, ex in exposure.items():
+            print(f"- only the {holder} running, {len(ex)} runs: {percentiles(ex)}")
         with open(f"{BENCH_DIR}/last.json", "w") as out:
-            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t}, out)
+            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure}, out)
     finally:
         clean_containers()
         if ENGINE[0] is not None:

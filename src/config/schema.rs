@@ -87,6 +87,19 @@ pub struct BackupJob {
     pub verify: Option<VerifyMode>,
     pub user: Option<String>,
     pub database: Option<String>,
+    /// How a backup of this job goes back (jobs other than a `verify = "postgres"` dump): a
+    /// command run in the service's container with the backup, decompressed, on its stdin.
+    pub restore: Option<Vec<String>>,
+    /// Restart the service's container after `restore` (a server that loads its data at start:
+    /// Redis and its dump.rdb).
+    #[serde(default)]
+    pub restore_restart: bool,
+    /// Run after the restore (and the restart): must exit 0; its output is recorded (a row
+    /// count, DBSIZE) so the record says what came back.
+    pub restore_check: Option<Vec<String>>,
+    /// The word typed to confirm the restore (default: the database for a PostgreSQL dump,
+    /// else the job's name).
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -57,6 +57,22 @@ impl Stack {
                 }
                 BackupKind::Exec | BackupKind::Copy | BackupKind::Paths => {}
             }
+            if job.restore.as_ref().is_some_and(Vec::is_empty) || job.restore_check.as_ref().is_some_and(Vec::is_empty)
+            {
+                return bad("restore and restore_check need a command".into(), "name the command, or remove the field");
+            }
+            if job.restore.is_some() && (job.service.is_none() || job.kind == BackupKind::Paths) {
+                return bad(
+                    "restore needs a job of kind \"exec\" or \"copy\" (it runs in the service's container)".into(),
+                    "remove restore from this job",
+                );
+            }
+            if (job.restore_restart || job.restore_check.is_some()) && job.restore.is_none() {
+                return bad("restore_restart and restore_check need restore".into(), "add restore = [\"...\"]");
+            }
+            if job.confirm.as_ref().is_some_and(|w| w.trim().is_empty() || w.chars().any(char::is_control)) {
+                return bad("confirm must be a word to type".into(), "e.g. confirm = \"redis\"");
+            }
             match job.verify {
                 None => {}
                 Some(VerifyMode::Postgres)
@@ -136,15 +152,18 @@ impl Stack {
         self.config.services.iter().filter(|(_, s)| s.kill_switch).map(|(n, _)| n.clone()).collect()
     }
 
-    /// Jobs a restore can put back (PostgreSQL dumps), with the word that confirms it: the
-    /// database's name.
+    /// Jobs a restore can put back (PostgreSQL dumps, and jobs with a `restore` command), with
+    /// the word that confirms it: `confirm`, else the database's name, else the job's.
     pub fn restorable_jobs(&self) -> Vec<(String, String)> {
         self.config
             .backup
             .jobs
             .iter()
-            .filter(|j| j.verify == Some(VerifyMode::Postgres))
-            .map(|j| (j.name.clone(), j.database.clone().unwrap_or_else(|| j.name.clone())))
+            .filter(|j| j.verify == Some(VerifyMode::Postgres) || j.restore.is_some())
+            .map(|j| {
+                let word = j.confirm.clone().or_else(|| j.database.clone()).unwrap_or_else(|| j.name.clone());
+                (j.name.clone(), word)
+            })
             .collect()
     }
 

@@ -228,7 +228,10 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
                 })
                 .collect();
             if choices.is_empty() {
-                state.ui.notice = Some("no verified backup of a restorable (PostgreSQL) job to restore".into());
+                state.ui.notice = Some(
+                    "no verified backup of a restorable job (a PostgreSQL dump, or a job with a restore command)"
+                        .into(),
+                );
                 return;
             }
             state.ui.popup = Some(Popup::Restore { choices, selected: 0 });
