@@ -181,7 +181,7 @@ fn a_running_panel_holds_the_latch_against_docker_start() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    t.wait("the STOPPED banner", |s| s.contains("STOPPED by"));
+    t.wait("the STOPPED banner", |s| s.contains(" STOPPED"));
     // Someone starts it by hand: the panel stops it again and records it.
     docker_ok(&["start", &bot]);
     let history = || {
@@ -248,8 +248,9 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
         s.contains(&format!("EMERGENCY STOP {}/trading-bot?", p.name)) && s.contains("go ahead")
     });
     t.keys(&["y"]);
-    let s = t.wait("the stop done and the banner", |s| s.contains("[done]") && s.contains("STOPPED by"));
-    assert!(s.contains("emergency stop from the panel"), "{s}");
+    let s = t.wait("the stop done and the banner", |s| s.contains("[done]") && s.contains(" STOPPED"));
+    // What was not done comes first in the banner (the reason follows; the record keeps it).
+    assert!(s.contains("STOPPED | orders/positions unknown: check the exchange | by"), "{s}");
     assert_eq!(
         docker_ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", &bot]),
         "false no"
@@ -269,7 +270,7 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     t.wait("the reason prompt", |s| s.contains("is EMERGENCY-STOPPED") && s.contains("reason>"));
     t.keys(&["-l", "limits reset by risk"]);
     t.keys(&["Enter"]);
-    t.wait("the start done", |s| s.contains("[done]") && !s.contains("STOPPED by"));
+    t.wait("the start done", |s| s.contains("[done]") && !s.contains(" STOPPED"));
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "true");
     t.keys(&["Escape"]);
     t.wait("the operation popup closed", |s| !s.contains("[done]"));

@@ -228,7 +228,7 @@ fn a_panel_and_the_guard_together_hold_once_and_post_once() {
     panel.wait("the bot", |s| s.contains("bot") && s.contains("running"));
     let (code, out, err) = sd.run(&["stop", &compose.key(), "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
-    panel.wait("the STOPPED banner", |s| s.contains("STOPPED by"));
+    panel.wait("the STOPPED banner", |s| s.contains(" STOPPED"));
     wait_for("the guard knows the latch", Duration::from_secs(60), || {
         (guard.value("stackdeck_latched_services", None) == Some(1.0)).then_some(())
     });

@@ -362,3 +362,38 @@ fn alerts_pane_availability_and_read_only_banner_80x24() {
     assert!(screen.contains("CRITICAL DailyLossExceeded (trading-bot)"), "{screen}");
     assert!(!screen.contains("STOP trading-bot"), "{screen}");
 }
+
+fn latched(s: &mut AppState, km: &Keymap, halt: Option<&str>) {
+    let k = stackdeck::domain::KillSwitch {
+        service: "gone/bot".into(),
+        by: "ops@10.0.0.7".into(),
+        at: Timestamp::from_second(NOW - 600).unwrap(),
+        reason: "loss limit".into(),
+        previous_policy: stackdeck::domain::RestartPolicy::UnlessStopped,
+        halt: halt.map(str::to_owned),
+    };
+    let chain = Some("row 12 (finish of operation 9): altered after it was written".to_owned());
+    update(s, km, Msg::History { records: vec![], kill_switches: vec![k], backups: vec![], chain });
+}
+
+#[test]
+fn a_latched_service_whose_container_was_removed_keeps_a_row_and_the_banner_says_what_was_done() {
+    let km = Keymap::defaults();
+    let stack = Stack::parse("s.toml", "[services.\"gone/bot\"]\nkill_switch = true\n").unwrap();
+    let mut s = demo_state(&km);
+    latched(&mut s, &km, Some("halt: HTTP 200 in 35 ms: {\"cancelled_orders\":3,\"flat\":true}"));
+    let t = render_with(&s, &stack, 120, 30);
+    insta::assert_snapshot!(t.backend());
+    let screen = t.backend().to_string();
+    assert!(screen.contains("REMOVED") && screen.contains("start recreates it"), "{screen}");
+    assert!(screen.contains("halt: HTTP 200 in 35 ms"), "{screen}");
+    // Without a hook (or when it failed), the banner says what stackdeck did not do.
+    let mut s = demo_state(&km);
+    latched(&mut s, &km, None);
+    let screen = render_with(&s, &stack, 120, 30).backend().to_string();
+    assert!(screen.contains("orders/positions unknown: check the exchange"), "{screen}");
+    // The History pane says the audit chain is broken.
+    key(&mut s, &km, KeyCode::Char('4'));
+    let screen = render_with(&s, &stack, 80, 24).backend().to_string();
+    assert!(screen.contains("AUDIT CHAIN BROKEN at row 12"), "{screen}");
+}

@@ -206,6 +206,9 @@ pub struct KillSwitch {
     pub reason: String,
     /// The restart policy to restore on `start`.
     pub previous_policy: RestartPolicy,
+    /// What the halt hook answered (`halt: HTTP 200 in 35 ms: ...` or `halt FAILED ...`), when
+    /// the service has one and it ran.
+    pub halt: Option<String>,
 }
 
 #[cfg(test)]

@@ -437,6 +437,7 @@ async fn a_stop_before_the_rollback_brings_nothing_back() {
                 at: jiff::Timestamp::now(),
                 reason: "halt".into(),
                 previous_policy: RestartPolicy::UnlessStopped,
+                halt: None,
             })
             .unwrap();
     };

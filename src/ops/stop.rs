@@ -106,6 +106,9 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         Some(h) if svc.instances.iter().any(|c| c.state == crate::domain::RunState::Running) => {
             let done = super::halt::run(ctx, &svc, h).await;
             p.step(store.as_ref(), done.line.clone());
+            if let Some(s) = &store {
+                let _ = s.set_halt(&key, &done.line);
+            }
             Some(done)
         }
         _ => None,
@@ -171,7 +174,10 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
             finished_at: Some(jiff::Timestamp::now().to_string()),
             outcome: outcome.as_str().into(),
             transcript: vec![summary.clone()],
-            kill_switch: Some(journal::Latch::of(&latch.0)),
+            kill_switch: Some(journal::Latch {
+                halt: hook.as_ref().map(|h| h.line.clone()),
+                ..journal::Latch::of(&latch.0)
+            }),
         };
         let note = match journal::append(&ctx.state_dir, &entry) {
             Ok(path) => format!(
@@ -239,6 +245,7 @@ async fn latch(
         at: jiff::Timestamp::now(),
         reason: reason.to_owned(),
         previous_policy,
+        halt: None,
     };
     let stored = match store {
         Some(s) => s.set_kill_switch(&k),

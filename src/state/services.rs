@@ -107,7 +107,7 @@ impl ServicesState {
                 key: key.clone(),
                 state: RunState::Gone,
                 health: Health::None,
-                image: "container removed; start recreates it".into(),
+                image: "start recreates it".into(),
                 image_id: String::new(),
                 started_at: None,
                 finished_at: None,

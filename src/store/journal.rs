@@ -44,6 +44,9 @@ pub struct Latch {
     pub at: String,
     pub reason: String,
     pub previous_policy: String,
+    /// The halt hook's answer (journals of older stackdecks have none).
+    #[serde(default)]
+    pub halt: Option<String>,
 }
 
 impl Latch {
@@ -53,6 +56,7 @@ impl Latch {
             at: k.at.to_string(),
             reason: k.reason.clone(),
             previous_policy: k.previous_policy.to_string(),
+            halt: k.halt.clone(),
         }
     }
 
@@ -63,6 +67,7 @@ impl Latch {
             at: self.at.parse().unwrap_or(Timestamp::UNIX_EPOCH),
             reason: self.reason.clone(),
             previous_policy: RestartPolicy::parse(&self.previous_policy).unwrap_or_default(),
+            halt: self.halt.clone(),
         }
     }
 }

@@ -8,10 +8,11 @@
 
 pub mod audit;
 pub mod journal;
+mod latch;
 pub mod lock;
 pub mod origin;
 
-use crate::domain::{KillSwitch, OpRecord, Outcome, RestartPolicy};
+use crate::domain::{OpRecord, Outcome};
 use crate::logtext::{Masker, clean};
 pub use audit::Chain;
 use audit::Row;
@@ -66,7 +67,7 @@ const STOP_WAIT: Duration = Duration::from_millis(300);
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kill_switch (
   service TEXT PRIMARY KEY, by TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL,
-  previous_policy TEXT NOT NULL
+  previous_policy TEXT NOT NULL, halt TEXT
 );
 CREATE TABLE IF NOT EXISTS latched_instance (
   service TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, PRIMARY KEY (service, name)
@@ -103,6 +104,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(named)?;
         let legacy = legacy_table(&conn).map_err(named)?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        latch::add_halt_column(&conn).map_err(named)?;
         if legacy {
             conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
         }
@@ -434,93 +436,6 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
-    pub fn set_kill_switch(&self, k: &KillSwitch) -> Result<(), String> {
-        self.conn()
-            .execute(
-                "INSERT INTO kill_switch (service, by, at, reason, previous_policy) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(service) DO UPDATE SET by = ?2, at = ?3, reason = ?4",
-                params![
-                    self.clean(&k.service),
-                    self.clean(&k.by),
-                    k.at.to_string(),
-                    self.clean(&k.reason),
-                    k.previous_policy.to_string()
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
-    }
-
-    /// Remove the kill switch; returns it (with the policy to restore). The recorded instances
-    /// stay until [`Store::forget_instances`]: a start that fails still finds them.
-    pub fn clear_kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
-        let k = self.kill_switch(service)?;
-        self.conn()
-            .execute("DELETE FROM kill_switch WHERE service = ?1", params![service])
-            .map_err(|e| self.fail(e))?;
-        Ok(k)
-    }
-
-    /// Keep how an instance of a latched service was created (the engine's own description),
-    /// so that `start` can create it again if it is removed meanwhile (a prune, an `rm`). The
-    /// first stop's record is kept: a second stop sees the instance as the first one left it.
-    pub fn record_instance(&self, service: &str, name: &str, config: &serde_json::Value) -> Result<(), String> {
-        self.conn()
-            .execute(
-                "INSERT INTO latched_instance (service, name, config) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(service, name) DO NOTHING",
-                params![service, name, config.to_string()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
-    }
-
-    /// The recorded instances of `service`: (name, configuration).
-    pub fn recorded_instances(&self, service: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT name, config FROM latched_instance WHERE service = ?1 ORDER BY name")
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map(params![service], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.fail(e))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (name, text) = r.map_err(|e| self.fail(e))?;
-            let config = serde_json::from_str(&text)
-                .map_err(|e| format!("the recorded configuration of {name} is unreadable: {e}"))?;
-            out.push((name, config));
-        }
-        Ok(out)
-    }
-
-    pub fn forget_instances(&self, service: &str) -> Result<(), String> {
-        self.conn()
-            .execute("DELETE FROM latched_instance WHERE service = ?1", params![service])
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
-    }
-
-    pub fn kill_switch(&self, service: &str) -> Result<Option<KillSwitch>, String> {
-        self.conn()
-            .query_row(
-                "SELECT service, by, at, reason, previous_policy FROM kill_switch WHERE service = ?1",
-                params![service],
-                ks_row,
-            )
-            .optional()
-            .map_err(|e| self.fail(e))
-    }
-
-    pub fn kill_switches(&self) -> Result<Vec<KillSwitch>, String> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT service, by, at, reason, previous_policy FROM kill_switch ORDER BY at")
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt.query_map([], ks_row).map_err(|e| self.fail(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
-    }
-
     /// The full transcript of one action (health tries etc.).
     pub fn transcript(&self, id: i64) -> Result<String, String> {
         let conn = self.conn();
@@ -565,24 +480,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
         reason: r.get(9)?,
         from_image_id: r.get(10)?,
         to_image_id: r.get(11)?,
-    })
-}
-
-fn ks_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KillSwitch> {
-    let policy: String = r.get(4)?;
-    let previous_policy = RestartPolicy::parse(&policy).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            4,
-            rusqlite::types::Type::Text,
-            format!("unknown restart policy '{policy}' in the kill_switch table").into(),
-        )
-    })?;
-    Ok(KillSwitch {
-        service: r.get(0)?,
-        by: r.get(1)?,
-        at: ts(r.get(2)?).unwrap_or(Timestamp::UNIX_EPOCH),
-        reason: r.get(3)?,
-        previous_policy,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The store's own tests: records, journal, the audit chain.
 use super::*;
+use crate::domain::{KillSwitch, RestartPolicy};
 
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!("sd-store-{}-{}", std::process::id(), rand_suffix()));
@@ -74,6 +75,7 @@ fn kill_switch_round_trip() {
         at: Timestamp::now(),
         reason: "loss".into(),
         previous_policy: RestartPolicy::UnlessStopped,
+        halt: None,
     };
     s.set_kill_switch(&k).unwrap();
     assert_eq!(s.kill_switches().unwrap().len(), 1);

@@ -30,8 +30,21 @@ pub fn banner(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             } else {
                 format!("  ({start} on the service starts it)")
             };
+            // What was and was not done: the halt hook's answer, or that nothing told the bot
+            // to cancel its orders.
+            let trading = v.stack.settings(&crate::domain::ServiceKey::parse(&k.service)).kill_switch;
+            // First, as the narrowest screen keeps the start of the line.
+            let done = match &k.halt {
+                Some(h) if h.starts_with("halt:") => format!(" | {h} |"),
+                Some(h) => format!(" | orders/positions unknown: check the exchange | {h} |"),
+                None if trading => " | orders/positions unknown: check the exchange |".to_owned(),
+                None => String::new(),
+            };
             Line::from(Span::styled(
-                fit(&format!(" ■ {} STOPPED by {} at {at}: {}{hint}", k.service, k.by, k.reason), area.width as usize),
+                fit(
+                    &format!(" ■ {} STOPPED{done} by {} at {at}: {}{hint}", k.service, k.by, k.reason),
+                    area.width as usize,
+                ),
                 v.style(Slot::Unhealthy),
             ))
         })
@@ -157,9 +170,11 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
     let yes =
         v.keymap.keys(Mode::Confirm, Action::Confirm).iter().map(ToString::to_string).collect::<Vec<_>>().join("/");
     let no = v.keymap.keys(Mode::Confirm, Action::Deny).iter().map(ToString::to_string).collect::<Vec<_>>().join("/");
+    let stop_detail;
     let detail = match req {
-        OpRequest::Stop { .. } => {
-            "Stop signal, grace period, then SIGKILL; restart policy \"no\" until started again. Stops the process only: open orders and positions at the exchange are not touched."
+        OpRequest::Stop { targets, .. } => {
+            stop_detail = stop_text(v, targets);
+            stop_detail.as_str()
         }
         OpRequest::Start { .. } => "Starts the service and restores its previous restart policy.",
         OpRequest::Deploy { .. } => {
@@ -339,4 +354,36 @@ pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let [body, footer] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     f.render_widget(Paragraph::new(lines), body);
     f.render_widget(Paragraph::new(Line::from(Span::styled(fit(&foot, footer.width as usize), v.style(slot)))), footer);
+}
+
+/// What a stop will do, per the targets' halt hooks: the hook first (and its limit), or the
+/// plain truth that only the process is stopped.
+fn stop_text(v: &View<'_>, targets: &[String]) -> String {
+    use crate::config::stack::HaltAction;
+    let mut hooks = Vec::new();
+    let mut without = Vec::new();
+    for t in targets {
+        match v.stack.settings(&crate::domain::ServiceKey::parse(t)).halt {
+            Some(h) => {
+                let what = match h.action {
+                    HaltAction::Http { method, url, .. } => format!("{method} {}", crate::http::shown(&url)),
+                    HaltAction::Exec(cmd) => format!("`{}` in the container", cmd.join(" ")),
+                };
+                hooks.push(format!("{t}: {what} (at most {} s)", h.timeout.as_secs()));
+            }
+            None => without.push(t.as_str()),
+        }
+    }
+    let mut text = String::new();
+    if !hooks.is_empty() {
+        text.push_str(&format!("First the halt hook, the answer is recorded: {}. ", hooks.join("; ")));
+    }
+    text.push_str("Then the stop signal, grace period, SIGKILL; restart policy \"no\" until started again.");
+    if !without.is_empty() {
+        text.push_str(&format!(
+            " {}: process stopped only; open orders and positions are unknown to stackdeck: check the exchange.",
+            without.join(", ")
+        ));
+    }
+    text
 }

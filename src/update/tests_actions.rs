@@ -249,6 +249,7 @@ fn a_latched_service_that_starts_again_is_held_once_per_start() {
         at,
         reason: "loss".into(),
         previous_policy: RestartPolicy::No,
+        halt: None,
     };
     let mut bot = container("b", Some("trading"), "trading-bot", RunState::Running, Health::Healthy);
     // Running since before the latch: the stop's own business, not a restart.
@@ -295,6 +296,7 @@ fn starting_an_emergency_stopped_service_asks_why() {
         at: jiff::Timestamp::UNIX_EPOCH,
         reason: "loss".into(),
         previous_policy: RestartPolicy::No,
+        halt: None,
     }];
     update(&mut s, &km, key('S'));
     assert_eq!(s.ui.popup, Some(Popup::Reason { target: target.clone(), input: String::new() }));
