@@ -209,3 +209,34 @@ fn history_verify_names_the_row_edited_with_the_sqlite3_cli() {
     assert!(out.contains("BROKEN") && out.contains(&format!("row {seq} ")) && out.contains("altered"), "{out}");
     let _ = c;
 }
+
+#[test]
+fn a_hostile_halt_answer_is_shown_and_stored_inert_and_masked() {
+    require_engine();
+    let mut p = Project::new("halthostile");
+    let c = p.run("bot", &[], &["bb:1", "sleep", "600"]);
+    let stub = common::HttpStub::start(
+        |_, _| (200, "\u{1b}[2J\u{1b}]0;pwned\u{7}cancelled 2 api_key=s3cr3t-value \u{202e}evil".into()),
+        Duration::ZERO,
+    );
+    let sd = Sd::new(
+        "halthostile",
+        &format!(
+            "[services.\"{}/bot\"]\nkill_switch = true\nstop_grace_secs = 1\nhalt_url = \"{}/halt\"\n",
+            p.name,
+            stub.url()
+        ),
+    );
+    let (code, out, err) = sd.run(&["stop", &format!("{}/bot", p.name), "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("halt: HTTP 200") && out.contains("cancelled 2"), "{out}");
+    let stored: Vec<String> =
+        sd.history().iter().map(|r| r["transcript"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(stored.iter().any(|t| t.contains("cancelled 2")), "recorded: {stored:?}");
+    for text in std::iter::once(out.clone()).chain(stored) {
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "masked: {text}");
+    }
+    assert_eq!(stub.requests.lock().unwrap()[0].0.split(' ').next(), Some("POST"));
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &c]), "false");
+}

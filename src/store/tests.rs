@@ -256,3 +256,31 @@ fn the_begin_row_carries_who_from_where_and_through_what() {
     assert!(a["uid"].is_i64() && a["user"].is_string() && a["via"].is_string() && a["pid"].is_i64(), "{a}");
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn operators_appending_at_once_keep_one_unbroken_chain() {
+    let d = tmp();
+    drop(Store::open(&d).unwrap());
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let s = Store::open(&d).unwrap();
+                for i in 0..25 {
+                    let id = s
+                        .begin(&NewOp { action: "stop".into(), service: format!("p/s{w}-{i}"), ..NewOp::default() })
+                        .unwrap();
+                    s.note(id, "stopping").unwrap();
+                    s.finish(id, Outcome::Succeeded, None, None).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = Store::open(&d).unwrap();
+    assert_eq!(s.verify().unwrap(), Chain::Intact(300));
+    assert_eq!(s.recent(1000, None).unwrap().len(), 100);
+    std::fs::remove_dir_all(d).ok();
+}
