@@ -8,11 +8,11 @@ mod common;
 use common::{Project, Sd, docker_ok, health_of, require_engine, wait_for};
 use std::time::Duration;
 
-const PG: u16 = 55461;
-const REDIS: u16 = 56461;
-const INFLUX_HTTP: u16 = 58461;
-const INFLUX_RPC: u16 = 58462;
-const BOT: u16 = 59259;
+const PG: u16 = 31461;
+const REDIS: u16 = 31462;
+const INFLUX_HTTP: u16 = 31463;
+const INFLUX_RPC: u16 = 31464;
+const BOT: u16 = 31259;
 
 fn count(s: &str) -> Option<u64> {
     s.split(|c: char| !c.is_ascii_digit()).rfind(|t| !t.is_empty())?.parse().ok()
@@ -74,7 +74,7 @@ fn config(project: &str) -> String {
 kill_switch = true
 stop_grace_secs = 5
 [guard]
-metrics = "127.0.0.1:59267"
+metrics = "127.0.0.1:31267"
 [backup]
 schedule = "* * * * *"
 keep_count = 5

@@ -154,8 +154,8 @@ fn the_guard_alone_holds_the_latch_against_compose_up_and_posts_it_once() {
     let hook = HttpStub::start(|_, _| (200, "ok".into()), Duration::ZERO);
     let sd = Sd::new("guard1", "");
     let dir = sd.state.parent().unwrap().to_path_buf();
-    let compose = Compose::up("a", &dir, 59256);
-    let metrics = "127.0.0.1:59262";
+    let compose = Compose::up("a", &dir, 31256);
+    let metrics = "127.0.0.1:31262";
     std::fs::write(&sd.config, format!("[engine]\npull = false\n{}", config(&compose.key(), metrics, ""))).unwrap();
     let (code, out, err) = sd.run(&["stop", &compose.key(), "--yes", "--reason", "drawdown"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -181,7 +181,7 @@ fn the_guard_alone_holds_the_latch_against_compose_up_and_posts_it_once() {
     assert!(log.contains("restart blocked") && log.contains("latched:"), "{log}");
     assert!(!log.contains('\u{1b}'), "no escape sequence in the log");
     // A second guard for the same state dir refuses to start.
-    let second = sd.cmd(&["guard", "--metrics", "127.0.0.1:59263"]).output().unwrap();
+    let second = sd.cmd(&["guard", "--metrics", "127.0.0.1:31263"]).output().unwrap();
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("another guard runs"), "{second:?}");
     // SIGHUP with a broken config: the running config stays, and so does the hold.
@@ -208,8 +208,8 @@ fn a_panel_and_the_guard_together_hold_once_and_post_once() {
     let hook = HttpStub::start(|_, _| (200, "ok".into()), Duration::ZERO);
     let sd = Sd::new("guard2", "");
     let dir = sd.state.parent().unwrap().to_path_buf();
-    let compose = Compose::up("b", &dir, 59257);
-    let metrics = "127.0.0.1:59264";
+    let compose = Compose::up("b", &dir, 31257);
+    let metrics = "127.0.0.1:31264";
     std::fs::write(&sd.config, format!("[engine]\npull = false\n{}", config(&compose.key(), metrics, ""))).unwrap();
     let mut guard = Guard::start(&sd, metrics, &hook.url());
     let panel = Tmux::start(
@@ -253,7 +253,7 @@ fn the_guard_runs_the_scheduled_backup_and_applies_retention() {
     let mut p = Project::new("gbackup");
     let _data = p.run("data", &[], &["bb:1", "sleep", "600"]);
     let sd = Sd::new("guard3", "");
-    let metrics = "127.0.0.1:59265";
+    let metrics = "127.0.0.1:31265";
     let cfg = format!(
         "[engine]\npull = false\n[guard]\nmetrics = \"{metrics}\"\n[backup]\nkeep_count = 1\nschedule = \"* * * * *\"\n[[backup.jobs]]\nname = \"marker\"\nkind = \"exec\"\nservice = \"{}/data\"\ncommand = [\"echo\", \"scheduled\"]\nextension = \"txt\"\n",
         p.name
@@ -291,4 +291,41 @@ fn the_shipped_prometheus_rules_and_the_demo_config_are_valid() {
     assert!(stack.config.backup.schedule.is_some());
     let bot = stackdeck::domain::ServiceKey::parse("trading-bot");
     assert!(stack.settings(&bot).halt.is_some(), "the demo bot has a halt hook");
+}
+
+#[test]
+fn the_guard_evaluates_alerts_and_sends_their_webhooks_with_no_panel_open() {
+    require_engine();
+    let hook = HttpStub::start(|_, _| (200, "ok".into()), Duration::ZERO);
+    let mut p = Project::new("galert");
+    let port = 31258;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (common::health_of(&bot) == "healthy").then_some(()));
+    docker_ok(&["exec", &bot, "sh", "-c", "echo 7.25 > /run/sim/daily_loss_percent"]);
+    let sd = Sd::new("guard4", "");
+    let metrics = "127.0.0.1:31268";
+    let cfg = format!(
+        "[engine]\npull = false\n[notify]\nwebhook_env = \"SDT_HOOK\"\n[guard]\nmetrics = \"{metrics}\"\n[scrape]\ninterval_secs = 1\n[[scrape.targets]]\nservice = \"{}/bot\"\nurl = \"http://127.0.0.1:{port}/metrics\"\n[[panels]]\ntitle = \"Daily loss\"\nlocal = \"trading_bot_daily_loss_percent\"\nunit = \"%\"\nwarn = 3\ncritical = 5\nalert = \"DailyLossExceeded\"\nservice = \"{}/bot\"\n",
+        p.name, p.name
+    );
+    std::fs::write(&sd.config, cfg).unwrap();
+    let mut guard = Guard::start(&sd, metrics, &hook.url());
+    wait_for("the alert's webhook", Duration::from_secs(60), || {
+        hook.bodies().into_iter().find(|b| b.contains("FIRING") && b.contains("DailyLossExceeded"))
+    });
+    wait_for("the evaluation in the metrics", Duration::from_secs(30), || {
+        (guard.value("stackdeck_alerts_firing", None) >= Some(1.0)
+            && guard.value("stackdeck_alert_evaluation_timestamp_seconds", None).is_some())
+        .then_some(())
+    });
+    assert!(guard.log().contains("FIRING"), "{}", guard.log());
+    // It resolves: the guard says so too.
+    docker_ok(&["exec", &bot, "sh", "-c", "echo 1.0 > /run/sim/daily_loss_percent"]);
+    wait_for("the resolved webhook", Duration::from_secs(60), || {
+        hook.bodies().into_iter().find(|b| b.contains("RESOLVED") && b.contains("DailyLossExceeded"))
+    });
+    guard.signal("TERM");
+    assert_eq!(guard.wait(), 0);
+    let firing = hook.bodies().iter().filter(|b| b.contains("FIRING")).count();
+    assert_eq!(firing, 1, "one webhook per event: {:?}", hook.bodies());
 }

@@ -34,7 +34,7 @@ fn phases(sd: &Sd) -> serde_json::Value {
 fn the_halt_hook_runs_before_the_stop_signal_and_its_answer_is_recorded() {
     require_engine();
     let mut p = Project::new("halt");
-    let port = 59251;
+    let port = 31251;
     let c = bot(&mut p, port, &["-e", "SIM_HALT_TOKEN=tok-4711"]);
     let sd = Sd::new("halt", &halt_cfg(&p.name, port, "halt_headers_env = { Authorization = \"SDT_HALT_AUTH\" }\n"));
     let out = sd
@@ -69,7 +69,7 @@ fn the_halt_hook_runs_before_the_stop_signal_and_its_answer_is_recorded() {
 fn a_hook_that_hangs_or_fails_does_not_hold_the_stop_back() {
     require_engine();
     let mut p = Project::new("hang");
-    let port = 59252;
+    let port = 31252;
     let c = bot(&mut p, port, &["-e", "SIM_HALT_TOKEN=tok"]);
     // The hook hangs for a minute; its limit is 1 s.
     docker_ok(&["exec", &c, "sh", "-c", "echo 60 > /run/sim/halt_delay"]);
@@ -99,7 +99,7 @@ fn a_hook_that_hangs_or_fails_does_not_hold_the_stop_back() {
 fn a_halt_command_runs_inside_the_container() {
     require_engine();
     let mut p = Project::new("haltx");
-    let port = 59253;
+    let port = 31253;
     let c = bot(&mut p, port, &[]);
     let sd = Sd::new(
         "haltx",
@@ -134,7 +134,7 @@ fn a_pruned_stopped_bot_comes_back_on_start_under_its_name_and_compose_labels() 
     let mut eng = PrivateEngine::new("prn");
     eng.start();
     eng.load(&["fx-trading-bot:1"]);
-    let port = 59254;
+    let port = 31254;
     let mut sd = Sd::new("prune", "[services.bot]\nkill_switch = true\nstop_grace_secs = 5\n");
     sd.host = Some(eng.host());
     let dir = sd.state.parent().unwrap().to_path_buf();

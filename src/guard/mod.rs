@@ -164,6 +164,7 @@ struct World {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     store: Option<crate::store::Store>,
     _engine: engine::Handle,
+    _window: Option<tokio::sync::watch::Sender<crate::domain::Window>>,
 }
 
 impl World {
@@ -184,11 +185,9 @@ impl World {
             tx.clone(),
         );
         let notifier = crate::notify::Notifier::spawn(&stack.config.notify).with_lease(&setup.state_dir);
-        let observing = crate::observe::configured(stack);
-        if observing {
-            // The window sender is dropped: the guard never changes the window.
-            drop(crate::observe::spawn(stack, tx.clone(), notifier.clone()));
-        }
+        // Kept for the world's life: the observer ends when its window sender is dropped.
+        let window =
+            crate::observe::configured(stack).then(|| crate::observe::spawn(stack, tx.clone(), notifier.clone()));
         if stack.config.host.enabled_for(&setup.endpoint.host) {
             crate::observe::host::spawn(stack.config.host.clone(), tx.clone(), notifier.clone());
         }
@@ -231,6 +230,7 @@ impl World {
             tasks,
             store,
             _engine: engine,
+            _window: window,
         }
     }
 
