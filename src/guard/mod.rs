@@ -107,28 +107,15 @@ fn reload(setup: &Setup) -> Result<Stack, String> {
 
 /// One guard per state dir: a second one would enforce, back up and notify twice.
 fn one_per_state_dir(state_dir: &std::path::Path) -> Result<std::fs::File, String> {
-    use std::io::{Read, Seek, Write};
     std::fs::create_dir_all(state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
-    let path = state_dir.join("guard.pid");
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if f.try_lock().is_err() {
-        let mut other = String::new();
-        let _ = f.read_to_string(&mut other);
-        return Err(format!(
+    crate::store::lock::take(&state_dir.join("guard.pid"), &std::process::id().to_string()).map_err(|e| match e {
+        Ok(other) => format!(
             "another guard runs for {} (pid {}): one guard per server",
             state_dir.display(),
             crate::logtext::inert(other.trim())
-        ));
-    }
-    let _ =
-        f.set_len(0).and_then(|()| f.rewind()).and_then(|()| f.write_all(std::process::id().to_string().as_bytes()));
-    Ok(f)
+        ),
+        Err(e) => e,
+    })
 }
 
 enum End {

@@ -10,6 +10,34 @@ pub struct ServiceLock {
     file: File,
 }
 
+/// An advisory lock on `path` that says who holds it: `Ok(file)` (held while the file is
+/// open), or `Err(Some(holder))` with what the holder wrote, `Err(None)` with the I/O error
+/// text when the file cannot be locked at all.
+pub fn take(path: &Path, holder: &str) -> Result<File, Result<String, String>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Err(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| file.write_all(holder.as_bytes()))
+                .map_err(|e| Err(e.to_string()))?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            Err(Ok(who))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Err(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
+
 impl ServiceLock {
     /// Try to take the lock for `service`; on contention, the error says who holds it.
     pub fn try_take(state_dir: &Path, service: &str, action: &str) -> Result<ServiceLock, String> {
@@ -17,36 +45,19 @@ impl ServiceLock {
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let name: String =
             service.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        let path = dir.join(format!("{name}.lock"));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {
-                let holder = format!(
-                    "{action} by {} (pid {}) since {}",
-                    super::actor(),
-                    std::process::id(),
-                    jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
-                );
-                file.set_len(0).map_err(|e| e.to_string())?;
-                file.rewind().map_err(|e| e.to_string())?;
-                file.write_all(holder.as_bytes()).map_err(|e| e.to_string())?;
-                Ok(ServiceLock { file })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut who = String::new();
-                let _ = file.read_to_string(&mut who);
-                Err(format!(
-                    "{service} is locked: {}",
-                    if who.is_empty() { "another stackdeck process".into() } else { who }
-                ))
-            }
-            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        let holder = format!(
+            "{action} by {} (pid {}) since {}",
+            super::actor(),
+            std::process::id(),
+            jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
+        );
+        match take(&dir.join(format!("{name}.lock")), &holder) {
+            Ok(file) => Ok(ServiceLock { file }),
+            Err(Ok(who)) => Err(format!(
+                "{service} is locked: {}",
+                if who.is_empty() { "another stackdeck process".into() } else { who }
+            )),
+            Err(Err(e)) => Err(e),
         }
     }
 }
