@@ -197,6 +197,7 @@ fn a_running_panel_holds_the_latch_against_docker_start() {
     });
     assert!(row["transcript"].as_str().unwrap().contains("stopped again"), "{row}");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    t.wait("the banner says the start was blocked", |s| s.contains("RESTART BLOCKED 1x, last"));
     // And again: every start is held.
     docker_ok(&["start", &bot]);
     wait_for("the second restart blocked", Duration::from_secs(30), || {

@@ -373,7 +373,22 @@ fn latched(s: &mut AppState, km: &Keymap, halt: Option<&str>) {
         halt: halt.map(str::to_owned),
     };
     let chain = Some("row 12 (finish of operation 9): altered after it was written".to_owned());
-    update(s, km, Msg::History { records: vec![], kill_switches: vec![k], backups: vec![], chain });
+    let held = stackdeck::domain::OpRecord {
+        id: 7,
+        action: "restart-blocked".into(),
+        service: "gone/bot".into(),
+        from_image: Some("fx-trading-bot:1".into()),
+        to_image: None,
+        from_image_id: None,
+        to_image_id: None,
+        actor: "root".into(),
+        started_at: Timestamp::from_second(NOW - 120).unwrap(),
+        finished_at: Some(Timestamp::from_second(NOW - 120).unwrap()),
+        outcome: stackdeck::domain::Outcome::Succeeded,
+        reason: Some("container started while emergency-stopped".into()),
+    };
+    let records = if halt.is_some() { vec![] } else { vec![held] };
+    update(s, km, Msg::History { records, kill_switches: vec![k], backups: vec![], chain });
 }
 
 #[test]
@@ -391,7 +406,7 @@ fn a_latched_service_whose_container_was_removed_keeps_a_row_and_the_banner_says
     let mut s = demo_state(&km);
     latched(&mut s, &km, None);
     let screen = render_with(&s, &stack, 120, 30).backend().to_string();
-    assert!(screen.contains("orders/positions unknown: check the exchange"), "{screen}");
+    assert!(screen.contains("orders/positions unknown: check the exchange | RESTART BLOCKED 1x, last"), "{screen}");
     // The History pane says the audit chain is broken.
     key(&mut s, &km, KeyCode::Char('4'));
     let screen = render_with(&s, &stack, 80, 24).backend().to_string();

@@ -40,6 +40,22 @@ pub fn banner(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 None if trading => " | orders/positions unknown: check the exchange |".to_owned(),
                 None => String::new(),
             };
+            // Starts that were held since the stop (the history the panel already has).
+            let held: Vec<&crate::domain::OpRecord> = v
+                .state
+                .history
+                .records
+                .iter()
+                .filter(|r| r.action == "restart-blocked" && r.service == k.service && r.started_at >= k.at)
+                .collect();
+            let done = match held.first() {
+                Some(last) => format!(
+                    "{done} RESTART BLOCKED {}x, last {} |",
+                    held.len(),
+                    last.started_at.to_zoned(v.state.tz.clone()).strftime("%H:%M:%S")
+                ),
+                None => done,
+            };
             Line::from(Span::styled(
                 fit(
                     &format!(" ■ {} STOPPED{done} by {} at {at}: {}{hint}", k.service, k.by, k.reason),
