@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers; start one if none does.
-#   - Installs docker.io / busybox-static / tmux / mmdebstrap / docker-compose / sqlite3 / prometheus from
+#   - Installs docker.io / busybox-static / tmux / mmdebstrap / docker-compose / sqlite3 / openssh /
+#     iproute2 / prometheus from
 #     Debian when missing (prometheus: the observability tests run their own on 127.0.0.1).
 #   - Uses $DOCKER_HOST when set, else the default socket.
 #   - Starts dockerd with --bridge=none --iptables=false (no bridge networks: every fixture uses host
@@ -17,6 +18,10 @@ command -v pgrep >/dev/null || need+=(procps)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 # The audit tests edit the history as somebody with the sqlite3 CLI would.
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# The remote-engine tests run a real sshd on 127.0.0.1 and count connections with ss.
+command -v ssh >/dev/null || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ss >/dev/null || need+=(iproute2)
 # The observability tests start their own Prometheus (Debian's package) on 127.0.0.1.
 command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then

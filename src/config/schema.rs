@@ -117,6 +117,8 @@ pub struct EngineConfig {
     pub host: Option<String>,
     /// Full resync period in seconds (events alone go stale). Default 30.
     pub resync_secs: Option<u64>,
+    /// For `ssh://` engines: an ssh_config file to use instead of `~/.ssh/config`.
+    pub ssh_config: Option<std::path::PathBuf>,
     /// Try to pull an image before deploying it (default true). Set false on hosts that must
     /// never reach a registry: deploys then use local images only.
     pub pull: Option<bool>,

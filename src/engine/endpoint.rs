@@ -9,10 +9,12 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// `unix:///…`, `tcp://…`, `http://…`, `https://…`.
+    /// `unix:///…`, `tcp://…`, `http://…`, `https://…`, `ssh://[user@]host[:port][/socket]`.
     pub host: String,
     /// Where the address came from, shown in the status bar.
     pub source: String,
+    /// For `ssh://` engines: an ssh_config file to use instead of the user's.
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The environment the resolution reads, injectable for tests.
@@ -39,10 +41,10 @@ impl Env {
 /// Resolve the endpoint. `flag` is `--host`; `config_host` is `[engine] host` from the stack file.
 pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Result<Endpoint, String> {
     if let Some(h) = flag {
-        return Ok(Endpoint { host: h.to_owned(), source: "--host".into() });
+        return Ok(Endpoint { host: h.to_owned(), source: "--host".into(), ssh_config: None });
     }
     if let Some(h) = &env.docker_host {
-        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into() });
+        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into(), ssh_config: None });
     }
     let context = env.docker_context.clone().map(|c| (c, "DOCKER_CONTEXT")).or_else(|| {
         let cfg = env.docker_config.as_ref()?.join("config.json");
@@ -55,12 +57,12 @@ pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Resu
     {
         let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
         let host = context_host(dir, &name)?;
-        return Ok(Endpoint { host, source: format!("{how} {name}") });
+        return Ok(Endpoint { host, source: format!("{how} {name}"), ssh_config: None });
     }
     if let Some(h) = config_host {
-        return Ok(Endpoint { host: h.to_owned(), source: "config".into() });
+        return Ok(Endpoint { host: h.to_owned(), source: "config".into(), ssh_config: None });
     }
-    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into() })
+    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into(), ssh_config: None })
 }
 
 fn context_host(config_dir: &Path, name: &str) -> Result<String, String> {

@@ -10,6 +10,7 @@ mod convert;
 pub mod endpoint;
 mod images;
 mod logs;
+pub mod ssh;
 mod stats;
 mod supervisor;
 
@@ -74,11 +75,23 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), EngineError> {
     let late =
         || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
-    let docker = Docker::connect_with_host(&ep.host).map_err(|e| classify(&ep.host, &e))?;
-    let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
-        .await
-        .map_err(|_| late())?
-        .map_err(|e| classify(&ep.host, &e))?;
+    // An ssh:// engine is reached through a local socket forwarded by one ssh connection.
+    let (addr, ssh) = if ep.host.starts_with("ssh://") {
+        (ssh::local_socket(&ep.host, ep.ssh_config.as_deref()).await?, true)
+    } else {
+        (ep.host.clone(), false)
+    };
+    let docker = Docker::connect_with_host(&addr).map_err(|e| classify(&ep.host, &e))?;
+    let negotiated = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await.map_err(|_| late())?;
+    let docker = match negotiated {
+        Ok(d) => d,
+        // Through ssh, the forward's own error says what is wrong at the far end.
+        Err(e) if ssh => {
+            let why = ssh::diagnose(&ep.host, ep.ssh_config.as_deref()).await;
+            return Err(why.map_or_else(|| classify(&ep.host, &e), EngineError::Unreachable));
+        }
+        Err(e) => return Err(classify(&ep.host, &e)),
+    };
     let v = tokio::time::timeout(CALL_TIMEOUT, docker.version())
         .await
         .map_err(|_| late())?

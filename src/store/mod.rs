@@ -268,7 +268,15 @@ impl Store {
             .text("tty", self.clean_opt(o.tty.as_deref()))
             .text("host", Some(self.clean(&o.host)))
             .int("pid", i64::from(std::process::id()))
-            .text("endpoint", Some(crate::http::shown(&self.clean(&o.endpoint))));
+            // An ssh user is who logs in, not a secret; an http(s) URL may carry a password.
+            .text(
+                "endpoint",
+                Some(if o.endpoint.starts_with("ssh://") {
+                    self.clean(&o.endpoint)
+                } else {
+                    crate::http::shown(&self.clean(&o.endpoint))
+                }),
+            );
         audit::append(&mut self.conn(), &row)
             .map_err(|e| format!("cannot record {} of {}: {}", op.action, op.service, self.fail(e)))
     }

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 mod sd;
+mod sshd;
 #[allow(unused_imports)]
 pub use sd::Sd;
+#[allow(unused_imports)]
+pub use sshd::Sshd;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,132 @@
+//! Remote engines over ssh (issue 12, first part), for real: Debian's sshd on 127.0.0.1 with keys
+//! made by the test, in front of a private engine whose socket only ssh reaches for stackdeck.
+//! `status`, `stop` and `start` through an ssh:// URL with a port; the panel over ssh holding one
+//! ssh connection for every stream; each failure said in the user's terms.
+
+mod common;
+
+use common::{PrivateEngine, Sd, Sshd, Tmux, require_engine, wait_for};
+use std::time::Duration;
+
+fn bot(eng: &PrivateEngine) {
+    eng.load(&["bb:1"]);
+    eng.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rem_bot_1",
+        "--network",
+        "host",
+        "--restart",
+        "unless-stopped",
+        "--label",
+        "com.docker.compose.project=rem",
+        "--label",
+        "com.docker.compose.service=bot",
+        "bb:1",
+        "sleep",
+        "600",
+    ]);
+}
+
+fn socket(eng: &PrivateEngine) -> String {
+    eng.host().trim_start_matches("unix://").to_owned()
+}
+
+#[test]
+fn status_stop_and_start_through_ssh_with_a_port() {
+    require_engine();
+    let mut eng = PrivateEngine::new("rs");
+    eng.start();
+    bot(&eng);
+    let sshd = Sshd::start("rs", 31222);
+    let mut sd = Sd::new("remote", "");
+    std::fs::write(&sd.config, sshd.stack_config("ssh_config")).unwrap();
+    sd.host = Some(sshd.url(&socket(&eng)));
+    let (code, out, err) = sd.run(&["status"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("engine ssh://root@127.0.0.1:{}", sshd.port)) && out.contains("rem/bot"), "{out}");
+    let (code, out, err) = sd.run(&["stop", "rem/bot", "--yes", "--reason", "remote drill"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        eng.ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", "rem_bot_1"]),
+        "false no"
+    );
+    let (code, out, err) = sd.run(&["start", "rem/bot", "--yes", "--reason", "drill over"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        eng.ok(&["inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", "rem_bot_1"]),
+        "true unless-stopped"
+    );
+    let h = sd.history();
+    assert!(h[0]["audit"]["endpoint"].as_str().unwrap().starts_with("ssh://root@127.0.0.1"), "{}", h[0]);
+}
+
+#[test]
+fn ssh_failures_are_said_in_the_users_terms() {
+    require_engine();
+    let mut eng = PrivateEngine::new("rf");
+    eng.start();
+    let sshd = Sshd::start("rf", 31223);
+    let mut sd = Sd::new("remotefail", "");
+    let sock = socket(&eng);
+    assert!(std::path::Path::new(&sock).exists());
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("ssh_config_unknown_host", sshd.url(&sock), "ssh-keyscan -p 31223 127.0.0.1 >> ~/.ssh/known_hosts"),
+        ("ssh_config_wrong_key", sshd.url(&sock), "ssh authentication to root@127.0.0.1:31223 was refused"),
+        ("ssh_config", "ssh://root@127.0.0.1:31229".into(), "connection refused (is sshd running there"),
+        (
+            "ssh_config",
+            sshd.url("/tmp/no/such/docker.sock"),
+            "no docker engine at /tmp/no/such/docker.sock on 127.0.0.1",
+        ),
+    ];
+    for (cfg, url, said) in cases {
+        std::fs::write(&sd.config, sshd.stack_config(cfg)).unwrap();
+        sd.host = Some(url.clone());
+        let (code, out, err) = sd.run(&["status"]);
+        assert_eq!(code, 1, "{url} with {cfg}: {out}{err}");
+        assert!(err.contains(said), "{url} with {cfg}: {err}");
+    }
+}
+
+#[test]
+fn the_panel_over_ssh_holds_one_ssh_connection_for_every_stream() {
+    require_engine();
+    let mut eng = PrivateEngine::new("rp");
+    eng.start();
+    bot(&eng);
+    let sshd = Sshd::start("rp", 31224);
+    let sd = Sd::new("remotepanel", "");
+    std::fs::write(&sd.config, sshd.stack_config("ssh_config")).unwrap();
+    let t = Tmux::start(
+        "sd-remote",
+        100,
+        30,
+        &format!(
+            "XDG_CONFIG_HOME=/nonexistent {} --config {} --state-dir {} --host {}; sleep 600",
+            env!("CARGO_BIN_EXE_stackdeck"),
+            sd.config.display(),
+            sd.state.display(),
+            sshd.url(&socket(&eng))
+        ),
+    );
+    t.wait("the bot over ssh", |s| s.contains("bot") && s.contains("running") && s.contains("ssh://root@127.0.0.1"));
+    // Logs and metrics open more streams.
+    t.keys(&["Enter"]);
+    t.wait("the logs pane", |s| s.contains("Logs rem_bot_1"));
+    t.keys(&["3"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let panel = wait_for("the panel's process", Duration::from_secs(10), || common::child_stackdeck(t.pane_pid()));
+    let ssh_children =
+        std::process::Command::new("pgrep").args(["-P", &panel.to_string(), "-x", "ssh"]).output().unwrap();
+    let n = String::from_utf8_lossy(&ssh_children.stdout).lines().count();
+    assert_eq!(n, 1, "one ssh process for events, logs, stats and calls");
+    let ss = std::process::Command::new("ss")
+        .args(["-Htn", "state", "established", &format!("( dport = :{} )", sshd.port)])
+        .output()
+        .unwrap();
+    let conns = String::from_utf8_lossy(&ss.stdout).lines().count();
+    assert_eq!(conns, 1, "one TCP connection to sshd: {}", String::from_utf8_lossy(&ss.stdout));
+    t.keys(&["q"]);
+}
