@@ -22,6 +22,8 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ss >/dev/null || need+=(iproute2)
+# The TLS-engine tests make their CA and certificates with openssl.
+command -v openssl >/dev/null || need+=(openssl)
 # The observability tests start their own Prometheus (Debian's package) on 127.0.0.1.
 command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then

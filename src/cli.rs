@@ -18,9 +18,14 @@ pub struct Cli {
     /// Key binding overrides (default: $XDG_CONFIG_HOME/stackdeck/keybindings.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     pub keybindings: Option<PathBuf>,
-    /// Engine address (unix:///path, tcp://host:port). Default: DOCKER_HOST, docker context, socket.
+    /// Engine address (unix:///path, tcp://host:port, ssh://[user@]host[:port][/socket]).
+    /// Default: DOCKER_HOST, docker context, socket.
     #[arg(long, short = 'H', global = true, value_name = "URL")]
     pub host: Option<String>,
+    /// A docker context by name (`docker context ls`): its engine and its TLS material. Wins
+    /// over --host and DOCKER_HOST, as for the docker CLI.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     /// Where history, audit and locks live (default: [state] dir in the config, else
     /// $XDG_DATA_HOME/stackdeck).
     #[arg(long, global = true, value_name = "DIR", env = "STACKDECK_STATE_DIR")]

@@ -54,13 +54,18 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = Theme::load(cli.theme.as_deref().unwrap_or("default"), no_color)?;
     let env = endpoint::Env::from_process();
-    let mut ep =
-        endpoint::resolve(cli.host.as_deref(), stack.config.engine.host.as_deref(), &env).map_err(|m| ConfigError {
-            file: "docker context".into(),
-            position: None,
-            message: m,
-            fix: "set DOCKER_HOST or --host, or repair the context with `docker context ls`".into(),
-        })?;
+    let mut ep = endpoint::resolve_with_context(
+        cli.context.as_deref(),
+        cli.host.as_deref(),
+        stack.config.engine.host.as_deref(),
+        &env,
+    )
+    .map_err(|m| ConfigError {
+        file: "docker context".into(),
+        position: None,
+        message: m,
+        fix: "set DOCKER_HOST or --host, or repair the context with `docker context ls`".into(),
+    })?;
 
     ep.ssh_config = stack.config.engine.ssh_config.clone();
     let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);

@@ -130,3 +130,70 @@ fn the_panel_over_ssh_holds_one_ssh_connection_for_every_stream() {
     assert_eq!(conns, 1, "one TCP connection to sshd: {}", String::from_utf8_lossy(&ss.stdout));
     t.keys(&["q"]);
 }
+
+#[test]
+fn a_tls_engine_through_a_docker_context_and_through_docker_cert_path() {
+    require_engine();
+    let certs = common::Certs::make("ctx");
+    let mut eng = PrivateEngine::new("rt");
+    let port = 31376;
+    eng.start_with(&certs.dockerd_args(port));
+    bot(&eng);
+    // A context made by the docker CLI itself, in a docker config dir of the test's own.
+    let docker_config = certs.dir.join("docker-config");
+    let good = certs.dir.join("good");
+    let spec = format!(
+        "host=tcp://127.0.0.1:{port},ca={},cert={},key={}",
+        good.join("ca.pem").display(),
+        good.join("cert.pem").display(),
+        good.join("key.pem").display()
+    );
+    let o = std::process::Command::new("docker")
+        .arg("--config")
+        .arg(&docker_config)
+        .args(["context", "create", "sdt-tls", "--docker", &spec])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sd = Sd::new("remotetls", "");
+    let run = |args: &[&str], env: &[(&str, String)]| {
+        let mut c = sd.cmd(args);
+        c.env_remove("DOCKER_HOST").env("DOCKER_CONFIG", &docker_config);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, out) = run(&["--context", "sdt-tls", "status"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("engine tcp://127.0.0.1:{port}")) && out.contains("rem/bot"), "{out}");
+    let (code, out) = run(&["--context", "sdt-tls", "stop", "rem/bot", "--yes", "--reason", "tls drill"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "rem_bot_1"]), "false");
+    let (code, out) = run(&["--context", "sdt-tls", "start", "rem/bot", "--yes", "--reason", "over"], &[]);
+    assert_eq!(code, 0, "{out}");
+    // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as for the docker CLI.
+    let tls_env = |dir: &str| {
+        vec![("DOCKER_TLS_VERIFY", "1".to_owned()), ("DOCKER_CERT_PATH", certs.dir.join(dir).display().to_string())]
+    };
+    let host = format!("tcp://127.0.0.1:{port}");
+    let (code, out) = run(&["--host", &host, "status"], &tls_env("good"));
+    assert_eq!(code, 0, "{out}");
+    // Each TLS failure, in the operator's terms.
+    type Env<'a> = Vec<(&'a str, String)>;
+    let failures: Vec<(Env<'_>, String, &str)> = vec![
+        (tls_env("stranger"), host.clone(), "rejected stackdeck's client certificate"),
+        (tls_env("wrong_ca"), host.clone(), "is not signed by the CA in ca.pem"),
+        (tls_env("good"), format!("tcp://localhost:{port}"), "does not match tcp://localhost"),
+        (vec![], host.clone(), "speaks TLS: give it its certificates"),
+    ];
+    for (env, h, said) in failures {
+        let (code, out) = run(&["--host", &h, "status"], &env);
+        assert_eq!(code, 1, "{h}: {out}");
+        assert!(out.contains(said), "{h}: {out}");
+    }
+}

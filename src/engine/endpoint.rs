@@ -1,6 +1,8 @@
 //! Which engine to talk to, with the docker CLI's own precedence:
-//! `--host` > `DOCKER_HOST` > `DOCKER_CONTEXT` > the current context in the docker config >
-//! the default socket. (Plain file reads; no engine I/O.)
+//! `--context` > `--host` > `DOCKER_HOST` > `DOCKER_CONTEXT` > the current context in the docker
+//! config > `[engine] host` > the default socket. A context brings its TLS material
+//! (`contexts/tls/<sha256(name)>/docker/`); `DOCKER_TLS_VERIFY` with `DOCKER_CERT_PATH` (default
+//! `~/.docker`) gives a tcp:// engine its client certificate. (Plain file reads; no engine I/O.)
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ pub struct Endpoint {
     pub source: String,
     /// For `ssh://` engines: an ssh_config file to use instead of the user's.
     pub ssh_config: Option<PathBuf>,
+    /// TLS: a directory with `ca.pem`, `cert.pem` and `key.pem`.
+    pub tls: Option<PathBuf>,
 }
 
 /// The environment the resolution reads, injectable for tests.
@@ -23,6 +27,8 @@ pub struct Env {
     pub docker_host: Option<String>,
     pub docker_context: Option<String>,
     pub docker_config: Option<PathBuf>,
+    pub docker_tls_verify: bool,
+    pub docker_cert_path: Option<PathBuf>,
 }
 
 impl Env {
@@ -34,17 +40,48 @@ impl Env {
             docker_config: var("DOCKER_CONFIG")
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker"))),
+            docker_tls_verify: var("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
+            docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
         }
     }
 }
 
-/// Resolve the endpoint. `flag` is `--host`; `config_host` is `[engine] host` from the stack file.
+/// Resolve the endpoint: `context` is `--context`, `flag` is `--host`; `config_host` is
+/// `[engine] host` from the stack file.
+pub fn resolve_with_context(
+    context: Option<&str>,
+    flag: Option<&str>,
+    config_host: Option<&str>,
+    env: &Env,
+) -> Result<Endpoint, String> {
+    if let Some(name) = context {
+        if name == "default" {
+            return Ok(Endpoint {
+                host: DEFAULT_HOST.into(),
+                source: "--context default".into(),
+                ssh_config: None,
+                tls: None,
+            });
+        }
+        let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
+        let (host, tls) = context_endpoint(dir, name)?;
+        return Ok(Endpoint { host, source: format!("--context {name}"), ssh_config: None, tls });
+    }
+    resolve(flag, config_host, env)
+}
+
+/// Resolve the endpoint without `--context` (see [`resolve_with_context`]).
 pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Result<Endpoint, String> {
+    let env_tls = |host: &str| {
+        (env.docker_tls_verify && (host.starts_with("tcp://") || host.starts_with("https://")))
+            .then(|| env.docker_cert_path.clone().or_else(|| env.docker_config.clone()))
+            .flatten()
+    };
     if let Some(h) = flag {
-        return Ok(Endpoint { host: h.to_owned(), source: "--host".into(), ssh_config: None });
+        return Ok(Endpoint { host: h.to_owned(), source: "--host".into(), ssh_config: None, tls: env_tls(h) });
     }
     if let Some(h) = &env.docker_host {
-        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into(), ssh_config: None });
+        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into(), ssh_config: None, tls: env_tls(h) });
     }
     let context = env.docker_context.clone().map(|c| (c, "DOCKER_CONTEXT")).or_else(|| {
         let cfg = env.docker_config.as_ref()?.join("config.json");
@@ -56,18 +93,26 @@ pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Resu
         && name != "default"
     {
         let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
-        let host = context_host(dir, &name)?;
-        return Ok(Endpoint { host, source: format!("{how} {name}"), ssh_config: None });
+        let (host, tls) = context_endpoint(dir, &name)?;
+        return Ok(Endpoint { host, source: format!("{how} {name}"), ssh_config: None, tls });
     }
     if let Some(h) = config_host {
-        return Ok(Endpoint { host: h.to_owned(), source: "config".into(), ssh_config: None });
+        return Ok(Endpoint { host: h.to_owned(), source: "config".into(), ssh_config: None, tls: None });
     }
-    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into(), ssh_config: None })
+    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into(), ssh_config: None, tls: None })
 }
 
-fn context_host(config_dir: &Path, name: &str) -> Result<String, String> {
+/// A context's engine address and, when it has them, its TLS files.
+fn context_endpoint(config_dir: &Path, name: &str) -> Result<(String, Option<PathBuf>), String> {
     let digest = Sha256::digest(name.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let host = context_host(config_dir, name, &hex)?;
+    let tls = config_dir.join("contexts").join("tls").join(&hex).join("docker");
+    let tls = tls.join("ca.pem").exists().then_some(tls);
+    Ok((host, tls))
+}
+
+fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<String, String> {
     let meta = config_dir.join("contexts").join("meta").join(hex).join("meta.json");
     let text = std::fs::read_to_string(&meta)
         .map_err(|e| format!("docker context '{name}': cannot read {}: {e}", meta.display()))?;
@@ -112,6 +157,37 @@ mod tests {
         // DOCKER_CONTEXT=default means the default socket even when config.json names another.
         let env2 = Env { docker_context: Some("default".into()), ..env };
         assert_eq!(resolve(None, None, &env2).unwrap().host, DEFAULT_HOST);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_context_flag_wins_and_brings_its_tls_files() {
+        let dir = std::env::temp_dir().join(format!("sd-ctx2-{}", std::process::id()));
+        let name = "prod-eu";
+        let hex: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::create_dir_all(dir.join("contexts/meta").join(&hex)).unwrap();
+        std::fs::write(
+            dir.join("contexts/meta").join(&hex).join("meta.json"),
+            r#"{"Name":"prod-eu","Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376"}}}"#,
+        )
+        .unwrap();
+        let tls = dir.join("contexts/tls").join(&hex).join("docker");
+        std::fs::create_dir_all(&tls).unwrap();
+        std::fs::write(tls.join("ca.pem"), "x").unwrap();
+        let env =
+            Env { docker_config: Some(dir.clone()), docker_host: Some("unix:///other.sock".into()), ..Env::default() };
+        let ep = resolve_with_context(Some("prod-eu"), Some("unix:///flag.sock"), None, &env).unwrap();
+        assert_eq!((ep.host.as_str(), ep.source.as_str()), ("tcp://10.0.0.5:2376", "--context prod-eu"));
+        assert_eq!(ep.tls.as_deref(), Some(tls.as_path()));
+        assert!(resolve_with_context(Some("nope"), None, None, &env).unwrap_err().contains("docker context 'nope'"));
+        // DOCKER_TLS_VERIFY with DOCKER_CERT_PATH gives a tcp:// engine its certificates.
+        let env = Env {
+            docker_host: Some("tcp://10.0.0.5:2376".into()),
+            docker_tls_verify: true,
+            docker_cert_path: Some("/certs".into()),
+            ..Env::default()
+        };
+        assert_eq!(resolve(None, None, &env).unwrap().tls.as_deref(), Some(Path::new("/certs")));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -81,7 +81,19 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
     } else {
         (ep.host.clone(), false)
     };
-    let docker = Docker::connect_with_host(&addr).map_err(|e| classify(&ep.host, &e))?;
+    let docker = match &ep.tls {
+        // A context's (or DOCKER_CERT_PATH's) client certificate and CA.
+        Some(dir) if !ssh => Docker::connect_with_ssl(
+            &addr,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            CALL_TIMEOUT.as_secs().max(120),
+            bollard::API_DEFAULT_VERSION,
+        ),
+        _ => Docker::connect_with_host(&addr),
+    }
+    .map_err(|e| classify(&ep.host, &e))?;
     let negotiated = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await.map_err(|_| late())?;
     let docker = match negotiated {
         Ok(d) => d,
@@ -130,6 +142,13 @@ fn classify_raw(host: &str, e: &bollard::errors::Error) -> EngineError {
     match e {
         B::DockerResponseServerError { status_code: 404, message } => EngineError::NotFound(one_line(message)),
         B::DockerResponseServerError { status_code: 409, message } => EngineError::Conflict(one_line(message)),
+        B::DockerResponseServerError { status_code: 400, message }
+            if message.contains("HTTP request to an HTTPS server") =>
+        {
+            EngineError::Refused(format!(
+                "the engine at {host} speaks TLS: give it its certificates (a docker context with TLS, or DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)"
+            ))
+        }
         B::DockerResponseServerError { status_code, message } => {
             EngineError::Refused(format!("engine at {host} answered {status_code}: {}", one_line(message)))
         }
@@ -142,6 +161,7 @@ fn classify_raw(host: &str, e: &bollard::errors::Error) -> EngineError {
                 "unsupported engine address {host} (use unix:///path, tcp://host:port or https://host:port)"
             ))
         }
+        other if tls_words(host, other).is_some() => EngineError::Refused(tls_words(host, other).unwrap_or_default()),
         other => match io_cause(other) {
             Some(io) => EngineError::Unreachable(io_words(host, io)),
             None if matches!(other, B::HyperLegacyError { .. } | B::HttpClientError { .. } | B::IOError { .. }) => {
@@ -150,6 +170,46 @@ fn classify_raw(host: &str, e: &bollard::errors::Error) -> EngineError {
             None => EngineError::Refused(format!("engine at {host}: {}", one_line(&other.to_string()))),
         },
     }
+}
+
+/// A TLS handshake that failed, in the operator's terms. rustls reports these as text inside the
+/// I/O error of the connection; this is the one place that reads it.
+fn tls_words(host: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut text = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        text.push_str(&err.to_string());
+        text.push(' ');
+        cur = err.source();
+    }
+    let said = if text.contains("not valid for name") {
+        let valid = text
+            .split("is only valid for")
+            .nth(1)
+            .map(|v| format!(" (it is for {})", one_line(v).trim().trim_end_matches('.')));
+        format!(
+            "the engine's TLS certificate does not match {host}{}: connect by a name or address the certificate lists",
+            valid.unwrap_or_default()
+        )
+    } else if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
+        format!(
+            "the engine's TLS certificate at {host} is not signed by the CA in ca.pem: check the context's or DOCKER_CERT_PATH's ca.pem"
+        )
+    } else if text.contains("BadCertificate") || text.contains("UnknownCA") || text.contains("CertificateRequired") {
+        format!(
+            "the engine at {host} rejected stackdeck's client certificate (not signed by a CA it trusts, or none): check cert.pem and key.pem"
+        )
+    } else if text.contains("Expired") && text.contains("certificate") {
+        format!("a TLS certificate between stackdeck and {host} has expired")
+    } else if text.contains("CertPathError")
+        || text.contains("could not find cert")
+        || text.contains("path") && text.contains(".pem")
+    {
+        format!("cannot read the TLS files for {host}: {}", one_line(&e.to_string()))
+    } else {
+        return None;
+    };
+    Some(said)
 }
 
 /// An engine's message, on one line and inert (it can echo names and labels).

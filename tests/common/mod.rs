@@ -4,10 +4,13 @@
 
 mod sd;
 mod sshd;
+mod tls;
 #[allow(unused_imports)]
 pub use sd::Sd;
 #[allow(unused_imports)]
 pub use sshd::Sshd;
+#[allow(unused_imports)]
+pub use tls::Certs;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -242,12 +245,18 @@ impl PrivateEngine {
     }
 
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Start with more dockerd arguments (a TLS listener, say).
+    pub fn start_with(&mut self, extra: &[String]) {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(format!("{}/dockerd.log", self.dir)).unwrap();
         let child = Command::new("dockerd")
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "-H", &self.host()])
             .args(["--data-root", &format!("{}/data", self.dir), "--exec-root", &format!("{}/x", self.dir)])
             .args(["--pidfile", &format!("{}/d.pid", self.dir)])
+            .args(extra)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
