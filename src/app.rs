@@ -28,6 +28,7 @@ pub struct Setup {
     pub read_only: bool,
     pub project: Option<String>,
     pub state_dir: std::path::PathBuf,
+    pub local_state: bool,
 }
 
 pub async fn run(setup: Setup) -> Result<()> {
@@ -60,6 +61,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         tx.clone(),
         notifier,
     );
+    runner.local_state = setup.local_state;
     spawn_signals(tx.clone())?;
     spawn_ticks(tx.clone());
 

@@ -30,6 +30,10 @@ pub struct Cli {
     /// $XDG_DATA_HOME/stackdeck).
     #[arg(long, global = true, value_name = "DIR", env = "STACKDECK_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Deploy and roll back on a remote engine with this machine's history and locks (other
+    /// operators of that engine will not see them). Without it, those are refused remotely.
+    #[arg(long, global = true)]
+    pub local_state: bool,
     /// Show only this compose project.
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub project: Option<String>,

@@ -83,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             state_dir: state_dir.clone(),
             read_only: cli.read_only,
             project: cli.project.clone(),
+            local_state: cli.local_state,
         };
         Ok(stackdeck::opcli::run(req, yes, setup))
     };
@@ -180,6 +181,7 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
                 read_only: cli.read_only,
                 project: cli.project,
                 state_dir,
+                local_state: cli.local_state,
             }))?;
             Ok(ExitCode::SUCCESS)
         }

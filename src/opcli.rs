@@ -33,6 +33,7 @@ pub struct Setup {
     pub state_dir: PathBuf,
     pub read_only: bool,
     pub project: Option<String>,
+    pub local_state: bool,
 }
 
 /// Confirm (unless `yes`), run the request through the one driver, print progress with a clock,
@@ -85,6 +86,7 @@ pub fn run(request: OpRequest, yes: bool, setup: Setup) -> ExitCode {
             read_only: setup.read_only,
             project: setup.project,
             announce,
+            local_state: setup.local_state,
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<Step>();
         let printer = tokio::spawn(async move {

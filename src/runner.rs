@@ -27,6 +27,8 @@ pub struct Runner {
     pub tx: mpsc::Sender<Msg>,
     /// Webhook for operation outcomes.
     pub notifier: crate::notify::Notifier,
+    /// `--local-state` (see `ops::Ctx::local_state`).
+    pub local_state: bool,
     running: HashMap<u64, (CancellationToken, JoinHandle<()>)>,
 }
 
@@ -40,7 +42,17 @@ impl Runner {
         tx: mpsc::Sender<Msg>,
         notifier: crate::notify::Notifier,
     ) -> Runner {
-        Runner { endpoint, stack, state_dir, read_only, project, tx, notifier, running: HashMap::new() }
+        Runner {
+            endpoint,
+            stack,
+            state_dir,
+            read_only,
+            project,
+            tx,
+            notifier,
+            local_state: false,
+            running: HashMap::new(),
+        }
     }
 
     pub fn run(&mut self, id: u64, request: OpRequest) {
@@ -48,8 +60,8 @@ impl Runner {
         let cancel = CancellationToken::new();
         let c = cancel.clone();
         let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
-        let (stack, state_dir, read_only, project) =
-            (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone());
+        let (stack, state_dir, read_only, project, local_state) =
+            (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone(), self.local_state);
         let announce = ops::Announce::Queue(self.notifier.clone());
         let handle = tokio::spawn(async move {
             let (ptx, mut prx) = mpsc::unbounded_channel::<Step>();
@@ -66,7 +78,7 @@ impl Runner {
             let result = match crate::engine::backend(&ep).await {
                 Err(e) => Err(format!("engine unreachable: {e}")),
                 Ok(backend) => {
-                    let ctx = ops::Ctx { backend, stack, state_dir, read_only, project, announce };
+                    let ctx = ops::Ctx { backend, stack, state_dir, read_only, project, announce, local_state };
                     ops::execute(&ctx, &request, Some(ptx), &c).await.map(|d| d.summary).map_err(|e| e.to_string())
                 }
             };

@@ -60,6 +60,12 @@ fn status_stop_and_start_through_ssh_with_a_port() {
     );
     let h = sd.history();
     assert!(h[0]["audit"]["endpoint"].as_str().unwrap().starts_with("ssh://root@127.0.0.1"), "{}", h[0]);
+    // Without a shared store, a deploy from here would hold a lock nobody else sees.
+    let (code, out, err) = sd.run(&["deploy", "rem/bot", "bb:1", "--yes"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("the engine is remote") && err.contains("--local-state"), "{err}");
+    let (_, out, err) = sd.run(&["--local-state", "deploy", "rem/bot", "bb:1", "--yes"]);
+    assert!(!err.contains("the engine is remote"), "--local-state lets it through: {out}{err}");
 }
 
 #[test]
@@ -111,7 +117,12 @@ fn the_panel_over_ssh_holds_one_ssh_connection_for_every_stream() {
             sshd.url(&socket(&eng))
         ),
     );
-    t.wait("the bot over ssh", |s| s.contains("bot") && s.contains("running") && s.contains("ssh://root@127.0.0.1"));
+    t.wait("the bot over ssh", |s| {
+        s.contains("bot")
+            && s.contains("running")
+            && s.contains("ssh://root@127.0.0.1")
+            && s.contains("history: this machine only")
+    });
     // Logs and metrics open more streams.
     t.keys(&["Enter"]);
     t.wait("the logs pane", |s| s.contains("Logs rem_bot_1"));

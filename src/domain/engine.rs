@@ -60,3 +60,9 @@ impl From<EngineError> for String {
         e.to_string()
     }
 }
+
+/// An engine on another machine: its other operators' history and locks are not in this
+/// machine's state dir.
+pub fn is_remote(endpoint: &str) -> bool {
+    ["ssh://", "tcp://", "http://", "https://"].iter().any(|p| endpoint.starts_with(p))
+}

@@ -45,6 +45,13 @@ pub(super) async fn run(
         other => return Err(OpError::Usage(format!("{} is not a deploy", other.title()))),
     };
     ctx.refuse_if_read_only(kind.name())?;
+    // Two laptops deploying one service: each would hold only its own lock and history.
+    if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state {
+        return Err(OpError::Refused(format!(
+            "{} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, or give --local-state",
+            kind.name()
+        )));
+    }
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     // The lock first: during another deploy the service briefly has two containers.

@@ -274,6 +274,7 @@ fn ctx(m: &Memory, config: &str, dir: &std::path::Path) -> Ctx {
         read_only: false,
         project: None,
         announce: Announce::Off,
+        local_state: false,
     }
 }
 

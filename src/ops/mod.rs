@@ -62,6 +62,9 @@ pub struct Ctx {
     /// Limit name resolution to one compose project.
     pub project: Option<String>,
     pub announce: Announce,
+    /// `--local-state`: deploy on a remote engine although the history and locks are this
+    /// machine's only.
+    pub local_state: bool,
 }
 
 impl Ctx {

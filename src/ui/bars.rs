@@ -59,6 +59,11 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
     }
+    // A remote engine's other operators keep their own history and locks (no shared store yet).
+    if crate::domain::is_remote(&st.engine.host) {
+        spans.push(Span::styled(" history: this machine only ", v.style(Slot::Badge)));
+        spans.push(Span::styled(" ", bar));
+    }
     let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
     spans.push(Span::styled(format!("{}{}", st.engine.host, api), bar));
     if let Some(p) = &st.project {
