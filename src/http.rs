@@ -4,9 +4,42 @@
 
 use std::time::Duration;
 
+/// Where the stack's HTTP endpoints are reached from this process: for an engine over ssh, the
+/// stack's `host:port`s (health URLs, Prometheus, scrape targets, halt hooks) are forwarded
+/// through the same ssh connection to local ports. Set once at start, before any request.
+static ROUTES: std::sync::OnceLock<std::collections::HashMap<(String, u16), u16>> = std::sync::OnceLock::new();
+
+/// Say once which `host:port` is reached through which local port.
+pub fn set_routes(routes: std::collections::HashMap<(String, u16), u16>) {
+    let _ = ROUTES.set(routes);
+}
+
+/// The URL a request really goes to: `url` itself, or its forwarded local address. Messages
+/// keep naming `url`.
+pub fn route(url: &str) -> String {
+    let Some(routes) = ROUTES.get().filter(|r| !r.is_empty()) else { return url.to_owned() };
+    let Ok(mut u) = reqwest::Url::parse(url) else { return url.to_owned() };
+    let key = (u.host_str().unwrap_or_default().to_owned(), u.port_or_known_default().unwrap_or(0));
+    match routes.get(&key) {
+        Some(local)
+            if u.scheme() == "http" && u.set_host(Some("127.0.0.1")).is_ok() && u.set_port(Some(*local)).is_ok() =>
+        {
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The `host:port` of an http:// URL (what a forward is made for); `None` for other schemes.
+pub fn origin(url: &str) -> Option<(String, u16)> {
+    let u = reqwest::Url::parse(url).ok()?;
+    (u.scheme() == "http")
+        .then(|| (u.host_str().unwrap_or_default().to_owned(), u.port_or_known_default().unwrap_or(80)))
+}
+
 /// GET `url` once: is the answer 2xx, and what it was ("HTTP 200", "no answer within 2 s").
 pub async fn probe_once(client: &reqwest::Client, url: &str, timeout: Duration) -> (bool, String) {
-    match client.get(url).timeout(timeout).send().await {
+    match client.get(route(url)).timeout(timeout).send().await {
         Ok(r) => {
             let s = r.status();
             (s.is_success(), format!("HTTP {}", s.as_u16()))

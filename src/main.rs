@@ -68,6 +68,13 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
     })?;
 
     ep.ssh_config = stack.config.engine.ssh_config.clone();
+    if ep.host.starts_with("ssh://") {
+        // The stack's health URLs and Prometheus listen on the server: reach them through the
+        // same ssh connection.
+        let origins: Vec<(String, u16)> =
+            stack.http_endpoints().iter().filter_map(|u| stackdeck::http::origin(u)).collect();
+        stackdeck::http::set_routes(stackdeck::engine::ssh::forward(&origins));
+    }
     let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
     // Every audit row says through what it was made, and against which engine.
     let via = match cli.command {

@@ -208,3 +208,79 @@ fn a_tls_engine_through_a_docker_context_and_through_docker_cert_path() {
         assert!(out.contains(said), "{h}: {out}");
     }
 }
+
+/// A network namespace of the test's own, reachable from here at 10.231.N.2 over a veth pair:
+/// what listens on its 127.0.0.1 is out of this machine's reach, as a server's is from a laptop.
+struct Netns {
+    name: String,
+    host_if: String,
+}
+
+impl Netns {
+    fn new(n: u8) -> Netns {
+        let name = format!("sdtr{n}-{}", std::process::id());
+        let host_if = format!("vh{n}{}", std::process::id() % 100_000);
+        let ns_if = format!("vn{n}{}", std::process::id() % 100_000);
+        let ip = |args: &[&str]| {
+            let o = std::process::Command::new("ip").args(args).output().expect("ip (iproute2)");
+            assert!(o.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        ip(&["netns", "add", &name]);
+        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if]);
+        ip(&["link", "set", &ns_if, "netns", &name]);
+        ip(&["addr", "add", &format!("10.231.{n}.1/24"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&["netns", "exec", &name, "ip", "addr", "add", &format!("10.231.{n}.2/24"), "dev", &ns_if]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", &ns_if, "up"]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        Netns { name, host_if }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
+
+#[test]
+fn health_urls_on_the_servers_loopback_are_probed_through_the_ssh_connection() {
+    require_engine();
+    let mut eng = PrivateEngine::new("rh");
+    eng.start();
+    bot(&eng);
+    let ns = Netns::new(7);
+    // The service's health endpoint listens on the server's own 127.0.0.1 only.
+    let www = std::env::temp_dir().join(format!("sd-www-{}", std::process::id()));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "ok\n").unwrap();
+    let mut httpd = common::KillOnDrop(Some(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name, "busybox", "httpd", "-f", "-p", "127.0.0.1:31281", "-h"])
+            .arg(&www)
+            .spawn()
+            .unwrap(),
+    ));
+    let sshd = Sshd::start_at("rh", 22, "10.231.7.2", Some(&ns.name));
+    let mut sd = Sd::new("remotehealth", "");
+    std::fs::write(
+        &sd.config,
+        format!(
+            "{}[services.\"rem/bot\"]\nhealth_url = \"http://127.0.0.1:31281/health\"\n",
+            sshd.stack_config("ssh_config")
+        ),
+    )
+    .unwrap();
+    // Not reachable from here directly...
+    assert!(common::http_get("127.0.0.1:31281", "/health").is_none());
+    sd.host = Some(sshd.url(&socket(&eng)));
+    // ...but through the engine's ssh connection.
+    let (code, out, err) = sd.run(&["status", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let bot = v["services"].as_array().unwrap().iter().find(|s| s["service"] == "bot").unwrap().clone();
+    assert_eq!(bot["probe"], "HTTP 200", "{bot}");
+    let _ = httpd.0.as_mut().map(std::process::Child::kill);
+    std::fs::remove_dir_all(&www).ok();
+}

@@ -276,6 +276,19 @@ pub fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 impl Stack {
+    /// Every HTTP endpoint of the stack stackdeck calls (health URLs, halt hooks, Prometheus,
+    /// Alertmanager, scrape targets): what an ssh engine forwards.
+    pub fn http_endpoints(&self) -> Vec<String> {
+        let c = &self.config;
+        let mut out: Vec<String> = Vec::new();
+        for s in c.services.values() {
+            out.extend(s.health_url.iter().chain(s.halt_url.iter()).map(|u| u.get_ref().clone()));
+        }
+        out.extend(c.prometheus.url.iter().chain(c.prometheus.alertmanager_url.iter()).map(|u| u.get_ref().clone()));
+        out.extend(c.scrape.targets.iter().map(|t| t.url.get_ref().clone()));
+        out
+    }
+
     /// The guard's metrics address: the config's, else 127.0.0.1:9464.
     pub fn guard_metrics(&self) -> std::net::SocketAddr {
         self.config

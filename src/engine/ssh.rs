@@ -72,6 +72,30 @@ struct Tunnel {
     said: Arc<Mutex<String>>,
 }
 
+/// The stack's HTTP endpoints forwarded through the connection: (local port, host, port).
+static FORWARDS: OnceLock<Vec<(u16, String, u16)>> = OnceLock::new();
+
+/// Forward the stack's HTTP endpoints (`host:port`s as the server sees them) through every ssh
+/// connection this process opens, each to a free local port; returns the routes for
+/// [`crate::http::set_routes`]. Set once, before the first connection.
+pub fn forward(origins: &[(String, u16)]) -> HashMap<(String, u16), u16> {
+    let mut routes = HashMap::new();
+    let mut list = Vec::new();
+    for o in origins {
+        if routes.contains_key(o) {
+            continue;
+        }
+        // A free local port: bound and released here, taken by ssh a moment later.
+        let Ok(l) = std::net::TcpListener::bind("127.0.0.1:0") else { continue };
+        let Ok(addr) = l.local_addr() else { continue };
+        drop(l);
+        routes.insert(o.clone(), addr.port());
+        list.push((addr.port(), o.0.clone(), o.1));
+    }
+    let _ = FORWARDS.set(list);
+    routes
+}
+
 fn tunnels() -> &'static tokio::sync::Mutex<HashMap<String, Tunnel>> {
     static T: OnceLock<tokio::sync::Mutex<HashMap<String, Tunnel>>> = OnceLock::new();
     T.get_or_init(|| tokio::sync::Mutex::new(HashMap::new()))
@@ -188,11 +212,12 @@ async fn open(url: &str, t: &Target, ssh_config: Option<&Path>) -> Result<Tunnel
     cmd.args(["-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3", "-o", "ExitOnForwardFailure=yes"])
         .args(["-N", "-T"])
         .arg("-L")
-        .arg(format!("{}:{}", local.display(), t.socket))
-        .arg("--")
-        .arg(&t.host)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .arg(format!("{}:{}", local.display(), t.socket));
+    for (lport, host, port) in FORWARDS.get().map(Vec::as_slice).unwrap_or_default() {
+        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.clone() };
+        cmd.arg("-L").arg(format!("127.0.0.1:{lport}:{host}:{port}"));
+    }
+    cmd.arg("--").arg(&t.host).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| EngineError::Refused(format!("cannot run ssh ({e}): install an OpenSSH client to reach {url}")))?;

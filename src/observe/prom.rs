@@ -98,7 +98,7 @@ impl Prom {
         let what = format!("{base}{path}");
         let resp = self
             .client
-            .get(&what)
+            .get(crate::http::route(&what))
             .query(query)
             .timeout(self.timeout)
             .send()

@@ -18,7 +18,7 @@ pub struct Target {
 pub async fn fetch(client: &reqwest::Client, t: &Target, timeout: Duration) -> Result<String, String> {
     let what = format!("scrape {} ({})", t.service, t.url);
     let mut resp = client
-        .get(&t.url)
+        .get(crate::http::route(&t.url))
         .timeout(timeout)
         .send()
         .await

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Sshd {
     pub port: u16,
     pub dir: PathBuf,
+    /// The address it listens on (127.0.0.1, or a network namespace's own).
+    pub addr: String,
     child: Option<Child>,
 }
 
@@ -19,6 +21,11 @@ fn run(cmd: &mut Command) {
 
 impl Sshd {
     pub fn start(tag: &str, port: u16) -> Sshd {
+        Sshd::start_at(tag, port, "127.0.0.1", None)
+    }
+
+    /// In network namespace `netns` (made by the test), listening on `addr` there.
+    pub fn start_at(tag: &str, port: u16, addr: &str, netns: Option<&str>) -> Sshd {
         let dir = std::env::temp_dir().join(format!("sd-sshd-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -27,9 +34,17 @@ impl Sshd {
             run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(dir.join(k)));
         }
         std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
-        let child = Command::new("/usr/sbin/sshd")
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "/usr/sbin/sshd"]);
+                c
+            }
+            None => Command::new("/usr/sbin/sshd"),
+        };
+        let child = cmd
             .args(["-D", "-e", "-f", "/dev/null"])
-            .args(["-o", &format!("Port={port}"), "-o", "ListenAddress=127.0.0.1"])
+            .args(["-o", &format!("Port={port}"), "-o", &format!("ListenAddress={addr}")])
             .arg("-o")
             .arg(format!("HostKey={}", dir.join("hostkey").display()))
             .args(["-o", "PermitRootLogin=prohibit-password", "-o", "StrictModes=no", "-o", "MaxStartups=100"])
@@ -41,9 +56,9 @@ impl Sshd {
             .stderr(Stdio::from(std::fs::File::create(dir.join("sshd.log")).unwrap()))
             .spawn()
             .expect("sshd (openssh-server) starts");
-        let sshd = Sshd { port, dir, child: Some(child) };
+        let sshd = Sshd { port, dir, addr: addr.to_owned(), child: Some(child) };
         let keys = super::wait_for("sshd answers", Duration::from_secs(30), || {
-            let o = Command::new("ssh-keyscan").args(["-p", &port.to_string(), "127.0.0.1"]).output().ok()?;
+            let o = Command::new("ssh-keyscan").args(["-p", &port.to_string(), addr]).output().ok()?;
             (o.status.success() && !o.stdout.is_empty()).then_some(o.stdout)
         });
         std::fs::write(sshd.dir.join("known_hosts"), keys).unwrap();
@@ -71,9 +86,9 @@ impl Sshd {
         format!("[engine]\npull = false\nssh_config = \"{}\"\n", self.dir.join(ssh_config).display())
     }
 
-    /// `ssh://root@127.0.0.1:PORT/socket`.
+    /// `ssh://root@ADDR:PORT/socket`.
     pub fn url(&self, socket: &str) -> String {
-        format!("ssh://root@127.0.0.1:{}{socket}", self.port)
+        format!("ssh://root@{}:{}{socket}", self.addr, self.port)
     }
 }
 
