@@ -29,6 +29,15 @@ fn bot(eng: &PrivateEngine) {
     ]);
 }
 
+/// ssh processes that use this sshd's client config (stackdeck's tunnels to it).
+fn tunnels_to(sshd: &Sshd) -> usize {
+    let o = std::process::Command::new("pgrep")
+        .args(["-f", &sshd.dir.join("ssh_config").display().to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).lines().count()
+}
+
 fn socket(eng: &PrivateEngine) -> String {
     eng.host().trim_start_matches("unix://").to_owned()
 }
@@ -66,6 +75,8 @@ fn status_stop_and_start_through_ssh_with_a_port() {
     assert!(err.contains("the engine is remote") && err.contains("--local-state"), "{err}");
     let (_, out, err) = sd.run(&["--local-state", "deploy", "rem/bot", "bb:1", "--yes"]);
     assert!(!err.contains("the engine is remote"), "--local-state lets it through: {out}{err}");
+    // Every command's ssh ended with it.
+    wait_for("no ssh left behind", Duration::from_secs(15), || (tunnels_to(&sshd) == 0).then_some(()));
 }
 
 #[test]
@@ -139,7 +150,9 @@ fn the_panel_over_ssh_holds_one_ssh_connection_for_every_stream() {
         .unwrap();
     let conns = String::from_utf8_lossy(&ss.stdout).lines().count();
     assert_eq!(conns, 1, "one TCP connection to sshd: {}", String::from_utf8_lossy(&ss.stdout));
-    t.keys(&["q"]);
+    // kill -9 of the panel: its ssh does not outlive it.
+    assert!(std::process::Command::new("kill").args(["-9", &panel.to_string()]).status().unwrap().success());
+    wait_for("the panel's ssh gone", Duration::from_secs(15), || (tunnels_to(&sshd) == 0).then_some(()));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `ssh://[user@]host[:port][/path/to/docker.sock]` engines through the system `ssh` client.
 //!
-//! One ssh connection per host and process: `ssh -N -L LOCAL.sock:REMOTE.sock`, a local unix
-//! socket forwarded to the remote engine's socket. bollard talks to the local socket; every call
+//! One ssh connection per host and process: `ssh -L LOCAL.sock:REMOTE.sock HOST 'cat >/dev/null'`,
+//! a local unix socket forwarded to the remote engine's socket (the remote `cat` ends when this
+//! process does, however it ends, and ssh with it: no orphan). bollard talks to the local socket; every call
 //! and stream (events, logs, stats, operations) is a channel of that one connection, not an ssh
 //! session per HTTP request. The system client brings `~/.ssh/config` (aliases, keys,
 //! ProxyJump), the agent and known_hosts; batch mode means it never waits on a prompt. A port
@@ -67,6 +68,9 @@ pub fn parse(url: &str) -> Result<Target, String> {
 
 struct Tunnel {
     child: tokio::process::Child,
+    /// Never written: when this process ends, however it ends (kill -9 included), the pipe
+    /// closes, the remote `cat` sees end of input, and ssh exits with it. No orphan ssh.
+    _lifeline: Option<tokio::process::ChildStdin>,
     local: PathBuf,
     /// What ssh said on stderr (the reason of a failure, channel errors later on).
     said: Arc<Mutex<String>>,
@@ -199,6 +203,7 @@ fn last_line(s: &str) -> String {
 }
 
 async fn open(url: &str, t: &Target, ssh_config: Option<&Path>) -> Result<Tunnel, EngineError> {
+    remove_stale_dirs();
     let dir = std::env::temp_dir().join(format!("stackdeck-ssh-{}", std::process::id()));
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -210,17 +215,24 @@ async fn open(url: &str, t: &Target, ssh_config: Option<&Path>) -> Result<Tunnel
     let _ = std::fs::remove_file(&local);
     let mut cmd = base_command(t, ssh_config);
     cmd.args(["-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3", "-o", "ExitOnForwardFailure=yes"])
-        .args(["-N", "-T"])
+        .arg("-T")
         .arg("-L")
         .arg(format!("{}:{}", local.display(), t.socket));
     for (lport, host, port) in FORWARDS.get().map(Vec::as_slice).unwrap_or_default() {
         let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.clone() };
         cmd.arg("-L").arg(format!("127.0.0.1:{lport}:{host}:{port}"));
     }
-    cmd.arg("--").arg(&t.host).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    // The remote command lives as long as this process holds its stdin (see Tunnel::_lifeline).
+    cmd.arg("--")
+        .arg(&t.host)
+        .arg("cat >/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| EngineError::Refused(format!("cannot run ssh ({e}): install an OpenSSH client to reach {url}")))?;
+    let lifeline = child.stdin.take();
     let said = Arc::new(Mutex::new(String::new()));
     if let Some(err) = child.stderr.take() {
         let said = said.clone();
@@ -239,7 +251,7 @@ async fn open(url: &str, t: &Target, ssh_config: Option<&Path>) -> Result<Tunnel
     let deadline = tokio::time::Instant::now() + CONNECT + Duration::from_secs(2);
     loop {
         if local.exists() {
-            return Ok(Tunnel { child, local, said });
+            return Ok(Tunnel { child, _lifeline: lifeline, local, said });
         }
         if let Ok(Some(_)) = child.try_wait() {
             // Let the stderr reader catch up with ssh's last words.
@@ -260,6 +272,20 @@ async fn open(url: &str, t: &Target, ssh_config: Option<&Path>) -> Result<Tunnel
 }
 
 use std::os::unix::fs::DirBuilderExt;
+
+/// Socket directories of stackdeck processes that are gone.
+fn remove_stale_dirs() {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("stackdeck-ssh-").and_then(|p| p.parse::<u32>().ok())
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
 
 /// Why ssh gave up, in the user's terms.
 fn failure(said: &str, t: &Target) -> EngineError {
