@@ -78,19 +78,7 @@ async fn call(ctx: &Ctx, svc: &Service, hook: &HaltHook) -> Result<(String, Stri
             let Some(c) = svc.instances.iter().find(|c| c.state == RunState::Running) else {
                 return Err("no running container to run the hook in".into());
             };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
-            let reader = async {
-                let mut out = Vec::new();
-                while let Some(chunk) = rx.recv().await {
-                    if out.len() < 16 * 1024 {
-                        out.extend_from_slice(&chunk);
-                    }
-                }
-                out
-            };
-            let (ran, out) = tokio::join!(ctx.backend.exec(&c.id, cmd, None, Some(tx), hook.timeout), reader);
-            let ran = ran.map_err(|e| e.to_string())?;
-            let out = String::from_utf8_lossy(&out).into_owned();
+            let (ran, out) = super::exec_output(ctx, &c.id, cmd, hook.timeout).await.map_err(|e| e.to_string())?;
             if ran.exit_code == 0 {
                 Ok((format!("exit 0 in {}", c.name), out))
             } else {

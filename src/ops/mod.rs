@@ -180,6 +180,28 @@ where
     }
 }
 
+/// Run `cmd` in an instance and keep the start of its stdout (16 KiB): a hook's or a check's
+/// answer, to be recorded.
+pub(crate) async fn exec_output(
+    ctx: &Ctx,
+    id: &crate::domain::ContainerId,
+    cmd: &[String],
+    limit: std::time::Duration,
+) -> Result<(crate::backend::ExecOutput, String), crate::domain::EngineError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let reader = async {
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            if out.len() < 16 * 1024 {
+                out.extend_from_slice(&chunk);
+            }
+        }
+        out
+    };
+    let (ran, out) = tokio::join!(ctx.backend.exec(id, cmd, None, Some(tx), limit), reader);
+    Ok((ran?, String::from_utf8_lossy(&out).into_owned()))
+}
+
 /// The word the operator types to confirm `request`, when "yes" is not enough: a restore
 /// overwrites live data, so it takes the database's name.
 pub fn confirmation_word(stack: &Stack, request: &OpRequest) -> Option<String> {

@@ -133,19 +133,8 @@ async fn generic(
     loop {
         let attempt = async {
             let id = running_container(ctx, &service).await?;
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
-            let reader = async {
-                let mut buf = Vec::new();
-                while let Some(c) = rx.recv().await {
-                    if buf.len() < 4096 {
-                        buf.extend_from_slice(&c);
-                    }
-                }
-                buf
-            };
-            let (ran, text) = tokio::join!(ctx.backend.exec(&id, &check, None, Some(tx), JOB_LIMIT), reader);
-            let ran = ran.map_err(|e| e.to_string())?;
-            let text = String::from_utf8_lossy(&text).split_whitespace().collect::<Vec<_>>().join(" ");
+            let (ran, text) = crate::ops::exec_output(ctx, &id, &check, JOB_LIMIT).await.map_err(|e| e.to_string())?;
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if ran.exit_code == 0 { Ok(text) } else { Err(format!("exit {}: {text}{}", ran.exit_code, ran.stderr)) }
         }
         .await;
