@@ -141,12 +141,21 @@ pub struct Tmux {
 impl Tmux {
     pub fn start(name: &str, w: u16, h: u16, cmd: &str) -> Tmux {
         let session = format!("{name}-{}", std::process::id());
-        let st = tmux()
-            .args(["new-session", "-d", "-s", &session, "-x", &w.to_string(), "-y", &h.to_string(), cmd])
-            .status()
-            .expect("tmux runs");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux { session }
+        // Parallel test processes each start their own tmux server; the first start can lose a
+        // race on tmux's socket directory (seen once in CI): try again, and say why if it fails.
+        let mut why = String::new();
+        for _ in 0..5 {
+            let o = tmux()
+                .args(["new-session", "-d", "-s", &session, "-x", &w.to_string(), "-y", &h.to_string(), cmd])
+                .output()
+                .expect("tmux runs");
+            if o.status.success() {
+                return Tmux { session };
+            }
+            why = String::from_utf8_lossy(&o.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("tmux new-session failed: {why}");
     }
 
     pub fn screen(&self) -> String {
