@@ -26,6 +26,8 @@ command -v ss >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 # The observability tests start their own Prometheus (Debian's package) on 127.0.0.1.
 command -v prometheus >/dev/null || need+=(prometheus)
+# The shared-state tests start their own PostgreSQL cluster (Debian's server binaries).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq

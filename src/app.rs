@@ -73,6 +73,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         setup.stack.tail(),
     );
     state.read_only = setup.read_only;
+    state.shared_store = crate::store::shared::current().map(|s| s.shown());
     state.tz = jiff::tz::TimeZone::system();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.backup_jobs = setup.stack.config.backup.jobs.iter().map(|j| j.name.clone()).collect();

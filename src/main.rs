@@ -76,6 +76,13 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         stackdeck::http::set_routes(stackdeck::engine::ssh::forward(&origins));
     }
     let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
+    if let Some(url) = &stack.config.state.url {
+        // Checked when the config was read; a failure here is the same error.
+        let shared = stackdeck::store::shared::Shared::parse(url, stack.config.state.password_env.as_deref()).map_err(
+            |fix| ConfigError { file: "[state] url".into(), position: None, message: "not usable".into(), fix },
+        )?;
+        stackdeck::store::shared::configure(Some(shared));
+    }
     // Every audit row says through what it was made, and against which engine.
     let via = match cli.command {
         None => "panel",

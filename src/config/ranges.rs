@@ -182,6 +182,12 @@ pub(super) fn check(file: &str, text: &str, c: &StackConfig) -> Result<(), Confi
             ));
         }
     }
+    if let Some(url) = &c.state.url
+        && let Err(fix) = crate::store::shared::Shared::parse(url, c.state.password_env.as_deref())
+    {
+        let shown = crate::http::shown(&crate::logtext::inert(url));
+        return Err(k.err(&Section::Table("state"), "url", format!("\"{shown}\" is not usable"), fix));
+    }
     Ok(())
 }
 
@@ -191,6 +197,16 @@ mod tests {
 
     fn err(text: &str) -> crate::config::ConfigError {
         Stack::parse("s.toml", text).expect_err(text)
+    }
+
+    #[test]
+    fn a_shared_store_url_is_checked_at_its_line_and_never_shows_its_password() {
+        let e = err("[state]\ndir = \"/x\"\nurl = \"postgres://sd:hunter2@db:5432/sd\"\n");
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert!(e.fix.contains("PGPASSWORD"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = err("[state]\nurl = \"mysql://a@b/c\"\n");
+        assert!(e.fix.contains("postgres://USER@HOST:PORT/DATABASE"), "{e}");
     }
 
     #[test]

@@ -108,6 +108,11 @@ pub struct StateConfig {
     /// Where history, audit and locks live (default: $XDG_DATA_HOME/stackdeck). On a server,
     /// a shared dir such as /var/lib/stackdeck lets every operator see the same history.
     pub dir: Option<std::path::PathBuf>,
+    /// The team's shared store: `postgres://USER@HOST:PORT/DATABASE` (no password in it).
+    /// History, audit, locks and latches then live there, for every operator wherever they run.
+    pub url: Option<String>,
+    /// The environment variable that holds the store's password (default PGPASSWORD).
+    pub password_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -46,9 +46,10 @@ pub(super) async fn run(
     };
     ctx.refuse_if_read_only(kind.name())?;
     // Two laptops deploying one service: each would hold only its own lock and history.
-    if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state {
+    if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
+    {
         return Err(OpError::Refused(format!(
-            "{} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, or give --local-state",
+            "{} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, set [state] url to the team's store, or give --local-state",
             kind.name()
         )));
     }

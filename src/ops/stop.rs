@@ -273,7 +273,14 @@ pub(super) async fn hold(ctx: &Ctx, target: &str, container: &str, p: &mut Progr
     }
     // Every panel and the guard see the same start: one of them holds it (and records it).
     let started_ms = c.started_at.map_or(0, jiff::Timestamp::as_millisecond);
-    if !claim(&ctx.state_dir, &format!("{}-{started_ms}", c.id.0)) {
+    // On a shared store the claim is the team's (a panel on a laptop and the guard on the
+    // server); a claim that cannot be written does not stop the hold.
+    let event = format!("{}-{started_ms}", c.id.0);
+    let first = match store.as_ref().filter(|s| s.is_shared()) {
+        Some(s) => s.claim(&event).unwrap_or(true),
+        None => claim(&ctx.state_dir, &event),
+    };
+    if !first {
         return Ok(Done { outcome: Outcome::Succeeded, summary: format!("{} is held by another stackdeck", c.name) });
     }
     // Held at once: the configured grace, else none (a bot running against its latch must not

@@ -95,6 +95,8 @@ pub struct AppState {
     pub observe: observe::ObserveState,
     pub ui: UiState,
     pub read_only: bool,
+    /// The team's shared store (`[state] url`), as shown; `None`: this machine's file.
+    pub shared_store: Option<String>,
     pub project: Option<String>,
     /// Lines to tail when a log view opens.
     pub tail: u32,
@@ -142,6 +144,7 @@ impl AppState {
                 popup: None,
             },
             read_only: false,
+            shared_store: None,
             project: None,
             tail,
             ops: Vec::new(),

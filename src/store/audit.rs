@@ -11,14 +11,14 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use sha2::{Digest, Sha256};
 
-pub const SCHEMA: &str = "
+pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   op INTEGER NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
   action TEXT, service TEXT, outcome TEXT, reason TEXT, text TEXT,
   from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
   container TEXT, digest TEXT, phases TEXT,
-  actor TEXT, user TEXT, uid INTEGER, ssh TEXT, via TEXT, tty TEXT, host TEXT, pid INTEGER, endpoint TEXT,
+  actor TEXT, "user" TEXT, uid INTEGER, ssh TEXT, via TEXT, tty TEXT, host TEXT, pid INTEGER, endpoint TEXT,
   prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_op ON audit(op, kind, seq);
@@ -31,12 +31,12 @@ CREATE VIEW IF NOT EXISTS ops AS
   WITH fin AS (SELECT op, MAX(seq) AS seq FROM audit WHERE kind = 'finish' GROUP BY op)
   SELECT b.op AS id, b.action, b.service, b.from_image, b.from_image_id,
     COALESCE(f.to_image, b.to_image) AS to_image, COALESCE(f.to_image_id, b.to_image_id) AS to_image_id,
-    COALESCE(b.actor, b.user, '?') AS actor, b.host, b.pid, b.at AS started_at, f.at AS finished_at,
+    COALESCE(b.actor, b."user", '?') AS actor, b.host, b.pid, b.at AS started_at, f.at AS finished_at,
     COALESCE(f.outcome, 'running') AS outcome, COALESCE(f.reason, b.reason) AS reason,
     b.container, COALESCE(f.digest, b.digest) AS digest, f.phases, b.via, b.ssh, b.endpoint
   FROM audit b LEFT JOIN fin ON fin.op = b.op LEFT JOIN audit f ON f.seq = fin.seq
   WHERE b.kind = 'begin';
-";
+"#;
 
 /// The hashed columns, in hashing order (then `prev`).
 pub const COLUMNS: [&str; 25] = [
@@ -115,18 +115,8 @@ pub fn hash(values: &[Value], prev: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Append `row` at the end of the chain, in one write transaction (so that two processes
-/// appending at once each chain to the other's row). Returns its `seq`.
-pub fn append(conn: &mut Connection, row: &Row) -> rusqlite::Result<i64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let seq: i64 = tx
-        .query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0) + 1", [], |r| {
-            r.get::<_, i64>(0)
-        })?
-        .max(tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit", [], |r| r.get(0))?);
-    let prev: String = tx
-        .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
-        .unwrap_or_else(|_| GENESIS.to_owned());
+/// The values of `row` as the `seq`th row, in [`COLUMNS`] order, then `prev` and its hash.
+pub fn values_of(row: &Row, seq: i64, prev: String) -> Vec<Value> {
     let mut values: Vec<Value> = Vec::with_capacity(COLUMNS.len() + 2);
     for col in COLUMNS {
         let v = match col {
@@ -141,11 +131,39 @@ pub fn append(conn: &mut Connection, row: &Row) -> rusqlite::Result<i64> {
     let h = hash(&values, &prev);
     values.push(Value::Text(prev));
     values.push(Value::Text(h));
-    let marks = vec!["?"; values.len()].join(", ");
-    tx.execute(
-        &format!("INSERT INTO audit ({}, prev, hash) VALUES ({marks})", COLUMNS.join(", ")),
-        params_from_iter(values.iter()),
-    )?;
+    values
+}
+
+/// The column list, quoted (`user` is a keyword in PostgreSQL).
+pub fn column_list() -> String {
+    COLUMNS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// `INSERT INTO audit (...) VALUES (?1, ...)` for [`values_of`].
+pub fn insert_sql() -> String {
+    let marks = (1..=COLUMNS.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    format!("INSERT INTO audit ({}, prev, hash) VALUES ({marks})", column_list())
+}
+
+/// `SELECT` of every hashed column, then `prev` and `hash`, oldest first.
+pub fn select_sql() -> String {
+    format!("SELECT {}, prev, hash FROM audit ORDER BY seq", column_list())
+}
+
+/// Append `row` at the end of the chain, in one write transaction (so that two processes
+/// appending at once each chain to the other's row). Returns its `seq`.
+pub fn append(conn: &mut Connection, row: &Row) -> rusqlite::Result<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let seq: i64 = tx
+        .query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0) + 1", [], |r| {
+            r.get::<_, i64>(0)
+        })?
+        .max(tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit", [], |r| r.get(0))?);
+    let prev: String = tx
+        .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .unwrap_or_else(|_| GENESIS.to_owned());
+    let values = values_of(row, seq, prev);
+    tx.execute(&insert_sql(), params_from_iter(values.iter()))?;
     tx.commit()?;
     Ok(seq)
 }
@@ -161,55 +179,85 @@ pub enum Chain {
 
 /// Walk the whole chain, oldest first.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Chain> {
-    let mut stmt = conn.prepare(&format!("SELECT {}, prev, hash FROM audit ORDER BY seq", COLUMNS.join(", ")))?;
-    let n = COLUMNS.len();
+    let mut stmt = conn.prepare(&select_sql())?;
+    let n = COLUMNS.len() + 2;
     let mut rows = stmt.query([])?;
-    let mut prev = GENESIS.to_owned();
-    let mut last_seq = 0i64;
-    let mut count = 0usize;
+    let mut walk = Walk::default();
     while let Some(r) = rows.next()? {
         let values: Vec<Value> = (0..n).map(|i| r.get::<_, Value>(i)).collect::<Result<_, _>>()?;
-        let seq = match values[0] {
-            Value::Integer(s) => s,
+        if let Some(broken) = walk.step(&values) {
+            return Ok(broken);
+        }
+    }
+    // Rows removed from the end leave the sequence counter ahead of the last row.
+    let counter: i64 =
+        conn.query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0)", [], |r| r.get(0))?;
+    Ok(walk.end(counter))
+}
+
+/// The walk along the chain, one row (its [`COLUMNS`], `prev`, `hash`) at a time, whatever
+/// database the rows come from.
+#[derive(Debug)]
+pub struct Walk {
+    prev: String,
+    last_seq: i64,
+    count: usize,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk { prev: GENESIS.to_owned(), last_seq: 0, count: 0 }
+    }
+}
+
+impl Walk {
+    /// The next row; `Some` when the chain breaks there.
+    pub fn step(&mut self, row: &[Value]) -> Option<Chain> {
+        let n = COLUMNS.len();
+        let int = |v: &Value| match v {
+            Value::Integer(s) => *s,
             _ => -1,
         };
-        let op = match values[1] {
-            Value::Integer(s) => s,
-            _ => -1,
+        let text = |v: Option<&Value>| match v {
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
         };
-        let its_prev: String = r.get::<_, Option<String>>(n)?.unwrap_or_default();
-        let its_hash: String = r.get::<_, Option<String>>(n + 1)?.unwrap_or_default();
-        let what = describe(&values);
-        if its_prev != prev {
-            let gap = if seq != last_seq + 1 {
-                format!(" (rows {}..{} are missing)", last_seq + 1, seq - 1)
+        let (seq, op) = (int(&row[0]), int(&row[1]));
+        let values = &row[..n];
+        let (its_prev, its_hash) = (text(row.get(n)), text(row.get(n + 1)));
+        let what = describe(values);
+        if its_prev != self.prev {
+            let gap = if seq != self.last_seq + 1 {
+                format!(" (rows {}..{} are missing)", self.last_seq + 1, seq - 1)
             } else {
                 String::new()
             };
-            return Ok(Chain::Broken {
+            return Some(Chain::Broken {
                 seq,
                 op,
                 what: format!("{what}: the row before it was removed or altered{gap}"),
             });
         }
-        if hash(&values, &its_prev) != its_hash {
-            return Ok(Chain::Broken { seq, op, what: format!("{what}: altered after it was written") });
+        if hash(values, &its_prev) != its_hash {
+            return Some(Chain::Broken { seq, op, what: format!("{what}: altered after it was written") });
         }
-        prev = its_hash;
-        last_seq = seq;
-        count += 1;
+        self.prev = its_hash;
+        self.last_seq = seq;
+        self.count += 1;
+        None
     }
-    // Rows removed from the end leave the sequence counter ahead of the last row.
-    let counter: i64 =
-        conn.query_row("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0)", [], |r| r.get(0))?;
-    if counter > last_seq {
-        return Ok(Chain::Broken {
-            seq: last_seq + 1,
-            op: -1,
-            what: format!("rows {}..{counter} were removed from the end", last_seq + 1),
-        });
+
+    /// After the last row: `counter` is the highest `seq` ever handed out.
+    pub fn end(self, counter: i64) -> Chain {
+        if counter > self.last_seq {
+            return Chain::Broken {
+                seq: self.last_seq + 1,
+                op: -1,
+                what: format!("rows {}..{counter} were removed from the end", self.last_seq + 1),
+            };
+        }
+        Chain::Intact(self.count)
     }
-    Ok(Chain::Intact(count))
 }
 
 /// `row 12 (finish of operation 9: stop p/bot)`.

@@ -1,5 +1,7 @@
-//! Per-service action locks between stackdeck processes (advisory file locks in the state dir).
-//! The holder writes who it is, so a refused operator learns who holds the lock and since when.
+//! Per-service action locks between stackdeck processes: advisory file locks in the state dir,
+//! or, on a shared store, PostgreSQL advisory locks that hold across machines (released by the
+//! server when the holder's connection ends, however it ends). The holder writes who it is, so
+//! a refused operator learns who holds the lock and since when.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -7,7 +9,14 @@ use std::path::Path;
 
 #[derive(Debug)]
 pub struct ServiceLock {
-    file: File,
+    held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    File(File),
+    /// The lock lives as long as this connection.
+    Shared(super::pg::Pg),
 }
 
 /// An advisory lock on `path` that says who holds it: `Ok(file)` (held while the file is
@@ -46,17 +55,28 @@ impl ServiceLock {
         let name: String =
             service.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         let holder = format!(
-            "{action} by {} (pid {}) since {}",
+            "{action} by {} (pid {} on {}) since {}",
             super::actor(),
             std::process::id(),
+            super::hostname(),
             jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
         );
+        let refused = |who: String| {
+            format!("{service} is locked: {}", if who.is_empty() { "another stackdeck process".into() } else { who })
+        };
+        if let Some(shared) = super::shared::current() {
+            let wait = std::time::Duration::from_secs(10);
+            let pg = super::pg::Pg::connect(&shared, wait, wait, wait)?;
+            pg.set_up()?;
+            return match pg.try_lock(service, &holder) {
+                Ok(()) => Ok(ServiceLock { held: Held::Shared(pg) }),
+                Err(Ok(who)) => Err(refused(who)),
+                Err(Err(e)) => Err(e),
+            };
+        }
         match take(&dir.join(format!("{name}.lock")), &holder) {
-            Ok(file) => Ok(ServiceLock { file }),
-            Err(Ok(who)) => Err(format!(
-                "{service} is locked: {}",
-                if who.is_empty() { "another stackdeck process".into() } else { who }
-            )),
+            Ok(file) => Ok(ServiceLock { held: Held::File(file) }),
+            Err(Ok(who)) => Err(refused(who)),
             Err(Err(e)) => Err(e),
         }
     }
@@ -64,8 +84,16 @@ impl ServiceLock {
 
 impl Drop for ServiceLock {
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        match &self.held {
+            Held::File(file) => {
+                let _ = file.set_len(0);
+                let _ = file.unlock();
+            }
+            // It would end with the connection anyway (dropped with this); say so at once.
+            Held::Shared(pg) => {
+                let _ = pg.call(|c| c.execute("SELECT pg_advisory_unlock_all()", &[]));
+            }
+        }
     }
 }
 

@@ -7,19 +7,23 @@
 //! `interrupted` on the next start, so a `kill -9` mid-action never leaves a silent half-record.
 
 pub mod audit;
+mod db;
 pub mod journal;
 mod latch;
 pub mod lock;
 pub mod origin;
+mod pg;
+pub mod shared;
 
 use crate::domain::{OpRecord, Outcome};
 use crate::logtext::{Masker, clean};
 pub use audit::Chain;
 use audit::Row;
+use db::{Db, int, opt, t};
 use jiff::Timestamp;
 pub use origin::{actor, hostname};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,8 +54,7 @@ pub struct Finish<'a> {
 
 #[derive(Debug)]
 pub struct Store {
-    /// Behind a mutex so operations can hold a `&Store` across awaits (each call is short).
-    conn: std::sync::Mutex<Connection>,
+    db: Db,
     pub dir: PathBuf,
     /// Records imported from the fallback journal when this store was opened.
     pub imported: usize,
@@ -72,6 +75,7 @@ CREATE TABLE IF NOT EXISTS kill_switch (
 CREATE TABLE IF NOT EXISTS latched_instance (
   service TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, PRIMARY KEY (service, name)
 );
+CREATE TABLE IF NOT EXISTS hold_claims (claim TEXT PRIMARY KEY, at TEXT NOT NULL);
 ";
 
 impl Store {
@@ -87,6 +91,9 @@ impl Store {
     }
 
     fn open_waiting(dir: &Path, busy: Duration) -> Result<Store, String> {
+        if let Some(shared) = shared::current() {
+            return Store::open_shared(dir, &shared, busy);
+        }
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
             use std::os::unix::fs::PermissionsExt;
@@ -109,8 +116,12 @@ impl Store {
             conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
         }
         conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-        let mut store =
-            Store { conn: std::sync::Mutex::new(conn), dir: dir.to_path_buf(), imported: 0, masker: Masker::default() };
+        let mut store = Store {
+            db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },
+            dir: dir.to_path_buf(),
+            imported: 0,
+            masker: Masker::default(),
+        };
         if legacy {
             store.migrate_v1().map_err(named)?;
         }
@@ -118,11 +129,39 @@ impl Store {
         Ok(store)
     }
 
+    /// The team's store on PostgreSQL. The state dir still holds this machine's fallback
+    /// journal (imported here like the file store's).
+    fn open_shared(dir: &Path, shared: &shared::Shared, busy: Duration) -> Result<Store, String> {
+        let stop = busy < BUSY_WAIT;
+        let (connect, statement) =
+            if stop { (Duration::from_millis(500), Duration::from_secs(1)) } else { (BUSY_WAIT, BUSY_WAIT + busy) };
+        let pg = pg::Pg::connect(shared, connect, statement, busy)?;
+        pg.set_up()?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let mut store = Store { db: Db::Pg(pg), dir: dir.to_path_buf(), imported: 0, masker: Masker::default() };
+        store.imported = store.import_journal();
+        Ok(store)
+    }
+
+    /// Where the records are: the SQLite file, or the shared store's URL.
+    pub fn place(&self) -> String {
+        self.db.place()
+    }
+
+    /// Whether the records are the team's (a shared PostgreSQL store).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.db, Db::Pg(_))
+    }
+
     /// The history of stackdeck before the audit chain (one `ops` row per action, updated in
     /// place): each row becomes its begin, transcript and finish rows, in order.
     fn migrate_v1(&self) -> rusqlite::Result<()> {
         let rows: Vec<Vec<Value>> = {
-            let conn = self.conn();
+            let Some(conn) = self.db.lite() else { return Ok(()) };
             let mut stmt = conn.prepare(
                 "SELECT action, service, from_image, from_image_id, to_image, to_image_id, actor, host, pid,
                         started_at, finished_at, outcome, reason, transcript FROM ops_v1 ORDER BY id",
@@ -145,11 +184,11 @@ impl Store {
                 .int("pid", t(&r[8]).and_then(|p| p.parse().ok()).unwrap_or(0))
                 .text("reason", t(&r[12]))
                 .text("via", Some("migrated".into()));
-            let op = audit::append(&mut self.conn(), &begin)?;
+            let op = audit::append(&mut *self.lite()?, &begin)?;
             for line in t(&r[13]).unwrap_or_default().lines() {
                 let note = Row { op: Some(op), kind: "note", at: begin.at.clone(), fields: vec![] }
                     .text("text", Some(line.to_owned()));
-                audit::append(&mut self.conn(), &note)?;
+                audit::append(&mut *self.lite()?, &note)?;
             }
             let outcome = t(&r[11]).unwrap_or_default();
             if outcome != "running" {
@@ -157,10 +196,10 @@ impl Store {
                     .text("outcome", Some(outcome))
                     .text("reason", t(&r[12]))
                     .text("to_image_id", t(&r[5]));
-                audit::append(&mut self.conn(), &fin)?;
+                audit::append(&mut *self.lite()?, &fin)?;
             }
         }
-        self.conn().execute_batch("DROP TABLE ops_v1")
+        self.lite()?.execute_batch("DROP TABLE ops_v1")
     }
 
     /// Import the fallback journal (see [`journal`]); returns how many records it held.
@@ -200,7 +239,7 @@ impl Store {
                     .int("pid", i64::from(e.pid))
                     .text("reason", self.clean_opt(e.reason.as_deref()))
                     .text("via", Some("journal".into()));
-                audit::append(&mut self.conn(), &begin).map_err(|err| self.fail(err))?
+                self.db.append(&begin)?
             }
         };
         let mut lines: Vec<String> = e.transcript.iter().map(|l| self.clean(l)).collect();
@@ -208,13 +247,13 @@ impl Store {
         let at = e.finished_at.clone().unwrap_or_else(|| e.started_at.clone());
         for l in lines {
             let note = Row { op: Some(op), kind: "note", at: at.clone(), fields: vec![] }.text("text", Some(l));
-            audit::append(&mut self.conn(), &note).map_err(|err| self.fail(err))?;
+            self.db.append(&note)?;
         }
         let fin = Row { op: Some(op), kind: "finish", at, fields: vec![] }
             .text("outcome", Some(e.outcome().as_str().to_owned()))
             .text("reason", self.clean_opt(e.reason.as_deref()))
             .text("to_image_id", self.clean_opt(e.to_image_id.as_deref()));
-        audit::append(&mut self.conn(), &fin).map(|_| ()).map_err(|err| self.fail(err))
+        self.db.append(&fin).map(|_| ())
     }
 
     /// Mask with these patterns (the config's) instead of the built-in ones.
@@ -223,9 +262,14 @@ impl Store {
         self
     }
 
-    /// A database error, naming the file ("file is not a database" alone says nothing).
-    fn fail(&self, e: rusqlite::Error) -> String {
-        format!("{}: {e}", self.dir.join("history.sqlite").display())
+    /// The SQLite connection, for what only the file store has (its migration).
+    fn lite(&self) -> rusqlite::Result<std::sync::MutexGuard<'_, Connection>> {
+        self.db.lite().ok_or(rusqlite::Error::InvalidQuery)
+    }
+
+    #[cfg(test)]
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lite().unwrap_or_else(|| panic!("the tests' stores are SQLite files"))
     }
 
     /// What the store writes of a text from outside: inert and masked.
@@ -237,15 +281,10 @@ impl Store {
         text.map(|t| self.clean(t))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves a usable connection: take it anyway.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Changes whenever another connection (another operation, another operator) commits:
     /// a cheap "has anything changed?" for pollers.
     pub fn data_version(&self) -> Result<i64, String> {
-        self.conn().query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.fail(e))
+        self.db.version()
     }
 
     /// Record an action before it starts. Returns its id.
@@ -277,15 +316,14 @@ impl Store {
                     crate::http::shown(&self.clean(&o.endpoint))
                 }),
             );
-        audit::append(&mut self.conn(), &row)
-            .map_err(|e| format!("cannot record {} of {}: {}", op.action, op.service, self.fail(e)))
+        self.db.append(&row).map_err(|e| format!("cannot record {} of {}: {e}", op.action, op.service))
     }
 
     /// Append a line to an action's transcript (health tries, steps).
     pub fn note(&self, id: i64, line: &str) -> Result<(), String> {
         let row = Row { op: Some(id), kind: "note", at: Timestamp::now().to_string(), fields: vec![] }
             .text("text", Some(self.clean(line)));
-        audit::append(&mut self.conn(), &row).map(|_| ()).map_err(|e| self.fail(e))
+        self.db.append(&row).map(|_| ())
     }
 
     /// Record how an operation ended (see [`Store::finish_with`]).
@@ -312,7 +350,7 @@ impl Store {
             .text("digest", self.clean_opt(f.digest))
             .text("phases", f.phases.as_ref().map(ToString::to_string))
             .int("pid", i64::from(std::process::id()));
-        let written = audit::append(&mut self.conn(), &row).map(|_| ()).map_err(|e| self.fail(e));
+        let written = self.db.append(&row).map(|_| ());
         let Err(db) = written else { return Ok(()) };
         let entry = journal::Entry {
             record: Some(id),
@@ -344,23 +382,19 @@ impl Store {
 
     /// Walk the audit chain (see [`audit::verify`]).
     pub fn verify(&self) -> Result<Chain, String> {
-        audit::verify(&self.conn()).map_err(|e| self.fail(e))
+        self.db.verify()
     }
 
     /// Mark `running` records of dead processes on this host as interrupted. Returns them.
     pub fn mark_interrupted(&self) -> Result<Vec<OpRecord>, String> {
         let host = hostname();
         // The guard must be gone before finish() and get() take the lock again.
-        let rows: Vec<(i64, u32)> = {
-            let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1")
-                .map_err(|e| self.fail(e))?;
-            stmt.query_map(params![host], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.fail(e))?
-                .filter_map(Result::ok)
-                .collect()
-        };
+        let rows: Vec<(i64, i64)> = self
+            .db
+            .query("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1", vec![t(host)])?
+            .iter()
+            .filter_map(|r| Some((int(&r[0])?, int(&r[1])?)))
+            .collect();
         let mut out = Vec::new();
         for (id, pid) in rows {
             if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -379,81 +413,71 @@ impl Store {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<OpRecord>, String> {
-        self.conn().query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row).optional().map_err(|e| self.fail(e))
+        let rows = self.db.query(&format!("{SELECT} WHERE id = ?1"), vec![Value::Integer(id)])?;
+        Ok(rows.first().map(|r| row(r)))
     }
 
     /// Newest first.
     pub fn recent(&self, limit: usize, service: Option<&str>) -> Result<Vec<OpRecord>, String> {
-        let (sql, svc) = match service {
-            Some(s) => (format!("{SELECT} WHERE service = ?2 OR service LIKE '%/' || ?2 ORDER BY id DESC LIMIT ?1"), s),
-            None => (format!("{SELECT} WHERE ?2 = ?2 ORDER BY id DESC LIMIT ?1"), ""),
+        let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = match service {
+            Some(s) => self.db.query(
+                &format!("{SELECT} WHERE service = ?2 OR service LIKE '%/' || ?2 ORDER BY id DESC LIMIT ?1"),
+                vec![limit, t(s)],
+            )?,
+            None => self.db.query(&format!("{SELECT} ORDER BY id DESC LIMIT ?1"), vec![limit])?,
         };
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
-        let rows = stmt.query_map(params![limit as i64, svc], row).map_err(|e| self.fail(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.fail(e))
+        Ok(rows.iter().map(|r| row(r)).collect())
     }
 
     /// The audit fields of one action (who, from where, through what, the phases), as JSON.
     pub fn audit_of(&self, id: i64) -> Result<serde_json::Value, String> {
-        self.conn()
-            .query_row(
-                "SELECT b.user, b.uid, b.ssh, b.via, b.tty, b.host, b.pid, b.endpoint, o.container, o.digest, o.phases
-                 FROM audit b JOIN ops o ON o.id = b.op WHERE b.seq = ?1 AND b.kind = 'begin'",
-                params![id],
-                |r| {
-                    let phases: Option<String> = r.get(10)?;
-                    Ok(serde_json::json!({
-                        "user": r.get::<_, Option<String>>(0)?, "uid": r.get::<_, Option<i64>>(1)?,
-                        "ssh": r.get::<_, Option<String>>(2)?, "via": r.get::<_, Option<String>>(3)?,
-                        "tty": r.get::<_, Option<String>>(4)?, "host": r.get::<_, Option<String>>(5)?,
-                        "pid": r.get::<_, Option<i64>>(6)?, "endpoint": r.get::<_, Option<String>>(7)?,
-                        "container": r.get::<_, Option<String>>(8)?, "digest": r.get::<_, Option<String>>(9)?,
-                        "phases": phases.and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok()),
-                    }))
-                },
-            )
-            .map_err(|e| self.fail(e))
+        let rows = self.db.query(
+            "SELECT b.\"user\", b.uid, b.ssh, b.via, b.tty, b.host, b.pid, b.endpoint, o.container, o.digest, o.phases
+             FROM audit b JOIN ops o ON o.id = b.op WHERE b.seq = ?1 AND b.kind = 'begin'",
+            vec![Value::Integer(id)],
+        )?;
+        let r = rows.first().ok_or_else(|| format!("{}: no record {id}", self.place()))?;
+        let tx = |i: usize| db::text(&r[i]);
+        let n = |i: usize| int(&r[i]);
+        Ok(serde_json::json!({
+            "user": tx(0), "uid": n(1), "ssh": tx(2), "via": tx(3), "tty": tx(4), "host": tx(5),
+            "pid": n(6), "endpoint": tx(7), "container": tx(8), "digest": tx(9),
+            "phases": tx(10).and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok()),
+        }))
     }
 
     /// How many `action`s succeeded, per service (the guard's blocked-restart counter).
     pub fn succeeded_per_service(&self, action: &str) -> Result<std::collections::BTreeMap<String, u64>, String> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT service, COUNT(*) FROM ops WHERE action = ?1 AND outcome = 'succeeded' GROUP BY service",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map(params![action], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(|e| self.fail(e))?;
-        rows.map(|r| r.map(|(s, n)| (s, n.max(0) as u64))).collect::<Result<_, _>>().map_err(|e| self.fail(e))
+        let rows = self.db.query(
+            "SELECT service, COUNT(*) FROM ops WHERE action = ?1 AND outcome = 'succeeded' GROUP BY service",
+            vec![t(action)],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((db::text(&r[0])?, u64::try_from(int(&r[1])?.max(0)).unwrap_or(0))))
+            .collect())
     }
 
     /// The last image that passed a health gate for this service (deploy or rollback).
     pub fn last_good(&self, service: &str, skip_id: Option<&str>) -> Result<Option<(String, String)>, String> {
-        self.conn()
-            .query_row(
-                "SELECT to_image, to_image_id FROM ops WHERE service = ?1 AND action IN ('deploy','rollback','baseline')
-                 AND outcome = 'succeeded' AND to_image_id IS NOT NULL AND to_image_id != COALESCE(?2, '')
-                 ORDER BY id DESC LIMIT 1",
-                params![service, skip_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.fail(e))
+        let rows = self.db.query(
+            "SELECT to_image, to_image_id FROM ops WHERE service = ?1 AND action IN ('deploy','rollback','baseline')
+             AND outcome = 'succeeded' AND to_image_id IS NOT NULL AND to_image_id != COALESCE(?2, '')
+             ORDER BY id DESC LIMIT 1",
+            vec![t(service), opt(skip_id)],
+        )?;
+        Ok(rows.first().and_then(|r| Some((db::text(&r[0])?, db::text(&r[1])?))))
     }
 
     /// The full transcript of one action (health tries etc.).
     pub fn transcript(&self, id: i64) -> Result<String, String> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT text FROM audit WHERE op = ?1 AND kind = 'note' ORDER BY seq")
-            .map_err(|e| self.fail(e))?;
-        let lines = stmt.query_map(params![id], |r| r.get::<_, Option<String>>(0)).map_err(|e| self.fail(e))?;
+        let rows = self
+            .db
+            .query("SELECT text FROM audit WHERE op = ?1 AND kind = 'note' ORDER BY seq", vec![Value::Integer(id)])?;
         let mut out = String::new();
-        for l in lines {
-            out.push_str(&l.map_err(|e| self.fail(e))?.unwrap_or_default());
+        for r in rows {
+            out.push_str(&db::text(&r[0]).unwrap_or_default());
             out.push('\n');
         }
         Ok(out)
@@ -473,22 +497,22 @@ fn ts(s: Option<String>) -> Option<Timestamp> {
     s.and_then(|s| s.parse().ok())
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
-    let outcome: String = r.get(8)?;
-    Ok(OpRecord {
-        id: r.get(0)?,
-        action: r.get(1)?,
-        service: r.get(2)?,
-        from_image: r.get(3)?,
-        to_image: r.get(4)?,
-        actor: r.get(5)?,
-        started_at: ts(r.get(6)?).unwrap_or(Timestamp::UNIX_EPOCH),
-        finished_at: ts(r.get(7)?),
-        outcome: Outcome::parse(&outcome),
-        reason: r.get(9)?,
-        from_image_id: r.get(10)?,
-        to_image_id: r.get(11)?,
-    })
+fn row(r: &[Value]) -> OpRecord {
+    let tx = |i: usize| r.get(i).and_then(db::text);
+    OpRecord {
+        id: r.first().and_then(int).unwrap_or(0),
+        action: tx(1).unwrap_or_default(),
+        service: tx(2).unwrap_or_default(),
+        from_image: tx(3),
+        to_image: tx(4),
+        actor: tx(5).unwrap_or_default(),
+        started_at: ts(tx(6)).unwrap_or(Timestamp::UNIX_EPOCH),
+        finished_at: ts(tx(7)),
+        outcome: Outcome::parse(&tx(8).unwrap_or_default()),
+        reason: tx(9),
+        from_image_id: tx(10),
+        to_image_id: tx(11),
+    }
 }
 
 /// The default state dir: `$XDG_DATA_HOME/stackdeck` (usually `~/.local/share/stackdeck`).

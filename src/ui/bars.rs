@@ -59,8 +59,8 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
     }
-    // A remote engine's other operators keep their own history and locks (no shared store yet).
-    if crate::domain::is_remote(&st.engine.host) {
+    // A remote engine's other operators keep their own history and locks (no shared store).
+    if crate::domain::is_remote(&st.engine.host) && st.shared_store.is_none() {
         spans.push(Span::styled(" history: this machine only ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
     }

@@ -2,9 +2,12 @@
 //! `tests/fixtures/build.sh` (the README's test command builds them first).
 #![allow(dead_code)]
 
+mod pg;
 mod sd;
 mod sshd;
 mod tls;
+#[allow(unused_imports)]
+pub use pg::Postgres;
 #[allow(unused_imports)]
 pub use sd::Sd;
 #[allow(unused_imports)]
