@@ -29,9 +29,15 @@ pub struct Setup {
     pub project: Option<String>,
     pub state_dir: std::path::PathBuf,
     pub local_state: bool,
+    /// The environment operated (`--env`), if any.
+    pub environment: Option<crate::domain::EnvBadge>,
+    /// Every environment of the config, for the picker.
+    pub environments: Vec<crate::envs::Target>,
 }
 
-pub async fn run(setup: Setup) -> Result<()> {
+/// Run the panel until it quits. `Ok(Some(name))`: the operator chose environment `name` in
+/// the picker (the caller opens it).
+pub async fn run(setup: Setup) -> Result<Option<String>> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let resync = setup.stack.resync();
     let handle = engine::spawn(
@@ -73,6 +79,18 @@ pub async fn run(setup: Setup) -> Result<()> {
         setup.stack.tail(),
     );
     state.read_only = setup.read_only;
+    state.environment.clone_from(&setup.environment);
+    state.environments = setup
+        .environments
+        .iter()
+        .map(|t| crate::domain::EnvSummary {
+            name: t.name.clone(),
+            kind: t.kind.clone(),
+            engine: None,
+            alerts: None,
+            latched: None,
+        })
+        .collect();
     state.shared_store = crate::store::shared::current().map(|s| s.shown());
     state.tz = jiff::tz::TimeZone::system();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
@@ -151,6 +169,7 @@ pub async fn run(setup: Setup) -> Result<()> {
                     Effect::RunOp { id, request } => runner.run(id, request),
                     Effect::CancelOp { id } => runner.cancel(id),
                     Effect::LoadTags { target, image } => runner.load_tags(target, image),
+                    Effect::SummarizeEnvironments => crate::envs::spawn(&setup.environments, &tx),
                     Effect::SetWindow(w) => {
                         if let Some(wt) = &window_tx {
                             let _ = wt.send(w);
@@ -183,7 +202,7 @@ pub async fn run(setup: Setup) -> Result<()> {
         Some(why) => Err(color_eyre::eyre::eyre!(
             "{why}\nThe panel stopped because one of its tasks failed; the terminal was restored. Operations that were running are marked interrupted when stackdeck next starts."
         )),
-        None => Ok(()),
+        None => Ok(state.switch_to.take()),
     }
 }
 

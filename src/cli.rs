@@ -34,6 +34,10 @@ pub struct Cli {
     /// operators of that engine will not see them). Without it, those are refused remotely.
     #[arg(long, global = true)]
     pub local_state: bool,
+    /// The environment to operate (`[environments.NAME]` in the config): its engine, kind and
+    /// settings. The panel switches between them with a key.
+    #[arg(long, global = true, value_name = "NAME", env = "STACKDECK_ENV")]
+    pub env: Option<String>,
     /// Show only this compose project.
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub project: Option<String>,

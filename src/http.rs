@@ -6,18 +6,21 @@ use std::time::Duration;
 
 /// Where the stack's HTTP endpoints are reached from this process: for an engine over ssh, the
 /// stack's `host:port`s (health URLs, Prometheus, scrape targets, halt hooks) are forwarded
-/// through the same ssh connection to local ports. Set once at start, before any request.
-static ROUTES: std::sync::OnceLock<std::collections::HashMap<(String, u16), u16>> = std::sync::OnceLock::new();
+/// through the same ssh connection to local ports. Set at start (and again when the panel
+/// switches environment), before any request.
+type Routes = std::collections::HashMap<(String, u16), u16>;
+static ROUTES: std::sync::RwLock<Option<Routes>> = std::sync::RwLock::new(None);
 
-/// Say once which `host:port` is reached through which local port.
-pub fn set_routes(routes: std::collections::HashMap<(String, u16), u16>) {
-    let _ = ROUTES.set(routes);
+/// Say which `host:port` is reached through which local port.
+pub fn set_routes(routes: Routes) {
+    *ROUTES.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(routes);
 }
 
 /// The URL a request really goes to: `url` itself, or its forwarded local address. Messages
 /// keep naming `url`.
 pub fn route(url: &str) -> String {
-    let Some(routes) = ROUTES.get().filter(|r| !r.is_empty()) else { return url.to_owned() };
+    let routes = ROUTES.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(routes) = routes.as_ref().filter(|r| !r.is_empty()) else { return url.to_owned() };
     let Ok(mut u) = reqwest::Url::parse(url) else { return url.to_owned() };
     let key = (u.host_str().unwrap_or_default().to_owned(), u.port_or_known_default().unwrap_or(0));
     match routes.get(&key) {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod envs;
 pub mod format;
 pub mod guard;
 pub mod http;

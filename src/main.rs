@@ -43,22 +43,78 @@ impl From<std::io::Error> for Fail {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Fail> {
-    // Every file is read and validated before anything else happens (and before raw mode).
-    let stack = match config::read_optional(cli.config.as_deref(), "config.toml")? {
-        Some((name, text)) => Stack::parse(&name, &text)?,
-        None => Stack::default(),
+/// Everything one environment (or the plain config) needs, resolved.
+struct Prepared {
+    stack: Stack,
+    environment: Option<config::environments::Environment>,
+    ep: endpoint::Endpoint,
+    state_dir: std::path::PathBuf,
+    shared: Option<stackdeck::store::shared::Shared>,
+}
+
+/// Make `p` the one this process operates: its shared store, its HTTP forwards (over ssh),
+/// and what every audit row says of where it came from.
+fn activate(p: &Prepared, via: &str) {
+    if p.ep.host.starts_with("ssh://") {
+        // The stack's health URLs and Prometheus listen on the server: reach them through the
+        // same ssh connection.
+        let origins: Vec<(String, u16)> =
+            p.stack.http_endpoints().iter().filter_map(|u| stackdeck::http::origin(u)).collect();
+        stackdeck::http::set_routes(stackdeck::engine::ssh::forward(&origins));
+    } else {
+        stackdeck::http::set_routes(std::collections::HashMap::new());
+    }
+    stackdeck::store::shared::configure(p.shared.clone());
+    stackdeck::store::origin::set(via, &p.ep.host);
+    stackdeck::store::origin::set_environment(p.environment.as_ref().map(|e| e.name.clone()));
+}
+
+impl Prepared {
+    fn badge(&self) -> Option<stackdeck::domain::EnvBadge> {
+        self.environment
+            .as_ref()
+            .map(|e| stackdeck::domain::EnvBadge { name: e.name.clone(), kind: e.kind.name().into() })
+    }
+}
+
+/// Resolve the stack, engine and state for `env` (or the file without environments).
+fn prepare(cli: &Cli, base: &Stack, source: Option<&(String, String)>, env: Option<&str>) -> Result<Prepared, Fail> {
+    let (stack, environment) = match (env, source) {
+        (Some(name), Some((file, text))) => {
+            let (s, e) = config::environments::resolve(file, text, base, name)?;
+            (s, Some(e))
+        }
+        (Some(name), None) => {
+            return Err(ConfigError {
+                file: "--env".into(),
+                position: None,
+                message: format!("no config file, so no environment named '{name}'"),
+                fix: "give --config FILE with [environments.NAME] tables, or leave out --env".into(),
+            }
+            .into());
+        }
+        (None, _) => (base.clone(), None),
     };
-    let user_keys = config::read_optional(cli.keybindings.as_deref(), "keybindings.toml")?;
-    let keymap = Keymap::load(user_keys.as_ref().map(|(n, t)| (n.as_str(), t.as_str())))?;
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = Theme::load(cli.theme.as_deref().unwrap_or("default"), no_color)?;
-    let env = endpoint::Env::from_process();
+    let (mut host, mut context) = (cli.host.clone(), cli.context.clone());
+    if let Some(e) = &environment {
+        if host.is_some() || context.is_some() {
+            return Err(ConfigError {
+                file: "--env".into(),
+                position: None,
+                message: format!("environment '{}' names its own engine", e.name),
+                fix: "leave out --host/--context, or leave out --env".into(),
+            }
+            .into());
+        }
+        host.clone_from(&e.host);
+        context.clone_from(&e.context);
+    }
+    let env_vars = endpoint::Env::from_process();
     let mut ep = endpoint::resolve_with_context(
-        cli.context.as_deref(),
-        cli.host.as_deref(),
+        context.as_deref(),
+        host.as_deref(),
         stack.config.engine.host.as_deref(),
-        &env,
+        &env_vars,
     )
     .map_err(|m| ConfigError {
         file: "docker context".into(),
@@ -66,30 +122,58 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         message: m,
         fix: "set DOCKER_HOST or --host, or repair the context with `docker context ls`".into(),
     })?;
-
+    if let Some(e) = &environment {
+        ep.source = match &e.context {
+            Some(c) => format!("env {} · context {c}", e.name),
+            None => format!("env {}", e.name),
+        };
+    }
     ep.ssh_config = stack.config.engine.ssh_config.clone();
-    if ep.host.starts_with("ssh://") {
-        // The stack's health URLs and Prometheus listen on the server: reach them through the
-        // same ssh connection.
-        let origins: Vec<(String, u16)> =
-            stack.http_endpoints().iter().filter_map(|u| stackdeck::http::origin(u)).collect();
-        stackdeck::http::set_routes(stackdeck::engine::ssh::forward(&origins));
+    // Environments keep their histories apart (a rollback must never pick staging's image for
+    // production): each gets its own dir under the state dir (--state-dir included), unless it
+    // names one.
+    let mut state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
+    if let Some(e) = &environment
+        && !e.overrides_state_dir
+    {
+        state_dir = state_dir.join("environments").join(&e.name);
     }
-    let state_dir = stackdeck::opcli::state_dir(cli.state_dir.clone(), &stack);
-    if let Some(url) = &stack.config.state.url {
+    let shared = match &stack.config.state.url {
         // Checked when the config was read; a failure here is the same error.
-        let shared = stackdeck::store::shared::Shared::parse(url, stack.config.state.password_env.as_deref()).map_err(
-            |fix| ConfigError { file: "[state] url".into(), position: None, message: "not usable".into(), fix },
-        )?;
-        stackdeck::store::shared::configure(Some(shared));
-    }
+        Some(url) => {
+            Some(stackdeck::store::shared::Shared::parse(url, stack.config.state.password_env.as_deref()).map_err(
+                |fix| ConfigError { file: "[state] url".into(), position: None, message: "not usable".into(), fix },
+            )?)
+        }
+        None => None,
+    };
+    Ok(Prepared { stack, environment, ep, state_dir, shared })
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Fail> {
+    // Every file is read and validated before anything else happens (and before raw mode).
+    let source = config::read_optional(cli.config.as_deref(), "config.toml")?;
+    let base = match &source {
+        Some((name, text)) => {
+            let s = Stack::parse(name, text)?;
+            config::environments::check_all(name, text, &s)?;
+            s
+        }
+        None => Stack::default(),
+    };
+    let user_keys = config::read_optional(cli.keybindings.as_deref(), "keybindings.toml")?;
+    let keymap = Keymap::load(user_keys.as_ref().map(|(n, t)| (n.as_str(), t.as_str())))?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(cli.theme.as_deref().unwrap_or("default"), no_color)?;
+    let prepared = prepare(&cli, &base, source.as_ref(), cli.env.as_deref())?;
     // Every audit row says through what it was made, and against which engine.
     let via = match cli.command {
         None => "panel",
         Some(Command::Guard { .. }) => "guard",
         Some(_) => "cli",
     };
-    stackdeck::store::origin::set(via, &ep.host);
+    activate(&prepared, via);
+    let (stack, ep, state_dir) = (prepared.stack.clone(), prepared.ep.clone(), prepared.state_dir.clone());
     let op = |req, yes| {
         let setup = stackdeck::opcli::Setup {
             endpoint: ep.clone(),
@@ -187,16 +271,38 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             color_eyre::install()?;
             init_logging();
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            rt.block_on(stackdeck::app::run(stackdeck::app::Setup {
-                endpoint: ep,
-                keymap,
-                theme,
-                stack,
-                read_only: cli.read_only,
-                project: cli.project,
-                state_dir,
-                local_state: cli.local_state,
-            }))?;
+            let mut current = prepared;
+            loop {
+                let name = current.environment.as_ref().map(|e| e.name.clone());
+                let mut targets = Vec::new();
+                for n in base.config.environments.keys() {
+                    let p = prepare(&cli, &base, source.as_ref(), Some(n))?;
+                    targets.push(stackdeck::envs::Target {
+                        name: n.clone(),
+                        kind: p.environment.as_ref().map_or("", |e| e.kind.name()).to_owned(),
+                        endpoint: p.ep,
+                        stack: p.stack,
+                        state_dir: p.state_dir,
+                        shared: p.shared,
+                        current: name.as_ref() == Some(n),
+                    });
+                }
+                let next = rt.block_on(stackdeck::app::run(stackdeck::app::Setup {
+                    endpoint: current.ep.clone(),
+                    keymap: keymap.clone(),
+                    theme: theme.clone(),
+                    stack: current.stack.clone(),
+                    read_only: cli.read_only,
+                    project: cli.project.clone(),
+                    state_dir: current.state_dir.clone(),
+                    local_state: cli.local_state,
+                    environment: current.badge(),
+                    environments: targets,
+                }))?;
+                let Some(next) = next else { break };
+                current = prepare(&cli, &base, source.as_ref(), Some(&next))?;
+                activate(&current, "panel");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,8 +5,8 @@
 //! never name a module above them (`tests/architecture.rs` checks it).
 
 use crate::domain::{
-    Container, ContainerId, EngineInfo, Health, HostReport, KillSwitch, Manifest, Observation, OpRecord, OpRequest,
-    ServiceKey, StatsSample, Window,
+    Container, ContainerId, EngineInfo, EnvSummary, Health, HostReport, KillSwitch, Manifest, Observation, OpRecord,
+    OpRequest, ServiceKey, StatsSample, Window,
 };
 use crate::logtext::LogLine;
 use crossterm::event::KeyEvent;
@@ -42,6 +42,8 @@ pub enum Msg {
         target: String,
         tags: Result<Vec<String>, String>,
     },
+    /// One environment's summary, for the picker.
+    Environment(EnvSummary),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,4 +119,6 @@ pub enum Effect {
     Stats(bool),
     /// Show charts and availability over this window.
     SetWindow(Window),
+    /// Read every environment's summary (the picker is open).
+    SummarizeEnvironments,
 }

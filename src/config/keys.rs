@@ -106,6 +106,7 @@ actions! {
     CycleWindow = "cycle_window", "chart and availability window: 5m, 1h, 24h", [Charts, Alerts];
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
     EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
+    Environments = "environments", "switch environment (each one's summary side by side)", [Global];
     CancelOperation = "cancel_operation", "cancel the running deploy/rollback", [Global];
     Backup = "backup", "choose backup jobs and run them now", [Global];
     Restore = "restore", "restore a verified backup into its running database", [History];

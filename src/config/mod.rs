@@ -2,6 +2,7 @@
 //! validated types here, before the terminal enters raw mode; errors are [`ConfigError`]s.
 
 pub mod defaults;
+pub mod environments;
 pub mod error;
 pub mod keys;
 pub mod observe;

@@ -39,6 +39,38 @@ pub struct StackConfig {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub guard: GuardConfig,
+    /// Staging, production...: each names its engine and what differs (see `environments.rs`).
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+/// What an environment is: production asks for more before it changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Production,
+    Staging,
+    Development,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Production => "production",
+            Kind::Staging => "staging",
+            Kind::Development => "development",
+        }
+    }
+}
+
+/// `[environments.NAME]` as written: its engine and kind, the rest are section overrides.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvironmentConfig {
+    pub kind: Kind,
+    pub host: Option<String>,
+    pub context: Option<String>,
+    #[serde(flatten)]
+    pub overrides: toml::Table,
 }
 
 /// `stackdeck guard`: the panel's duties without a terminal.

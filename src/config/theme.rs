@@ -40,6 +40,7 @@ slots! {
     ChartMem = "chart_mem", ChartNetRx = "chart_net_rx", ChartNetTx = "chart_net_tx", Popup = "popup",
     AlertCritical = "alert_critical", AlertWarning = "alert_warning", AlertInfo = "alert_info",
     ValueOk = "value_ok", ValueWarn = "value_warn", ValueCritical = "value_critical", ChartLine = "chart_line",
+    Production = "production", ProductionBorder = "production_border",
 }
 
 /// A resolved theme: one style per slot.

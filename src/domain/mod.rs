@@ -8,6 +8,7 @@
 
 mod backup;
 mod engine;
+mod environment;
 mod observe;
 mod ops;
 mod pane;
@@ -15,6 +16,7 @@ mod service;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
 pub use engine::{EngineError, EngineInfo, is_remote};
+pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};
 pub use pane::Pane;

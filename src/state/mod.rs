@@ -60,6 +60,8 @@ pub enum Popup {
     Typed { request: OpRequest, word: String, input: String },
     /// Why an emergency-stopped service may run again (starting it clears the stop).
     Reason { target: String, input: String },
+    /// Every environment's summary; choose one to switch to.
+    Environments { selected: usize },
 }
 
 /// The emergency stop's targets and the kill-switch config's problems (see
@@ -97,6 +99,12 @@ pub struct AppState {
     pub read_only: bool,
     /// The team's shared store (`[state] url`), as shown; `None`: this machine's file.
     pub shared_store: Option<String>,
+    /// The environment operated (`--env`), always on screen.
+    pub environment: Option<crate::domain::EnvBadge>,
+    /// Every environment of the config, with what the picker last read of each.
+    pub environments: Vec<crate::domain::EnvSummary>,
+    /// Chosen in the picker: the panel ends and opens this one.
+    pub switch_to: Option<String>,
     pub project: Option<String>,
     /// Lines to tail when a log view opens.
     pub tail: u32,
@@ -145,6 +153,9 @@ impl AppState {
             },
             read_only: false,
             shared_store: None,
+            environment: None,
+            environments: Vec::new(),
+            switch_to: None,
             project: None,
             tail,
             ops: Vec::new(),

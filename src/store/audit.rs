@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS audit (
   from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
   container TEXT, digest TEXT, phases TEXT,
   actor TEXT, "user" TEXT, uid INTEGER, ssh TEXT, via TEXT, tty TEXT, host TEXT, pid INTEGER, endpoint TEXT,
+  env TEXT,
   prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_op ON audit(op, kind, seq);
@@ -67,6 +68,22 @@ pub const COLUMNS: [&str; 25] = [
     "endpoint",
 ];
 
+/// Columns added after the chain existed: hashed only when set (with their name), so that the
+/// rows written before them verify as they always did.
+pub const LATER: [&str; 1] = ["env"];
+
+/// Add the [`LATER`] columns to an audit table made before them.
+pub fn add_later_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for col in LATER {
+        let has: bool =
+            conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('audit') WHERE name = ?1", [col], |r| r.get(0))?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {col} TEXT"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The hash a chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -95,7 +112,13 @@ impl Row {
 /// SHA-256 of a row's values and the previous hash, hex.
 pub fn hash(values: &[Value], prev: &str) -> String {
     let mut h = Sha256::new();
-    for v in values {
+    for (i, v) in values.iter().enumerate() {
+        if let Some(later) = i.checked_sub(COLUMNS.len()) {
+            if matches!(v, Value::Null) {
+                continue;
+            }
+            h.update(format!("x{}=", LATER.get(later).copied().unwrap_or("?")).as_bytes());
+        }
         match v {
             Value::Null => h.update(b"n;"),
             Value::Integer(i) => h.update(format!("i{i};").as_bytes()),
@@ -117,8 +140,8 @@ pub fn hash(values: &[Value], prev: &str) -> String {
 
 /// The values of `row` as the `seq`th row, in [`COLUMNS`] order, then `prev` and its hash.
 pub fn values_of(row: &Row, seq: i64, prev: String) -> Vec<Value> {
-    let mut values: Vec<Value> = Vec::with_capacity(COLUMNS.len() + 2);
-    for col in COLUMNS {
+    let mut values: Vec<Value> = Vec::with_capacity(COLUMNS.len() + LATER.len() + 2);
+    for col in COLUMNS.iter().chain(LATER.iter()).copied() {
         let v = match col {
             "seq" => Value::Integer(seq),
             "op" => Value::Integer(row.op.unwrap_or(seq)),
@@ -136,12 +159,12 @@ pub fn values_of(row: &Row, seq: i64, prev: String) -> Vec<Value> {
 
 /// The column list, quoted (`user` is a keyword in PostgreSQL).
 pub fn column_list() -> String {
-    COLUMNS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+    COLUMNS.iter().chain(LATER.iter()).map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// `INSERT INTO audit (...) VALUES (?1, ...)` for [`values_of`].
 pub fn insert_sql() -> String {
-    let marks = (1..=COLUMNS.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let marks = (1..=COLUMNS.len() + LATER.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
     format!("INSERT INTO audit ({}, prev, hash) VALUES ({marks})", column_list())
 }
 
@@ -180,7 +203,7 @@ pub enum Chain {
 /// Walk the whole chain, oldest first.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Chain> {
     let mut stmt = conn.prepare(&select_sql())?;
-    let n = COLUMNS.len() + 2;
+    let n = COLUMNS.len() + LATER.len() + 2;
     let mut rows = stmt.query([])?;
     let mut walk = Walk::default();
     while let Some(r) = rows.next()? {
@@ -213,7 +236,7 @@ impl Default for Walk {
 impl Walk {
     /// The next row; `Some` when the chain breaks there.
     pub fn step(&mut self, row: &[Value]) -> Option<Chain> {
-        let n = COLUMNS.len();
+        let n = COLUMNS.len() + LATER.len();
         let int = |v: &Value| match v {
             Value::Integer(s) => *s,
             _ => -1,

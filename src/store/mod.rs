@@ -90,10 +90,22 @@ impl Store {
         Store::open_waiting(dir, STOP_WAIT)
     }
 
-    fn open_waiting(dir: &Path, busy: Duration) -> Result<Store, String> {
-        if let Some(shared) = shared::current() {
-            return Store::open_shared(dir, &shared, busy);
+    /// Open the store of another environment: its dir, its shared store if it has one.
+    pub fn open_with(dir: &Path, shared: Option<&shared::Shared>) -> Result<Store, String> {
+        match shared {
+            Some(s) => Store::open_shared(dir, s, BUSY_WAIT),
+            None => Store::open_file(dir, BUSY_WAIT),
         }
+    }
+
+    fn open_waiting(dir: &Path, busy: Duration) -> Result<Store, String> {
+        match shared::current() {
+            Some(shared) => Store::open_shared(dir, &shared, busy),
+            None => Store::open_file(dir, busy),
+        }
+    }
+
+    fn open_file(dir: &Path, busy: Duration) -> Result<Store, String> {
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
             use std::os::unix::fs::PermissionsExt;
@@ -116,6 +128,7 @@ impl Store {
             conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
         }
         conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        audit::add_later_columns(&conn).map_err(named)?;
         let mut store = Store {
             db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },
             dir: dir.to_path_buf(),
@@ -305,6 +318,7 @@ impl Store {
             .text("ssh", self.clean_opt(o.ssh.as_deref()))
             .text("via", Some(o.via.clone()))
             .text("tty", self.clean_opt(o.tty.as_deref()))
+            .text("env", self.clean_opt(o.environment.as_deref()))
             .text("host", Some(self.clean(&o.host)))
             .int("pid", i64::from(std::process::id()))
             // An ssh user is who logs in, not a secret; an http(s) URL may carry a password.
@@ -433,7 +447,7 @@ impl Store {
     /// The audit fields of one action (who, from where, through what, the phases), as JSON.
     pub fn audit_of(&self, id: i64) -> Result<serde_json::Value, String> {
         let rows = self.db.query(
-            "SELECT b.\"user\", b.uid, b.ssh, b.via, b.tty, b.host, b.pid, b.endpoint, o.container, o.digest, o.phases
+            "SELECT b.\"user\", b.uid, b.ssh, b.via, b.tty, b.host, b.pid, b.endpoint, o.container, o.digest, o.phases, b.env
              FROM audit b JOIN ops o ON o.id = b.op WHERE b.seq = ?1 AND b.kind = 'begin'",
             vec![Value::Integer(id)],
         )?;
@@ -444,6 +458,7 @@ impl Store {
             "user": tx(0), "uid": n(1), "ssh": tx(2), "via": tx(3), "tty": tx(4), "host": tx(5),
             "pid": n(6), "endpoint": tx(7), "container": tx(8), "digest": tx(9),
             "phases": tx(10).and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok()),
+            "environment": tx(11),
         }))
     }
 

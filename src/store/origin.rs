@@ -4,14 +4,22 @@
 //! ([`set`]); the rest is read from the process itself: the OS user and uid, the SSH client
 //! (`SSH_CONNECTION`, else `SSH_CLIENT`), the controlling terminal of stdin, the hostname.
 
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
-/// How this process runs, and its engine: set once by `main`.
-static CONTEXT: OnceLock<(String, String)> = OnceLock::new();
+/// How this process runs, its engine, its environment: set by `main` (again when the panel
+/// switches environment).
+static CONTEXT: RwLock<(String, String, Option<String>)> = RwLock::new((String::new(), String::new(), None));
 
-/// Say once how this process runs (`panel`, `cli`, `guard`) and its engine's address.
+/// Say how this process runs (`panel`, `cli`, `guard`) and its engine's address.
 pub fn set(via: &str, endpoint: &str) {
-    let _ = CONTEXT.set((via.to_owned(), endpoint.to_owned()));
+    let mut c = CONTEXT.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    c.0 = via.to_owned();
+    c.1 = endpoint.to_owned();
+}
+
+/// Say which environment (`[environments.NAME]`) this process operates, if any.
+pub fn set_environment(name: Option<String>) {
+    CONTEXT.write().unwrap_or_else(std::sync::PoisonError::into_inner).2 = name;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +34,14 @@ pub struct Origin {
     pub via: String,
     pub host: String,
     pub endpoint: String,
+    /// The environment's name (`--env`), when there is one.
+    pub environment: Option<String>,
 }
 
 impl Origin {
     pub fn current() -> Origin {
-        let (via, endpoint) = CONTEXT.get().cloned().unwrap_or_else(|| ("cli".into(), String::new()));
+        let (via, endpoint, environment) = CONTEXT.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let via = if via.is_empty() { "cli".to_owned() } else { via };
         let uid = uid();
         Origin {
             user: user(uid),
@@ -45,6 +56,7 @@ impl Origin {
             via,
             host: hostname(),
             endpoint,
+            environment,
         }
     }
 

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS audit (
   from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
   container TEXT, digest TEXT, phases TEXT,
   actor TEXT, "user" TEXT, uid BIGINT, ssh TEXT, via TEXT, tty TEXT, host TEXT, pid BIGINT, endpoint TEXT,
+  env TEXT,
   prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_op ON audit(op, kind, seq);

@@ -101,6 +101,7 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         }
         Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
         Some(Popup::Reason { target, input }) => reason(f, area, v, target, input),
+        Some(Popup::Environments { selected }) => super::environments::draw(f, area, v, *selected),
     }
 }
 
@@ -166,8 +167,13 @@ fn typed(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest, word: &st
     f.render_widget(block, r);
     let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
     let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let title = match v.state.environment.as_ref().filter(|e| e.is_production()) {
+        Some(e) => format!("{} in PRODUCTION ({})", req.title(), crate::logtext::inert(&e.name)),
+        None => req.title(),
+    };
+    let word = crate::logtext::inert(word);
     let lines = vec![
-        Line::from(Span::styled(req.title(), v.style(Slot::Unhealthy))),
+        Line::from(Span::styled(title, v.style(Slot::Unhealthy))),
         Line::from(Span::styled(
             format!("Type {word} and press {accept} to go ahead; {cancel} does nothing."),
             v.style(Slot::Popup),

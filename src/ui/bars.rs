@@ -11,8 +11,17 @@ use ratatui::widgets::Paragraph;
 
 pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let st = v.state;
-    let bar = v.style(Slot::StatusBar);
+    let bar = if v.production() { v.style(Slot::Production) } else { v.style(Slot::StatusBar) };
     let mut spans = vec![Span::styled(" stackdeck ", v.style(Slot::TitleFocused).patch(bar))];
+    // Where this is, always first: the environment and its kind.
+    if let Some(e) = &st.environment {
+        let slot = if e.is_production() { Slot::Production } else { Slot::Badge };
+        spans.push(Span::styled(
+            format!(" {} · {} ", crate::logtext::inert(&e.name), e.kind.to_uppercase()),
+            v.style(slot),
+        ));
+        spans.push(Span::styled(" ", bar));
+    }
     // The connection state first: at 80 columns it must never be the part that is cut off.
     match &st.engine.conn {
         Conn::Connecting => spans.push(Span::styled("◌ connecting… ", v.style(Slot::StatusBar))),
@@ -65,7 +74,12 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         spans.push(Span::styled(" ", bar));
     }
     let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
-    spans.push(Span::styled(format!("{}{}", st.engine.host, api), bar));
+    // Where the engine came from, then where it is: "context prod-eu · ssh://deploy@host".
+    let from = match st.engine.source.trim_start_matches('-') {
+        "default" | "" => String::new(),
+        s => format!("{} · ", crate::logtext::inert(s)),
+    };
+    spans.push(Span::styled(format!("{from}{}{}", st.engine.host, api), bar));
     if let Some(p) = &st.project {
         spans.push(Span::styled(format!(" · project {p}"), bar));
     }

@@ -5,6 +5,7 @@ mod actions;
 mod alerts;
 mod bars;
 mod charts;
+mod environments;
 mod help;
 mod history;
 mod logs;
@@ -31,7 +32,15 @@ pub struct View<'a> {
 
 impl View<'_> {
     fn style(&self, s: Slot) -> Style {
+        // Production looks different everywhere: every border in its colour.
+        if self.production() && matches!(s, Slot::Border | Slot::BorderFocused) {
+            return self.theme.style(Slot::ProductionBorder);
+        }
         self.theme.style(s)
+    }
+
+    fn production(&self) -> bool {
+        self.state.environment.as_ref().is_some_and(crate::domain::EnvBadge::is_production)
     }
 
     fn block(&self, pane: Pane, title: Vec<Span<'static>>) -> Block<'static> {

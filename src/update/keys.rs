@@ -179,6 +179,7 @@ fn global_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
             fx.push(Effect::SetWindow(state.observe.window));
         }
         Action::TogglePanelLog => state.ui.panel_log = !state.ui.panel_log,
+        Action::Environments => super::environments::open(state, fx),
         // Pane keys of another pane, prompt and popup keys: nothing to do here.
         _ => {}
     }

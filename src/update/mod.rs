@@ -4,6 +4,7 @@
 //! - `keys`: a key press, handled by the focused pane's handler, falling back to the global one;
 //! - `popups`: the actions' popups (confirmations, pickers) and starting operations.
 
+mod environments;
 mod keys;
 mod popups;
 
@@ -59,6 +60,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Signal(_) => state.quit = true,
+        Msg::Environment(s) => environments::summary(state, s),
         Msg::Probe(p) => {
             let new = Probe { ok: p.ok, detail: p.detail };
             if state.services.probes.get(&p.key) != Some(&new) {

@@ -42,6 +42,10 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
     }
     match state.ui.popup.take() {
         None => false,
+        Some(Popup::Environments { selected }) => {
+            super::environments::on_key(state, keymap, k, selected);
+            true
+        }
         Some(Popup::Confirm(request)) => {
             match keymap.action(Mode::Confirm, k) {
                 Some(Action::Confirm) => start_op(state, request, fx),
@@ -103,7 +107,11 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                     input.pop();
                 }
                 Some(Action::PickerAccept) if !input.trim().is_empty() => {
-                    start_op(state, OpRequest::Start { target, reason: Some(input.trim().to_owned()) }, fx);
+                    let request = OpRequest::Start { target, reason: Some(input.trim().to_owned()) };
+                    match confirmation(state, request) {
+                        Popup::Confirm(request) => start_op(state, request, fx),
+                        typed => state.ui.popup = Some(typed),
+                    }
                     return true;
                 }
                 Some(Action::PickerAccept) => state.ui.notice = Some("say why it may run again, or esc".into()),
@@ -161,7 +169,7 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                 Some(Action::PickerAccept) => {
                     let image = choices.get(selected).cloned().or_else(|| (!input.is_empty()).then(|| input.clone()));
                     match image {
-                        Some(image) => state.ui.popup = Some(Popup::Confirm(OpRequest::Deploy { target, image })),
+                        Some(image) => state.ui.popup = Some(confirmation(state, OpRequest::Deploy { target, image })),
                         None => {
                             state.ui.notice = Some("type an image reference or pick a tag".into());
                             state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
@@ -253,8 +261,8 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
                 Action::StartService if state.history.kill_switches.iter().any(|k| k.service == target) => {
                     Popup::Reason { target, input: String::new() }
                 }
-                Action::StartService => Popup::Confirm(OpRequest::Start { target, reason: None }),
-                Action::Rollback => Popup::Confirm(OpRequest::Rollback { target }),
+                Action::StartService => confirmation(state, OpRequest::Start { target, reason: None }),
+                Action::Rollback => confirmation(state, OpRequest::Rollback { target }),
                 Action::Recover => Popup::Confirm(OpRequest::Recover { target }),
                 _ => {
                     fx.push(Effect::LoadTags { target: target.clone(), image: image.clone() });
@@ -263,5 +271,24 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
             });
         }
         _ => {}
+    }
+}
+
+/// How a deploy, rollback or start is confirmed: one key, or in production the service's name
+/// typed (the emergency stop is never asked for more: it must not get slower in production).
+fn confirmation(state: &AppState, request: OpRequest) -> Popup {
+    let production = state.environment.as_ref().is_some_and(crate::domain::EnvBadge::is_production);
+    let target = match &request {
+        OpRequest::Deploy { target, .. } | OpRequest::Rollback { target } | OpRequest::Start { target, .. } => {
+            Some(target.clone())
+        }
+        _ => None,
+    };
+    match target {
+        Some(t) if production => {
+            let word = t.rsplit('/').next().unwrap_or(&t).to_owned();
+            Popup::Typed { request, word, input: String::new() }
+        }
+        _ => Popup::Confirm(request),
     }
 }
