@@ -98,6 +98,23 @@ fn ssh_failures_are_said_in_the_users_terms() {
             "no docker engine at /tmp/no/such/docker.sock on 127.0.0.1",
         ),
     ];
+    // A user who may log in but not use the engine (not in the docker group).
+    let user = "sd-operator";
+    if std::process::Command::new("id").arg(user).output().is_ok_and(|o| !o.status.success()) {
+        let made = std::process::Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/bin/sh", user])
+            .status()
+            .unwrap();
+        assert!(made.success(), "useradd {user}");
+    }
+    // No password, but not locked (sshd refuses a locked account even with a key).
+    assert!(std::process::Command::new("usermod").args(["-p", "*", user]).status().unwrap().success());
+    let mut cases = cases;
+    cases.push((
+        "ssh_config",
+        sshd.url(&sock).replace("ssh://root@", &format!("ssh://{user}@")),
+        "permission denied on",
+    ));
     for (cfg, url, said) in cases {
         std::fs::write(&sd.config, sshd.stack_config(cfg)).unwrap();
         sd.host = Some(url.clone());
@@ -105,6 +122,25 @@ fn ssh_failures_are_said_in_the_users_terms() {
         assert_eq!(code, 1, "{url} with {cfg}: {out}{err}");
         assert!(err.contains(said), "{url} with {cfg}: {err}");
     }
+}
+
+#[test]
+fn an_ssh_server_that_never_answers_is_a_timeout_said_within_seconds_not_a_hang() {
+    // A listener that accepts and then says nothing (a host behind a black hole, a hung sshd).
+    let silent = std::net::TcpListener::bind("127.0.0.1:31225").unwrap();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for c in silent.incoming().take(4).flatten() {
+            open.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let mut sd = Sd::new("remotesilent", "");
+    sd.host = Some("ssh://root@127.0.0.1:31225".into());
+    let (code, out, err) = sd.run(&["status"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("timed out after 10 s"), "{err}");
+    drop(held);
 }
 
 #[test]

@@ -118,10 +118,19 @@ fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<String, Stri
         .map_err(|e| format!("docker context '{name}': cannot read {}: {e}", meta.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("docker context '{name}': {}: {e}", meta.display()))?;
-    v.pointer("/Endpoints/docker/Host")
+    let host = v
+        .pointer("/Endpoints/docker/Host")
         .and_then(|h| h.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| format!("docker context '{name}' has no docker endpoint in {}", meta.display()))
+        .ok_or_else(|| format!("docker context '{name}' has no docker endpoint in {}", meta.display()))?;
+    // An engine whose certificate is not checked could be anybody's: the operator would
+    // emergency-stop (or deploy to) whoever answers. stackdeck always verifies.
+    if v.pointer("/Endpoints/docker/SkipTLSVerify").and_then(serde_json::Value::as_bool) == Some(true) {
+        return Err(format!(
+            "docker context '{name}' skips TLS verification (SkipTLSVerify): stackdeck always verifies the engine's certificate; give the context the engine's CA: docker context update {name} --docker \"host={host},ca=/path/to/ca.pem,cert=/path/to/cert.pem,key=/path/to/key.pem\""
+        ));
+    }
+    Ok(host)
 }
 
 #[cfg(test)]
@@ -135,6 +144,24 @@ mod tests {
         assert_eq!(resolve(None, None, &env).unwrap().host, "tcp://127.0.0.1:2375");
         assert_eq!(resolve(None, None, &Env::default()).unwrap().host, DEFAULT_HOST);
         assert_eq!(resolve(None, Some("unix:///cfg.sock"), &Env::default()).unwrap().source, "config");
+    }
+
+    #[test]
+    fn a_context_that_skips_tls_verification_is_refused_with_the_fix() {
+        let dir = std::env::temp_dir().join(format!("sd-ctx-skip-{}", std::process::id()));
+        let name = "lax";
+        let hex: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let meta = dir.join("contexts/meta").join(hex);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"lax","Endpoints":{"docker":{"Host":"tcp://10.1.2.3:2376","SkipTLSVerify":true}}}"#,
+        )
+        .unwrap();
+        let env = Env { docker_config: Some(dir.clone()), ..Env::default() };
+        let e = resolve_with_context(Some("lax"), None, None, &env).unwrap_err();
+        assert!(e.contains("skips TLS verification") && e.contains("docker context update lax"), "{e}");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
