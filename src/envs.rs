@@ -78,7 +78,7 @@ async fn summarize(t: Target) -> EnvSummary {
 async fn firing(base: &str, current: bool) -> Result<usize, String> {
     let url = format!("{}/api/v1/alerts", base.trim_end_matches('/'));
     let r = crate::http::client()
-        .get(if current { crate::http::route(&url) } else { url })
+        .get(if current { crate::http::target(&url)? } else { url })
         .timeout(Duration::from_secs(3))
         .send()
         .await

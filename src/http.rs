@@ -16,6 +16,37 @@ pub fn set_routes(routes: Routes) {
     *ROUTES.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(routes);
 }
 
+/// Whether the engine is on another machine reached without ssh (a TLS or tcp engine): the
+/// stack's loopback endpoints are then that machine's and cannot be reached from here.
+static ELSEWHERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Say whether the engine's machine is another one, reached without ssh.
+pub fn set_elsewhere(on: bool) {
+    ELSEWHERE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `Some(why)` when `url` is on the loopback of an engine's machine that is not this one and
+/// has no forward: it cannot be reached from here (this machine's own 127.0.0.1 is another).
+pub fn unreachable(url: &str) -> Option<String> {
+    if !ELSEWHERE.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    let u = reqwest::Url::parse(url).ok()?;
+    let h = u.host_str()?.trim_matches(['[', ']']);
+    let loopback = h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+    loopback.then(|| {
+        "not reachable from here (the engine's server's own loopback; use an ssh:// engine to forward it)".to_owned()
+    })
+}
+
+/// The URL to request for `url` (see [`route`]), or why it cannot be reached from here.
+pub fn target(url: &str) -> Result<String, String> {
+    match unreachable(url) {
+        Some(why) => Err(why),
+        None => Ok(route(url)),
+    }
+}
+
 /// The URL a request really goes to: `url` itself, or its forwarded local address. Messages
 /// keep naming `url`.
 pub fn route(url: &str) -> String {
@@ -42,7 +73,11 @@ pub fn origin(url: &str) -> Option<(String, u16)> {
 
 /// GET `url` once: is the answer 2xx, and what it was ("HTTP 200", "no answer within 2 s").
 pub async fn probe_once(client: &reqwest::Client, url: &str, timeout: Duration) -> (bool, String) {
-    match client.get(route(url)).timeout(timeout).send().await {
+    let to = match target(url) {
+        Ok(to) => to,
+        Err(why) => return (false, why),
+    };
+    match client.get(to).timeout(timeout).send().await {
         Ok(r) => {
             let s = r.status();
             (s.is_success(), format!("HTTP {}", s.as_u16()))
@@ -86,6 +121,22 @@ pub fn client() -> reqwest::Client {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_loopback_of_a_tls_engines_server_is_not_reachable_from_here() {
+        assert_eq!(unreachable("http://127.0.0.1:8080/health"), None, "a local engine: reachable");
+        set_elsewhere(true);
+        for url in ["http://127.0.0.1:8080/health", "http://localhost:9090", "http://[::1]:9090/"] {
+            assert!(unreachable(url).is_some_and(|w| w.starts_with("not reachable from here")), "{url}");
+        }
+        assert_eq!(unreachable("http://10.0.0.5:8080/health"), None, "a routable address is tried");
+        let (ok, why) = probe_once(&client(), "http://127.0.0.1:1/health", Duration::from_secs(1)).await;
+        assert!(!ok && why.starts_with("not reachable from here"), "{why}");
+        assert!(target("http://127.0.0.1:9090").is_err());
+        set_elsewhere(false);
+    }
+
     #[test]
     fn credentials_in_a_url_are_never_shown() {
         assert_eq!(super::shown("http://user:s3cret@127.0.0.1:8000/health"), "http://127.0.0.1:8000/health");

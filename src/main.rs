@@ -64,6 +64,11 @@ fn activate(p: &Prepared, via: &str) {
     } else {
         stackdeck::http::set_routes(std::collections::HashMap::new());
     }
+    // A TLS/tcp engine on another machine: the stack's loopback URLs are that machine's.
+    let elsewhere = stackdeck::domain::is_remote(&p.ep.host)
+        && !p.ep.host.starts_with("ssh://")
+        && !endpoint::is_loopback(&p.ep.host);
+    stackdeck::http::set_elsewhere(elsewhere);
     stackdeck::store::shared::configure(p.shared.clone());
     stackdeck::store::origin::set(via, &p.ep.host);
     stackdeck::store::origin::set_environment(p.environment.as_ref().map(|e| e.name.clone()));

@@ -56,6 +56,8 @@ pub async fn collect(ep: &Endpoint, project: Option<&str>, stack: &Stack) -> Res
         let running = c.state == RunState::Running;
         async move {
             match url {
+                // Not reachable from here: said, and the engine's health counts.
+                Some(u) if running && let Some(why) = crate::http::unreachable(&u) => Some((true, why)),
                 Some(u) if running => Some(crate::http::probe_once(&client, &u, timeout).await),
                 _ => None,
             }

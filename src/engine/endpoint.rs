@@ -70,6 +70,14 @@ pub fn resolve_with_context(
     resolve(flag, config_host, env)
 }
 
+/// `tcp://127.0.0.1:2376` and the like: an engine address on this machine's loopback.
+pub fn is_loopback(host: &str) -> bool {
+    let rest = host.split_once("://").map_or(host, |(_, r)| r);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    let h = rest.rsplit_once(':').map_or(rest, |(h, _)| h).trim_matches(['[', ']']);
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
 /// Resolve the endpoint without `--context` (see [`resolve_with_context`]).
 pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Result<Endpoint, String> {
     let env_tls = |host: &str| {
@@ -136,6 +144,15 @@ fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_engines_are_this_machine() {
+        assert!(is_loopback("tcp://127.0.0.1:2376"));
+        assert!(is_loopback("https://localhost:2376"));
+        assert!(is_loopback("tcp://[::1]:2376"));
+        assert!(!is_loopback("tcp://10.0.0.5:2376"));
+        assert!(!is_loopback("tcp://prod.example:2376"));
+    }
 
     #[test]
     fn precedence() {

@@ -96,9 +96,10 @@ impl Prom {
         query: &[(&str, String)],
     ) -> Result<T, String> {
         let what = format!("{base}{path}");
+        let to = crate::http::target(&what).map_err(|why| format!("{}: {why}", crate::http::shown(&what)))?;
         let resp = self
             .client
-            .get(crate::http::route(&what))
+            .get(to)
             .query(query)
             .timeout(self.timeout)
             .send()

@@ -17,8 +17,9 @@ pub struct Target {
 /// Fetch one target's exposition text.
 pub async fn fetch(client: &reqwest::Client, t: &Target, timeout: Duration) -> Result<String, String> {
     let what = format!("scrape {} ({})", t.service, t.url);
+    let to = crate::http::target(&t.url).map_err(|why| format!("{what}: {why}"))?;
     let mut resp = client
-        .get(crate::http::route(&t.url))
+        .get(to)
         .timeout(timeout)
         .send()
         .await

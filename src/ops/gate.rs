@@ -76,6 +76,10 @@ pub(super) async fn gate(
         }
         let engine_ok = matches!(health, Health::Healthy | Health::None);
         let (http_ok, http) = match &cfg.health_url {
+            // Not reachable from here (a TLS engine's server's loopback): the engine decides.
+            Some(u) if let Some(why) = crate::http::unreachable(u) => {
+                (true, format!("{} {why}", crate::http::shown(u)))
+            }
             Some(u) => {
                 let (ok, d) = crate::http::probe_once(&client, u, cfg.probe_timeout).await;
                 (ok, format!("{} {d}", crate::http::shown(u)))
@@ -99,6 +103,7 @@ pub(super) async fn healthy_now(ctx: &Ctx, id: &ContainerId, cfg: &ServiceSettin
         return false;
     }
     match &cfg.health_url {
+        Some(u) if crate::http::unreachable(u).is_some() => true,
         Some(u) => crate::http::probe_once(&crate::http::client(), u, cfg.probe_timeout).await.0,
         None => true,
     }

@@ -54,7 +54,8 @@ async fn call(ctx: &Ctx, svc: &Service, hook: &HaltHook) -> Result<(String, Stri
     match &hook.action {
         HaltAction::Http { url, method, headers, headers_env } => {
             let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-            let mut req = crate::http::client().request(method, crate::http::route(url)).timeout(hook.timeout);
+            let to = crate::http::target(url)?;
+            let mut req = crate::http::client().request(method, to).timeout(hook.timeout);
             for (name, value) in headers {
                 req = req.header(name, value);
             }
