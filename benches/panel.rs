@@ -71,6 +71,8 @@ fn full_state(km: &Keymap) -> AppState {
         source: "default".into(),
         api_version: "1.41".into(),
         server_version: "20.10".into(),
+        cpus: None,
+        memory: None,
     };
     update(&mut s, km, Msg::Engine(EngineEvent::Connected(info)));
     update(&mut s, km, Msg::Engine(EngineEvent::Snapshot((0..30).map(container).collect())));

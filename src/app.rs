@@ -52,6 +52,9 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     let host_on = setup.stack.config.host.enabled_for(&setup.endpoint.host);
     if host_on {
         crate::observe::host::spawn(setup.stack.config.host.clone(), tx.clone(), notifier.clone());
+    } else if crate::domain::is_remote(&setup.endpoint.host) && setup.stack.config.host.enabled != Some(false) {
+        // A remote engine's machine: its node metrics, when Prometheus is configured.
+        crate::observe::node::spawn(&setup.stack, setup.stack.config.host.clone(), tx.clone(), notifier.clone());
     }
     crate::runner::spawn_history_poller(
         setup.state_dir.clone(),

@@ -228,3 +228,51 @@ fn webhook_hears_an_emergency_stop_from_the_command_line_after_retries() {
     assert!(!stdout.contains(&hook.addr) && !String::from_utf8_lossy(&out.stderr).contains(&hook.addr));
     let _ = std::fs::remove_dir_all(state);
 }
+
+#[test]
+fn a_remote_machines_host_figures_come_from_its_node_metrics_through_prometheus() {
+    // node_exporter's metrics as a stub serves them: one CPU 25 % busy (idle grows by 0.75 s
+    // per 1 s scrape), 8 GiB of memory with 2 GiB available, a 100 GiB root with 10 GiB free.
+    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let n = scrapes.clone();
+    let node = HttpStub::start(
+        move |_, _| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as f64;
+            let gib = 1024.0 * 1024.0 * 1024.0;
+            (
+                200,
+                format!(
+                    "node_cpu_seconds_total{{cpu=\"0\",mode=\"idle\"}} {}\nnode_cpu_seconds_total{{cpu=\"0\",mode=\"user\"}} {}\nnode_memory_MemTotal_bytes {}\nnode_memory_MemAvailable_bytes {}\nnode_filesystem_size_bytes{{mountpoint=\"/\"}} {}\nnode_filesystem_avail_bytes{{mountpoint=\"/\"}} {}\n",
+                    1000.0 + 0.75 * i,
+                    100.0 + 0.25 * i,
+                    8.0 * gib,
+                    2.0 * gib,
+                    100.0 * gib,
+                    10.0 * gib
+                ),
+            )
+        },
+        Duration::ZERO,
+    );
+    let prom = Prometheus::start(31473, &[("node", node.url().trim_start_matches("http://").to_owned())]);
+    wait_for("a CPU rate in Prometheus", Duration::from_secs(60), || {
+        let q = "/api/v1/query?query=count(rate(node_cpu_seconds_total%7Bmode%3D%22idle%22%7D%5B1m%5D))";
+        prom.get(q).filter(|a| a.contains("\"1\"")).map(|_| ())
+    });
+    let p = stackdeck::observe::prom::Prom {
+        client: stackdeck::http::client(),
+        url: prom.url.clone(),
+        alertmanager: None,
+        timeout: Duration::from_secs(3),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(stackdeck::observe::node::read(&p, &["/".to_owned(), "/nowhere".to_owned()]));
+    assert_eq!(s.source, "node metrics");
+    let cpu = s.cpu_percent.expect("a CPU figure");
+    assert!((10.0..40.0).contains(&cpu), "CPU {cpu}");
+    assert_eq!(s.mem_total, 8 << 30);
+    assert_eq!(s.mem_used, 6 << 30);
+    assert_eq!(s.disks.len(), 1, "{:?}", s.disks);
+    assert_eq!((s.disks[0].total, s.disks[0].free), (100 << 30, 10 << 30));
+    assert!(s.errors.iter().any(|e| e.contains("disk /nowhere") && e.contains("no node metrics")), "{:?}", s.errors);
+}

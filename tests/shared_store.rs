@@ -36,7 +36,7 @@ fn two_operators_share_one_history_one_lock_and_one_latch_and_the_stop_never_wai
     let mut pg = Postgres::start("team", 31471);
     let pw = pg.password.clone();
     let mut p = Project::new("team");
-    let port = 59231;
+    let port = 31472;
     let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}"), "--health-timeout", "5s"], &["fx-trading-bot:1"]);
     wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
     let config = cfg(&p.name, port, &pg.url());

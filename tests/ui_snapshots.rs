@@ -42,6 +42,8 @@ fn demo_state(keymap: &Keymap) -> AppState {
         source: "default".into(),
         api_version: "1.41".into(),
         server_version: "20.10.24".into(),
+        cpus: None,
+        memory: None,
     };
     let list = vec![
         c("aa", Some("trading"), "trading-bot", RunState::Running, Health::Healthy, 7200),

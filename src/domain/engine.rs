@@ -9,6 +9,10 @@ pub struct EngineInfo {
     pub source: String,
     pub api_version: String,
     pub server_version: String,
+    /// The engine's machine, as the engine reports it (`docker info`): CPUs and memory. What a
+    /// remote engine's host pane shows when no node metrics are configured.
+    pub cpus: Option<u64>,
+    pub memory: Option<u64>,
 }
 
 /// Why an engine call failed.

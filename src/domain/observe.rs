@@ -144,6 +144,8 @@ pub struct HostSample {
     pub mem_total: u64,
     pub mem_used: u64,
     pub disks: Vec<Disk>,
+    /// Where the figures come from: empty for this machine's /proc, else e.g. "node metrics".
+    pub source: String,
     /// What could not be read.
     pub errors: Vec<String>,
 }

@@ -108,7 +108,12 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
         .await
         .map_err(|_| late())?
         .map_err(|e| classify(&ep.host, &e))?;
+    // The machine's size, for a remote engine's host figures (never fatal: older engines,
+    // restricted proxies).
+    let machine = tokio::time::timeout(CALL_TIMEOUT, docker.info()).await.ok().and_then(Result::ok);
     let info = EngineInfo {
+        cpus: machine.as_ref().and_then(|m| m.ncpu).and_then(|n| u64::try_from(n).ok()),
+        memory: machine.as_ref().and_then(|m| m.mem_total).and_then(|n| u64::try_from(n).ok()),
         host: ep.host.clone(),
         source: ep.source.clone(),
         api_version: crate::logtext::inert(v.api_version.as_deref().unwrap_or("?")).into_owned(),

@@ -173,6 +173,7 @@ mod tests {
             mem_used: 50,
             disks: vec![Disk { path: "/data".into(), total: 100, free: 10 }],
             errors: vec![],
+            source: String::new(),
         };
         let mut sus = Sustain::default();
         let cfg = HostConfig { for_secs: Some(0), ..HostConfig::default() };

@@ -6,6 +6,7 @@
 
 pub mod expr;
 pub mod host;
+pub mod node;
 pub mod prom;
 pub mod rules;
 pub mod scrape;

@@ -144,6 +144,12 @@ impl Prom {
         Ok(data.alerts.into_iter().filter_map(from_prom).collect())
     }
 
+    /// The values of an instant query now (one per series).
+    pub async fn instant(&self, q: &str) -> Result<Vec<f64>, String> {
+        let d = self.api::<QueryData>("/api/v1/query", &[("query", q.to_owned())]).await?;
+        instant_values(&d)
+    }
+
     /// The value now (instant query) and the series over the window (range query).
     pub async fn panel(&self, index: usize, p: &PanelConfig, window_secs: i64, now_secs: f64) -> PanelData {
         let Some(q) = &p.query else {

@@ -174,15 +174,24 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     }
     // Host.
     lines.push(Line::from(""));
+    let engine_size = st.engine.info.as_ref().and_then(|i| match (i.cpus, i.memory) {
+        (Some(c), Some(m)) => Some(format!("{c} CPUs, {} memory", human_bytes(m))),
+        _ => None,
+    });
     match &ob.host {
-        None => lines.push(Line::from(Span::styled(
-            "Host: not read (the engine is remote, or [host] enabled = false)",
-            v.style(Slot::Dim),
-        ))),
+        None if crate::domain::is_remote(&st.engine.host) => {
+            let size = engine_size.map(|s| format!("{s} (from the engine); ")).unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!("Host: {size}usage needs Prometheus node metrics ([prometheus] url)"),
+                v.style(Slot::Dim),
+            )));
+        }
+        None => lines.push(Line::from(Span::styled("Host: not read ([host] enabled = false)", v.style(Slot::Dim)))),
         Some(h) => {
             let hc = &v.stack.config.host;
             let (cpu_max, mem_max, free_min) = (hc.cpu_max(), hc.memory_max(), hc.disk_free_min());
-            let mut spans = vec![Span::styled("Host ", v.style(Slot::Header))];
+            let from = if h.source.is_empty() { String::new() } else { format!("({}) ", h.source) };
+            let mut spans = vec![Span::styled(format!("Host {from}"), v.style(Slot::Header))];
             if let Some(c) = h.cpu_percent {
                 spans.push(Span::styled(
                     format!("CPU {}% ", fmt_value(c)),

@@ -35,6 +35,8 @@ fn info() -> EngineInfo {
         source: "default".into(),
         api_version: "1.41".into(),
         server_version: "20.10".into(),
+        cpus: None,
+        memory: None,
     }
 }
 
