@@ -18,7 +18,8 @@ baseline where engine CPU is measured) and prints medians and the stackdeck/oxke
 
 Environment: BENCH_QUICK=1 (short windows, 1 round: the CI smoke), BENCH_ROUNDS (default 3),
 BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1,
-BENCH_ONLY=exposure (section 6 alone).
+BENCH_ONLY=exposure (section 6 alone), BENCH_ONLY=ssh (section 7 alone: over ssh next to the
+local socket, see scripts/bench_ssh.py).
 """
 
 import json
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_ssh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -520,6 +523,9 @@ def main():
         print(f"stackdeck {sh(STACKDECK, '--version')}; "
               f"{sh(OXKER, '--version') if 'oxker' in tools() else 'oxker not run'}")
 
+        if os.environ.get("BENCH_ONLY") == "ssh":
+            bench_ssh.report(bench_ssh.run(sys.modules[__name__]))
+            return
         if os.environ.get("BENCH_ONLY") == "exposure":
             for holder in ("guard", "panel"):
                 ex = latch_exposure(3 if QUICK else 20, holder)
@@ -562,8 +568,11 @@ def main():
         print("\n### 6. Latch exposure: an emergency-stopped bot started by hand, engine `start` -> `die`\n")
         for holder, ex in exposure.items():
             print(f"- only the {holder} running, {len(ex)} runs: {percentiles(ex)}")
+        over_ssh = bench_ssh.run(sys.modules[__name__])
+        bench_ssh.report(over_ssh)
         with open(f"{BENCH_DIR}/last.json", "w") as out:
-            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure}, out)
+            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure, "ssh": over_ssh},
+                      out)
     finally:
         clean_containers()
         if ENGINE[0] is not None:
