@@ -236,6 +236,28 @@ fn a_tls_engine_through_a_docker_context_and_through_docker_cert_path() {
     assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "rem_bot_1"]), "false");
     let (code, out) = run(&["--context", "sdt-tls", "start", "rem/bot", "--yes", "--reason", "over"], &[]);
     assert_eq!(code, 0, "{out}");
+    // A gated deploy over TLS (the engine's health decides: no health URL).
+    eng.ok(&["tag", "bb:1", "bb:2"]);
+    let (code, out) = run(&["--context", "sdt-tls", "--local-state", "deploy", "rem/bot", "bb:2", "--yes"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.Config.Image}}", "rem_bot_1"]), "bb:2");
+    // The panel over TLS: the status line says where the engine came from.
+    let t = Tmux::start(
+        "sd-remote-tls",
+        120,
+        30,
+        &format!(
+            "DOCKER_CONFIG={} XDG_CONFIG_HOME=/nonexistent {} --config {} --state-dir {} --context sdt-tls; sleep 600",
+            docker_config.display(),
+            env!("CARGO_BIN_EXE_stackdeck"),
+            sd.config.display(),
+            sd.state.display()
+        ),
+    );
+    t.wait("the bot over TLS", |s| {
+        s.contains("bot") && s.contains("running") && s.contains(&format!("context sdt-tls · tcp://127.0.0.1:{port}"))
+    });
+    drop(t);
     // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as for the docker CLI.
     let tls_env = |dir: &str| {
         vec![("DOCKER_TLS_VERIFY", "1".to_owned()), ("DOCKER_CERT_PATH", certs.dir.join(dir).display().to_string())]
@@ -330,6 +352,22 @@ fn health_urls_on_the_servers_loopback_are_probed_through_the_ssh_connection() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let bot = v["services"].as_array().unwrap().iter().find(|s| s["service"] == "bot").unwrap().clone();
     assert_eq!(bot["probe"], "HTTP 200", "{bot}");
+    // A deploy over ssh, gated by that health URL through the same forward.
+    eng.ok(&["tag", "bb:1", "bb:2"]);
+    std::fs::write(
+        &sd.config,
+        format!(
+            "{}[services.\"rem/bot\"]\nhealth_url = \"http://127.0.0.1:31281/health\"\ngate_tries = 5\ngate_interval_secs = 1\n",
+            sshd.stack_config("ssh_config")
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = sd.run(&["--local-state", "deploy", "rem/bot", "bb:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(eng.ok(&["inspect", "-f", "{{.Config.Image}}", "rem_bot_1"]), "bb:2");
+    let h = sd.history();
+    let gate = h[0]["transcript"].as_str().unwrap_or_default();
+    assert!(gate.contains("http http://127.0.0.1:31281/health HTTP 200"), "{gate}");
     let _ = httpd.0.as_mut().map(std::process::Child::kill);
     std::fs::remove_dir_all(&www).ok();
 }
