@@ -236,6 +236,23 @@ fn a_tls_engine_through_a_docker_context_and_through_docker_cert_path() {
     assert_eq!(eng.ok(&["inspect", "-f", "{{.State.Running}}", "rem_bot_1"]), "false");
     let (code, out) = run(&["--context", "sdt-tls", "start", "rem/bot", "--yes", "--reason", "over"], &[]);
     assert_eq!(code, 0, "{out}");
+    // A context that skips verification (SkipTLSVerify), as the docker CLI makes it: no CA, a
+    // name the engine's certificate does not carry; still TLS, still the client certificate.
+    let lax = format!(
+        "host=tcp://localhost:{port},cert={},key={},skip-tls-verify=true",
+        good.join("cert.pem").display(),
+        good.join("key.pem").display()
+    );
+    let o = std::process::Command::new("docker")
+        .arg("--config")
+        .arg(&docker_config)
+        .args(["context", "create", "sdt-lax", "--docker", &lax])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, out) = run(&["--context", "sdt-lax", "status", "--json"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(TLS NOT VERIFIED)") && out.contains("\"bot\""), "{out}");
     // A gated deploy over TLS (the engine's health decides: no health URL).
     eng.ok(&["tag", "bb:1", "bb:2"]);
     let (code, out) = run(&["--context", "sdt-tls", "--local-state", "deploy", "rem/bot", "bb:2", "--yes"], &[]);

@@ -19,6 +19,9 @@ pub struct Endpoint {
     pub ssh_config: Option<PathBuf>,
     /// TLS: a directory with `ca.pem`, `cert.pem` and `key.pem`.
     pub tls: Option<PathBuf>,
+    /// A docker context with `SkipTLSVerify`: TLS without checking the engine's certificate
+    /// (the status line says so on every frame).
+    pub skip_tls_verify: bool,
 }
 
 /// The environment the resolution reads, injectable for tests.
@@ -61,11 +64,13 @@ pub fn resolve_with_context(
                 source: "--context default".into(),
                 ssh_config: None,
                 tls: None,
+                skip_tls_verify: false,
             });
         }
         let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
-        let (host, tls) = context_endpoint(dir, name)?;
-        return Ok(Endpoint { host, source: format!("--context {name}"), ssh_config: None, tls });
+        let (host, tls, skip) = context_endpoint(dir, name)?;
+        let source = shown_source(format!("--context {name}"), skip);
+        return Ok(Endpoint { host, source, ssh_config: None, tls, skip_tls_verify: skip });
     }
     resolve(flag, config_host, env)
 }
@@ -86,10 +91,22 @@ pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Resu
             .flatten()
     };
     if let Some(h) = flag {
-        return Ok(Endpoint { host: h.to_owned(), source: "--host".into(), ssh_config: None, tls: env_tls(h) });
+        return Ok(Endpoint {
+            host: h.to_owned(),
+            source: "--host".into(),
+            ssh_config: None,
+            tls: env_tls(h),
+            skip_tls_verify: false,
+        });
     }
     if let Some(h) = &env.docker_host {
-        return Ok(Endpoint { host: h.clone(), source: "DOCKER_HOST".into(), ssh_config: None, tls: env_tls(h) });
+        return Ok(Endpoint {
+            host: h.clone(),
+            source: "DOCKER_HOST".into(),
+            ssh_config: None,
+            tls: env_tls(h),
+            skip_tls_verify: false,
+        });
     }
     let context = env.docker_context.clone().map(|c| (c, "DOCKER_CONTEXT")).or_else(|| {
         let cfg = env.docker_config.as_ref()?.join("config.json");
@@ -101,26 +118,45 @@ pub fn resolve(flag: Option<&str>, config_host: Option<&str>, env: &Env) -> Resu
         && name != "default"
     {
         let dir = env.docker_config.as_ref().ok_or("no docker config dir to look up the context in")?;
-        let (host, tls) = context_endpoint(dir, &name)?;
-        return Ok(Endpoint { host, source: format!("{how} {name}"), ssh_config: None, tls });
+        let (host, tls, skip) = context_endpoint(dir, &name)?;
+        let source = shown_source(format!("{how} {name}"), skip);
+        return Ok(Endpoint { host, source, ssh_config: None, tls, skip_tls_verify: skip });
     }
     if let Some(h) = config_host {
-        return Ok(Endpoint { host: h.to_owned(), source: "config".into(), ssh_config: None, tls: None });
+        return Ok(Endpoint {
+            host: h.to_owned(),
+            source: "config".into(),
+            ssh_config: None,
+            tls: None,
+            skip_tls_verify: false,
+        });
     }
-    Ok(Endpoint { host: DEFAULT_HOST.into(), source: "default".into(), ssh_config: None, tls: None })
+    Ok(Endpoint {
+        host: DEFAULT_HOST.into(),
+        source: "default".into(),
+        ssh_config: None,
+        tls: None,
+        skip_tls_verify: false,
+    })
 }
 
 /// A context's engine address and, when it has them, its TLS files.
-fn context_endpoint(config_dir: &Path, name: &str) -> Result<(String, Option<PathBuf>), String> {
-    let digest = Sha256::digest(name.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    let host = context_host(config_dir, name, &hex)?;
-    let tls = config_dir.join("contexts").join("tls").join(&hex).join("docker");
-    let tls = tls.join("ca.pem").exists().then_some(tls);
-    Ok((host, tls))
+/// A source that says, on every frame, that the engine's certificate is not checked.
+fn shown_source(source: String, skip: bool) -> String {
+    if skip { format!("{source} (TLS NOT VERIFIED)") } else { source }
 }
 
-fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<String, String> {
+fn context_endpoint(config_dir: &Path, name: &str) -> Result<(String, Option<PathBuf>, bool), String> {
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let (host, skip) = context_host(config_dir, name, &hex)?;
+    let tls = config_dir.join("contexts").join("tls").join(&hex).join("docker");
+    // Without verification a context may carry only a client certificate (no CA).
+    let tls = (tls.join("ca.pem").exists() || (skip && tls.join("cert.pem").exists())).then_some(tls);
+    Ok((host, tls, skip))
+}
+
+fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<(String, bool), String> {
     let meta = config_dir.join("contexts").join("meta").join(hex).join("meta.json");
     let text = std::fs::read_to_string(&meta)
         .map_err(|e| format!("docker context '{name}': cannot read {}: {e}", meta.display()))?;
@@ -131,14 +167,8 @@ fn context_host(config_dir: &Path, name: &str, hex: &str) -> Result<String, Stri
         .and_then(|h| h.as_str())
         .map(str::to_owned)
         .ok_or_else(|| format!("docker context '{name}' has no docker endpoint in {}", meta.display()))?;
-    // An engine whose certificate is not checked could be anybody's: the operator would
-    // emergency-stop (or deploy to) whoever answers. stackdeck always verifies.
-    if v.pointer("/Endpoints/docker/SkipTLSVerify").and_then(serde_json::Value::as_bool) == Some(true) {
-        return Err(format!(
-            "docker context '{name}' skips TLS verification (SkipTLSVerify): stackdeck always verifies the engine's certificate; give the context the engine's CA: docker context update {name} --docker \"host={host},ca=/path/to/ca.pem,cert=/path/to/cert.pem,key=/path/to/key.pem\""
-        ));
-    }
-    Ok(host)
+    let skip = v.pointer("/Endpoints/docker/SkipTLSVerify").and_then(serde_json::Value::as_bool) == Some(true);
+    Ok((host, skip))
 }
 
 #[cfg(test)]
@@ -164,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn a_context_that_skips_tls_verification_is_refused_with_the_fix() {
+    fn a_context_that_skips_tls_verification_says_so() {
         let dir = std::env::temp_dir().join(format!("sd-ctx-skip-{}", std::process::id()));
         let name = "lax";
         let hex: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -176,8 +206,9 @@ mod tests {
         )
         .unwrap();
         let env = Env { docker_config: Some(dir.clone()), ..Env::default() };
-        let e = resolve_with_context(Some("lax"), None, None, &env).unwrap_err();
-        assert!(e.contains("skips TLS verification") && e.contains("docker context update lax"), "{e}");
+        let ep = resolve_with_context(Some("lax"), None, None, &env).unwrap();
+        assert!(ep.skip_tls_verify);
+        assert_eq!(ep.source, "--context lax (TLS NOT VERIFIED)");
         std::fs::remove_dir_all(dir).ok();
     }
 

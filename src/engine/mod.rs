@@ -13,6 +13,7 @@ mod logs;
 pub mod ssh;
 mod stats;
 mod supervisor;
+mod unverified;
 
 pub use containers::ContainerBackend;
 pub use endpoint::Endpoint;
@@ -82,6 +83,13 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
         (ep.host.clone(), false)
     };
     let docker = match &ep.tls {
+        // A context with SkipTLSVerify: TLS, the client certificate if any, no check of the
+        // engine's certificate (the status line says so).
+        _ if ep.skip_tls_verify && !ssh => {
+            let d = unverified::connect(&addr, ep.tls.as_deref(), CALL_TIMEOUT.as_secs().max(120))
+                .map_err(|e| EngineError::Unreachable(format!("{}: {e}", ep.host)))?;
+            Ok(d)
+        }
         // A context's (or DOCKER_CERT_PATH's) client certificate and CA.
         Some(dir) if !ssh => Docker::connect_with_ssl(
             &addr,
