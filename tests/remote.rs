@@ -388,3 +388,58 @@ fn health_urls_on_the_servers_loopback_are_probed_through_the_ssh_connection() {
     let _ = httpd.0.as_mut().map(std::process::Child::kill);
     std::fs::remove_dir_all(&www).ok();
 }
+
+#[test]
+fn a_tls_engine_on_another_address_says_its_loopback_urls_are_not_reachable_from_here() {
+    require_engine();
+    // This machine's own 127.0.0.1:31282 answers 200: a probe of it would lie about the server.
+    let www = std::env::temp_dir().join(format!("sd-www-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "ok\n").unwrap();
+    let mut httpd = common::KillOnDrop(Some(
+        std::process::Command::new("busybox")
+            .args(["httpd", "-f", "-p", "127.0.0.1:31282", "-h"])
+            .arg(&www)
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the local httpd", Duration::from_secs(10), || common::http_get("127.0.0.1:31282", "/health"));
+    let _ns = Netns::new(9);
+    let certs = common::Certs::make("far");
+    let mut eng = PrivateEngine::new("rw");
+    let port = 31378;
+    eng.start_with(&certs.dockerd_args_at("10.231.9.1", port));
+    bot(&eng);
+    eng.ok(&["tag", "bb:1", "bb:2"]);
+    let sd = Sd::new(
+        "remotefar",
+        "[services.\"rem/bot\"]\nhealth_url = \"http://127.0.0.1:31282/health\"\ngate_tries = 3\ngate_interval_secs = 1\n",
+    );
+    let run = |args: &[&str]| {
+        let o = sd
+            .cmd(args)
+            .env_remove("DOCKER_HOST")
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", certs.dir.join("good"))
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let host = format!("tcp://10.231.9.1:{port}");
+    let (code, out) = run(&["--host", &host, "status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let bot = v["services"].as_array().unwrap().iter().find(|s| s["service"] == "bot").unwrap().clone();
+    assert!(bot["probe"].as_str().unwrap_or_default().starts_with("not reachable from here"), "{bot}");
+    assert_ne!(bot["health"], "unhealthy", "the engine's health counts: {bot}");
+    // The gate: the engine decides, and the transcript says why the URL was not asked.
+    let (code, out) = run(&["--host", &host, "--local-state", "deploy", "rem/bot", "bb:2", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = run(&["--host", &host, "history", "--json"]);
+    assert!(out.contains("not reachable from here"), "{out}");
+    let _ = httpd.0.as_mut().map(std::process::Child::kill);
+    std::fs::remove_dir_all(&www).ok();
+}

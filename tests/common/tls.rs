@@ -77,7 +77,9 @@ impl Certs {
                 ],
             );
         };
-        leaf("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+        // 10.231.9.1: a veth address of a test's network namespace pair (an engine on this machine
+        // that is not on its loopback, as a server's would be).
+        leaf("server", "ca", "subjectAltName=IP:127.0.0.1,IP:10.231.9.1\nextendedKeyUsage=serverAuth\n");
         leaf("client", "ca", "extendedKeyUsage=clientAuth\n");
         leaf("stranger", "otherca", "extendedKeyUsage=clientAuth\n");
         for (sub, ca, who) in
@@ -94,10 +96,14 @@ impl Certs {
 
     /// dockerd arguments for a TLS listener on 127.0.0.1:`port` that verifies clients.
     pub fn dockerd_args(&self, port: u16) -> Vec<String> {
+        self.dockerd_args_at("127.0.0.1", port)
+    }
+
+    pub fn dockerd_args_at(&self, addr: &str, port: u16) -> Vec<String> {
         let p = |f: &str| self.dir.join(f).display().to_string();
         vec![
             "-H".into(),
-            format!("tcp://127.0.0.1:{port}"),
+            format!("tcp://{addr}:{port}"),
             "--tlsverify".into(),
             "--tlscacert".into(),
             p("ca.pem"),
