@@ -75,6 +75,27 @@ fn status_stop_and_start_through_ssh_with_a_port() {
     assert!(err.contains("the engine is remote") && err.contains("--local-state"), "{err}");
     let (_, out, err) = sd.run(&["--local-state", "deploy", "rem/bot", "bb:1", "--yes"]);
     assert!(!err.contains("the engine is remote"), "--local-state lets it through: {out}{err}");
+    // The same engine through a docker context made by the docker CLI (DOCKER_CONTEXT, as the
+    // CLI reads it), and the status line's origin.
+    let docker_config = sshd.dir.join("docker-config");
+    let o = std::process::Command::new("docker")
+        .arg("--config")
+        .arg(&docker_config)
+        .args(["context", "create", "sdt-ssh", "--docker", &format!("host={}", sshd.url(&socket(&eng)))])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    sd.host = None;
+    let o = sd
+        .cmd(&["status", "--json"])
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_CONFIG", &docker_config)
+        .env("DOCKER_CONTEXT", "sdt-ssh")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("\"source\": \"DOCKER_CONTEXT sdt-ssh\"") && out.contains("\"bot\""), "{out}");
     // Every command's ssh ended with it.
     wait_for("no ssh left behind", Duration::from_secs(15), || (tunnels_to(&sshd) == 0).then_some(()));
 }
