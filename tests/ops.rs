@@ -660,3 +660,69 @@ fn the_emergency_stop_works_with_its_state_dir_on_a_full_disk() {
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
     assert!(out.contains("NOT RECORDED") && out.contains("Read-only file system"), "{out}");
 }
+
+#[test]
+fn a_crash_inside_the_monitor_window_and_a_failing_smoke_check_roll_back() {
+    require_engine();
+    let mut p = Project::new("monitor");
+    let port = 31474;
+    let bot = p.run(
+        "bot",
+        &["-e", &format!("SIM_PORT={port}"), "--restart", "unless-stopped", "--health-timeout", "5s"],
+        &["fx-trading-bot:1"],
+    );
+    wait_for("bot healthy", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+    let svc = format!("{}/bot", p.name);
+    let base = gate_cfg(&p.name, port);
+
+    // Healthy at the gate, then "panics" 1-2 s into a 20 s monitor window.
+    let sd = Sd::new("monitor", &format!("{base}monitor_secs = 20\n"));
+    let deploy = KillOnDrop(Some(
+        sd.cmd(&["deploy", &svc, "fx-trading-bot:2", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the monitor window", Duration::from_secs(60), || {
+        sd.history()
+            .first()
+            .filter(|r| r["transcript"].as_str().unwrap_or_default().contains("monitor window"))
+            .map(|_| ())
+    });
+    assert_eq!(image_of(&bot), "fx-trading-bot:2");
+    docker_ok(&["exec", &bot, "touch", "/run/sim/crash"]);
+    let o = deploy.wait_with_output();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image_of(&bot), "fx-trading-bot:1", "rolled back");
+    let last = &sd.history()[0];
+    assert_eq!(last["outcome"], "rolled_back");
+    let t = last["transcript"].as_str().unwrap();
+    assert!(t.contains("into the 20 s monitor window"), "{t}");
+    wait_for("healthy again", Duration::from_secs(60), || (health_of(&bot) == "healthy").then_some(()));
+
+    // A smoke check in the new container passes, one on the host fails: rolled back, with
+    // the evidence in the transcript.
+    let sd = Sd::new(
+        "smoke",
+        &format!(
+            "{base}smoke = [\"echo checking; exit 3\"]\nsmoke_exec = [[\"sh\", \"-c\", \"grep VERSION=1.5.0 /run/sim/env\"]]\nsmoke_timeout_secs = 10\n"
+        ),
+    );
+    let (code, out, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2", "--yes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(image_of(&bot), "fx-trading-bot:1");
+    let t = sd.history()[0]["transcript"].as_str().unwrap().to_owned();
+    assert!(
+        t.contains("smoke 1 (on the host: echo checking; exit 3): FAILED") && t.contains("exit code 3: checking"),
+        "{t}"
+    );
+    assert!(!t.contains("smoke 2"), "the checks stop at the first failure: {t}");
+    // The in-container check alone passes, and the deploy with it.
+    let sd =
+        Sd::new("smoke-ok", &format!("{base}smoke_exec = [[\"sh\", \"-c\", \"grep VERSION=1.5.0 /run/sim/env\"]]\n"));
+    let (code, out, err) = sd.run(&["deploy", &svc, "fx-trading-bot:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let t = sd.history()[0]["transcript"].as_str().unwrap().to_owned();
+    assert!(t.contains("smoke 1 (in the container: sh -c grep VERSION=1.5.0 /run/sim/env): passed"), "{t}");
+}

@@ -132,6 +132,11 @@ pub(super) fn check(file: &str, text: &str, c: &StackConfig) -> Result<(), Confi
         k.int(&sec, "stop_grace_secs", s.stop_grace_secs.map(u64::from), 0, 3_600, " seconds")?;
         k.int(&sec, "gate_tries", s.gate_tries.map(u64::from), 1, 1_000, " tries")?;
         k.int(&sec, "gate_interval_secs", s.gate_interval_secs, 1, 3_600, " seconds")?;
+        k.int(&sec, "monitor_secs", s.monitor_secs, 0, 3_600, " seconds")?;
+        k.int(&sec, "smoke_timeout_secs", s.smoke_timeout_secs, 1, 3_600, " seconds")?;
+        if s.smoke.iter().any(|l| l.trim().is_empty()) || s.smoke_exec.iter().any(Vec::is_empty) {
+            return Err(k.err(&sec, "smoke", "has an empty command".into(), "remove it, or name the command".into()));
+        }
         k.int(&sec, "halt_timeout_secs", s.halt_timeout_secs, 1, 30, " seconds")?;
     }
     let logs = Section::Table("logs");

@@ -183,6 +183,17 @@ pub struct ServiceConfig {
     /// Health gate for deploys: tries (default 10) x interval (default 5 s).
     pub gate_tries: Option<u32>,
     pub gate_interval_secs: Option<u64>,
+    /// After the gate passes: watch the new instance this long; a restart, exit or unhealthy
+    /// turn inside the window fails the deploy (default 0: no window).
+    pub monitor_secs: Option<u64>,
+    /// Smoke checks after the window, in order: shell lines run on this machine (`sh -c`).
+    #[serde(default)]
+    pub smoke: Vec<String>,
+    /// Smoke checks run inside the new container (argv lists), after `smoke`.
+    #[serde(default)]
+    pub smoke_exec: Vec<Vec<String>>,
+    /// Timeout of each smoke check in seconds (default 30).
+    pub smoke_timeout_secs: Option<u64>,
     /// Halt hook, run before the stop signal of an emergency stop: an HTTP request to this URL
     /// (the bot cancels its resting orders and says what it did)...
     pub halt_url: Option<Spanned<String>>,

@@ -214,8 +214,22 @@ pub struct ServiceSettings {
     pub stop_grace: Option<u32>,
     pub gate_tries: u32,
     pub gate_interval: Duration,
+    /// The monitor window after the gate (zero: none).
+    pub monitor: Duration,
+    /// Smoke checks after the window, in order.
+    pub smoke: Vec<Smoke>,
+    pub smoke_timeout: Duration,
     /// What runs before the stop signal of an emergency stop, if anything.
     pub halt: Option<HaltHook>,
+}
+
+/// A smoke check after a deploy's gate and monitor window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Smoke {
+    /// A shell line run on this machine (`sh -c`).
+    Host(String),
+    /// A command run in the new container.
+    Exec(Vec<String>),
 }
 
 /// A halt hook: how the service is told to stand down before it is stopped.
@@ -247,6 +261,14 @@ impl ServiceSettings {
             stop_grace: c.stop_grace_secs,
             gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES),
             gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS)),
+            monitor: Duration::from_secs(c.monitor_secs.unwrap_or(0)),
+            smoke: c
+                .smoke
+                .iter()
+                .map(|l| Smoke::Host(l.clone()))
+                .chain(c.smoke_exec.iter().map(|a| Smoke::Exec(a.clone())))
+                .collect(),
+            smoke_timeout: Duration::from_secs(c.smoke_timeout_secs.unwrap_or(30)),
             halt: halt_hook(c),
         }
     }

@@ -10,6 +10,7 @@ pub mod backup;
 mod deploy;
 mod gate;
 mod halt;
+mod monitor;
 mod recover;
 mod start;
 mod stop;
