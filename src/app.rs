@@ -173,6 +173,13 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                     Effect::CancelOp { id } => runner.cancel(id),
                     Effect::LoadTags { target, image } => runner.load_tags(target, image),
                     Effect::SummarizeEnvironments => crate::envs::spawn(&setup.environments, &tx),
+                    Effect::Inspect { container } => {
+                        let (ep, tx, m) = (setup.endpoint.clone(), tx.clone(), setup.stack.masker.clone());
+                        tokio::spawn(async move {
+                            let r = engine::inspect::inspect(&ep, &container, &m).await;
+                            let _ = tx.send(Msg::Inspected(r)).await;
+                        });
+                    }
                     Effect::SetWindow(w) => {
                         if let Some(wt) = &window_tx {
                             let _ = wt.send(w);

@@ -44,6 +44,8 @@ pub enum Msg {
     },
     /// One environment's summary, for the picker.
     Environment(EnvSummary),
+    /// The inspect view's container, or why it could not be read.
+    Inspected(Result<crate::domain::Inspected, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,4 +123,6 @@ pub enum Effect {
     SetWindow(Window),
     /// Read every environment's summary (the picker is open).
     SummarizeEnvironments,
+    /// Inspect one container for the inspect view.
+    Inspect { container: ContainerId },
 }

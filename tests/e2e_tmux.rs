@@ -346,3 +346,33 @@ fn assert_no_half_deploy(project: &str, name: &str) {
     assert_eq!(names.lines().collect::<Vec<_>>(), vec![name], "a parked or extra container is left");
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", name]), "true");
 }
+
+#[test]
+fn the_inspect_view_hides_secret_environment_values() {
+    require_engine();
+    let mut p = Project::new("inspect");
+    p.run(
+        "api",
+        &[
+            "-e",
+            "API_TOKEN=supersecret-123",
+            "-e",
+            "PLAIN_SETTING=visible-value",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "2s",
+        ],
+        &["bb:1", "sleep", "600"],
+    );
+    let t = Tmux::start("sd-inspect", 120, 40, &panel_cmd(&p.name, "--read-only"));
+    t.wait("the service", |s| s.contains("api") && s.contains("running"));
+    t.keys(&["i"]);
+    let s = t.wait("the inspect view", |s| {
+        s.contains("API_TOKEN=•••••• (hidden)") && s.contains("PLAIN_SETTING=visible-value")
+    });
+    assert!(!s.contains("supersecret"), "{s}");
+    assert!(s.contains("restart policy") && s.contains("test CMD-SHELL true"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("closed", |s| !s.contains("PLAIN_SETTING"));
+}

@@ -114,6 +114,7 @@ actions! {
     Deploy = "deploy", "deploy an image to the selected service", [Services];
     Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
     Recover = "recover", "after an interrupted deploy: put the previous container back", [Services];
+    Inspect = "inspect", "inspect the selected container (env masked, mounts, ports, health)", [Services];
     Confirm = "confirm", "go ahead", [Confirm];
     Deny = "deny", "do nothing", [Confirm];
     PickerNext = "picker_next", "next image", [Picker];

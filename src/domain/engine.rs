@@ -15,6 +15,13 @@ pub struct EngineInfo {
     pub memory: Option<u64>,
 }
 
+/// One container as the inspect view shows it: sections of lines, every text inert and masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    pub container: String,
+    pub sections: Vec<(String, Vec<String>)>,
+}
+
 /// Why an engine call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineError {

@@ -15,7 +15,7 @@ mod pane;
 mod service;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
-pub use engine::{EngineError, EngineInfo, is_remote};
+pub use engine::{EngineError, EngineInfo, Inspected, is_remote};
 pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};

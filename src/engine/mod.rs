@@ -9,6 +9,7 @@ mod containers;
 mod convert;
 pub mod endpoint;
 mod images;
+pub mod inspect;
 mod logs;
 pub mod ssh;
 mod stats;

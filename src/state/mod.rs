@@ -62,6 +62,8 @@ pub enum Popup {
     Reason { target: String, input: String },
     /// Every environment's summary; choose one to switch to.
     Environments { selected: usize },
+    /// The selected container inspected (`None` while it is read), scrolled by `scroll` lines.
+    Inspect { scroll: usize, view: Option<Result<crate::domain::Inspected, String>> },
 }
 
 /// The emergency stop's targets and the kill-switch config's problems (see

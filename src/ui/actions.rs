@@ -102,6 +102,7 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
         Some(Popup::Reason { target, input }) => reason(f, area, v, target, input),
         Some(Popup::Environments { selected }) => super::environments::draw(f, area, v, *selected),
+        Some(Popup::Inspect { scroll, view }) => super::inspect::draw(f, area, v, *scroll, view.as_ref()),
     }
 }
 

@@ -8,6 +8,7 @@ mod charts;
 mod environments;
 mod help;
 mod history;
+mod inspect;
 mod logs;
 mod metrics;
 mod services;

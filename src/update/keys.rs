@@ -80,6 +80,16 @@ fn services_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> b
             focus(state, Pane::Logs, fx);
             return true;
         }
+        Action::Inspect => {
+            match state.services.selected().map(|c| c.id.clone()) {
+                Some(container) => {
+                    state.ui.popup = Some(crate::state::Popup::Inspect { scroll: 0, view: None });
+                    fx.push(Effect::Inspect { container });
+                }
+                None => state.ui.notice = Some("select a container first".into()),
+            }
+            return true;
+        }
         _ => return false,
     }
     sync_log_target(state, fx);

@@ -61,6 +61,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Signal(_) => state.quit = true,
         Msg::Environment(s) => environments::summary(state, s),
+        Msg::Inspected(r) => {
+            if let Some(Popup::Inspect { view, .. }) = &mut state.ui.popup {
+                *view = Some(r);
+                state.dirty = true;
+            }
+        }
         Msg::Probe(p) => {
             let new = Probe { ok: p.ok, detail: p.detail };
             if state.services.probes.get(&p.key) != Some(&new) {

@@ -42,6 +42,16 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
     }
     match state.ui.popup.take() {
         None => false,
+        Some(Popup::Inspect { mut scroll, view }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerNext) => scroll += 1,
+                Some(Action::PickerPrev) => scroll = scroll.saturating_sub(1),
+                Some(Action::PickerCancel | Action::PickerAccept) => return true,
+                _ => {}
+            }
+            state.ui.popup = Some(Popup::Inspect { scroll, view });
+            true
+        }
         Some(Popup::Environments { selected }) => {
             super::environments::on_key(state, keymap, k, selected);
             true
