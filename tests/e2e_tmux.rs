@@ -376,3 +376,28 @@ fn the_inspect_view_hides_secret_environment_values() {
     t.keys(&["Escape"]);
     t.wait("closed", |s| !s.contains("PLAIN_SETTING"));
 }
+
+#[test]
+fn after_a_deploy_the_logs_pane_keeps_the_previous_containers_last_lines() {
+    require_engine();
+    let mut p = Project::new("carry");
+    let port = 31475;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}"), "--health-timeout", "5s"], &["fx-trading-bot:1"]);
+    wait_for("bot healthy", Duration::from_secs(60), || (common::health_of(&bot) == "healthy").then_some(()));
+    let t = Tmux::start("sd-carry", 120, 40, &panel_cmd(&p.name, ""));
+    t.wait("the bot", |s| s.contains("bot") && s.contains("healthy"));
+    t.keys(&["Enter"]);
+    t.wait("its logs", |s| s.contains("Logs sdt-carry") && s.contains("trading_bot::"));
+    let sd = common::Sd::new(
+        "carry",
+        &format!(
+            "[services.\"{}/bot\"]\nhealth_url = \"http://127.0.0.1:{port}/health\"\ngate_tries = 20\ngate_interval_secs = 1\n",
+            p.name
+        ),
+    );
+    let (code, out, err) = sd.run(&["deploy", &format!("{}/bot", p.name), "fx-trading-bot:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    t.wait("the old lines above the new", |s| {
+        s.contains("of this service ended: its last lines are above") && s.contains("1.5.0")
+    });
+}

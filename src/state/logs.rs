@@ -19,6 +19,8 @@ pub enum StreamState {
 #[derive(Debug)]
 pub struct LogView {
     pub container: Option<ContainerId>,
+    /// The service of `container` (a replacement of the same service keeps the old lines).
+    pub service: Option<crate::domain::ServiceKey>,
     /// Which follow request the current lines belong to.
     pub generation: u64,
     lines: VecDeque<LogLine>,
@@ -43,6 +45,7 @@ impl LogView {
     pub fn new(cap: usize) -> Self {
         LogView {
             container: None,
+            service: None,
             generation: 0,
             lines: VecDeque::new(),
             first_seq: 0,
@@ -61,10 +64,21 @@ impl LogView {
 
     /// Start showing another container (clears the buffer, keeps view settings).
     pub fn retarget(&mut self, id: Option<ContainerId>) -> u64 {
+        self.carry_over(id, 0, None)
+    }
+
+    /// Start showing the container that replaced the one shown (a deploy, a recreation):
+    /// its last `keep` lines stay, under a marker that says they are the previous container's,
+    /// so the operator still sees why it went.
+    pub fn carry_over(&mut self, id: Option<ContainerId>, keep: usize, marker: Option<String>) -> u64 {
         self.container = id;
         self.generation += 1;
-        self.first_seq += self.lines.len() as u64;
-        self.lines.clear();
+        let drop = self.lines.len().saturating_sub(keep);
+        self.first_seq += drop as u64;
+        self.lines.drain(..drop);
+        if let Some(m) = marker.filter(|_| !self.lines.is_empty()) {
+            self.push([LogLine::marker(m)]);
+        }
         self.anchor = None;
         self.current_match = None;
         self.skipped_total = 0;

@@ -25,6 +25,9 @@ pub struct ServicesState {
     pub hidden: Vec<ServiceKey>,
     rows: Vec<Row>,
     pub selected: Option<ContainerId>,
+    /// The service of the selection: when its container is replaced (a deploy), the selection
+    /// moves to the new one instead of jumping to the top.
+    selected_key: Option<ServiceKey>,
     /// True once the first snapshot arrived (before it, "loading" instead of "no containers").
     pub loaded: bool,
     /// Emergency-stopped services: one whose container is gone keeps a row of its own.
@@ -140,9 +143,12 @@ impl ServicesState {
         self.rows = rows;
         let still_there = self.selected.as_ref().is_some_and(|s| self.rows.contains(&Row::Container(s.clone())));
         if !still_there {
+            let same =
+                self.selected_key.as_ref().and_then(|k| self.ordered().find(|c| &c.key == k).map(|c| c.id.clone()));
             let first = self.ordered().next().map(|c| c.id.clone());
-            self.selected = first;
+            self.selected = same.or(first);
         }
+        self.selected_key = self.selected.as_ref().and_then(|id| self.containers.get(id)).map(|c| c.key.clone());
     }
 
     /// Move the selection by `delta` containers (clamped).

@@ -297,6 +297,9 @@ fn hold_latches(state: &mut AppState, fx: &mut Vec<Effect>) {
 
 /// The log view shows the selected container while the Logs pane is on screen, and nothing
 /// (no stream) otherwise.
+/// Lines of a replaced container kept above its successor's.
+const KEPT_LINES: usize = 50;
+
 pub(super) fn sync_log_target(state: &mut AppState, fx: &mut Vec<Effect>) {
     let want = if state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected) {
         // A removed container's row has no logs to follow.
@@ -307,7 +310,22 @@ pub(super) fn sync_log_target(state: &mut AppState, fx: &mut Vec<Effect>) {
     if want == state.logs.container {
         return;
     }
-    let generation = state.logs.retarget(want.clone());
+    // The same service's new container (a deploy replaced it): keep the last lines of the old.
+    let key_of = |id: &Option<crate::domain::ContainerId>| {
+        id.as_ref().and_then(|i| state.services.containers.get(i)).map(|c| c.key.clone())
+    };
+    let same_service = want.is_some() && state.logs.service.is_some() && key_of(&want) == state.logs.service;
+    let generation = if same_service {
+        let old = state.logs.container.as_ref().map(|c| crate::domain::short_image_id(&c.0)).unwrap_or_default();
+        state.logs.carry_over(
+            want.clone(),
+            KEPT_LINES,
+            Some(format!("··· the previous container ({old}) of this service ended: its last lines are above ···")),
+        )
+    } else {
+        state.logs.retarget(want.clone())
+    };
+    state.logs.service = key_of(&want);
     match want {
         Some(container) => fx.push(Effect::FollowLogs { container, generation, tail: state.tail, since: None }),
         None => fx.push(Effect::StopLogs),

@@ -341,3 +341,35 @@ fn ticks_sample_availability_per_service() {
     assert_eq!(a.share(&ServiceKey::new(Some("p"), "bot"), 300, now).unwrap().percent, 100.0);
     assert_eq!(a.share(&ServiceKey::new(Some("p"), "db"), 300, now).unwrap().percent, 0.0);
 }
+
+#[test]
+fn a_replaced_containers_last_lines_stay_above_its_successors_logs() {
+    let (mut s, km, _) = connected_with(demo());
+    // The api-server ("a") is selected and its logs are shown.
+    let lines: Vec<LogLine> = (0..80).map(|i| LogLine::marker(format!("old line {i}"))).collect();
+    let b = LogBatch { generation: 1, container: ContainerId("a".into()), lines, skipped: 0, ended: None };
+    update(&mut s, &km, Msg::Engine(EngineEvent::Logs(b)));
+    assert_eq!(s.logs.len(), 80);
+    // A deploy: the new container of the same service appears, the old one goes.
+    update(
+        &mut s,
+        &km,
+        Msg::Engine(EngineEvent::Upsert(container(
+            "a2",
+            Some("trading"),
+            "api-server",
+            RunState::Running,
+            Health::Healthy,
+        ))),
+    );
+    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Removed(ContainerId("a".into()))));
+    assert_eq!(s.services.selected, Some(ContainerId("a2".into())), "the selection follows the service");
+    assert!(fx.iter().any(|e| matches!(e, Effect::FollowLogs { container, .. } if container.0 == "a2")), "{fx:?}");
+    let kept: Vec<String> = s.logs.window(100).iter().map(|(_, l)| l.text.clone()).collect();
+    assert_eq!(kept.len(), 51, "the last 50 lines and the marker: {kept:?}");
+    assert_eq!(kept[0], "old line 30");
+    assert!(kept[50].contains("previous container") && kept[50].contains("ended"), "{}", kept[50]);
+    // Another service: a fresh view.
+    update(&mut s, &km, key('j'));
+    assert!(s.logs.is_empty());
+}
