@@ -81,8 +81,9 @@ pub(super) async fn gate(
                 (true, format!("{} {why}", crate::http::shown(u)))
             }
             Some(u) => {
+                let t0 = std::time::Instant::now();
                 let (ok, d) = crate::http::probe_once(&client, u, cfg.probe_timeout).await;
-                (ok, format!("{} {d}", crate::http::shown(u)))
+                (ok, format!("{} {d} in {} ms", crate::http::shown(u), t0.elapsed().as_millis()))
             }
             None => (true, "no health URL configured".into()),
         };
