@@ -111,6 +111,24 @@ pub fn alerts(cfg: &HostConfig, s: &HostSample, now: jiff::Timestamp, sus: &mut 
     out
 }
 
+/// Check one sample against the thresholds, announce the alerts that changed, and send both to
+/// the panel (this machine's /proc and a remote machine's node metrics alike). `false` when the
+/// panel is gone.
+pub(super) async fn report(
+    cfg: &HostConfig,
+    sample: HostSample,
+    sus: &mut Sustain,
+    tracker: &mut super::rules::AlertTracker,
+    notifier: &Notifier,
+    tx: &mpsc::Sender<Msg>,
+) -> bool {
+    let alerts = alerts(cfg, &sample, jiff::Timestamp::now(), sus);
+    for change in tracker.update(&alerts) {
+        notifier.send_shared(change.text());
+    }
+    tx.send(Msg::Host(HostReport { sample, alerts })).await.is_ok()
+}
+
 /// Default paths: the root file system and the engine's default data root, when present.
 pub fn default_paths() -> Vec<String> {
     let mut p = vec!["/".to_owned()];
@@ -145,11 +163,7 @@ pub fn spawn(cfg: HostConfig, tx: mpsc::Sender<Msg>, notifier: Notifier) {
                 }
                 last_errors.clone_from(&sample.errors);
             }
-            let alerts = alerts(&cfg, &sample, jiff::Timestamp::now(), &mut sus);
-            for change in tracker.update(&alerts) {
-                notifier.send_shared(change.text());
-            }
-            if tx.send(Msg::Host(HostReport { sample, alerts })).await.is_err() {
+            if !report(&cfg, sample, &mut sus, &mut tracker, &notifier, &tx).await {
                 return;
             }
         }

@@ -2,12 +2,12 @@
 //! CPU, memory and the watched file systems, checked against the same thresholds as a local
 //! host. /proc is this machine's, so it is never read for a remote engine.
 
-use super::host::alerts;
+use super::host::report;
 use super::prom::Prom;
 use super::rules::{AlertTracker, Sustain};
 use crate::config::Stack;
 use crate::config::observe::HostConfig;
-use crate::domain::{Disk, HostReport, HostSample};
+use crate::domain::{Disk, HostSample};
 use crate::msg::Msg;
 use crate::notify::Notifier;
 use std::time::Duration;
@@ -75,11 +75,7 @@ pub fn spawn(stack: &Stack, cfg: HostConfig, tx: mpsc::Sender<Msg>, notifier: No
         loop {
             tick.tick().await;
             let sample = read(&prom, &paths).await;
-            let alerts = alerts(&cfg, &sample, jiff::Timestamp::now(), &mut sus);
-            for change in tracker.update(&alerts) {
-                notifier.send_shared(change.text());
-            }
-            if tx.send(Msg::Host(HostReport { sample, alerts })).await.is_err() {
+            if !report(&cfg, sample, &mut sus, &mut tracker, &notifier, &tx).await {
                 return;
             }
         }

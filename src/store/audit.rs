@@ -28,7 +28,11 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit is append-only: rows are never changed'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit is append-only: rows are never removed'); END;
-CREATE VIEW IF NOT EXISTS ops AS
+"#;
+
+/// One row per operation, as the rest of stackdeck reads it (the same for SQLite and
+/// PostgreSQL; each creates it with its own words).
+pub const OPS_VIEW: &str = r#"
   WITH fin AS (SELECT op, MAX(seq) AS seq FROM audit WHERE kind = 'finish' GROUP BY op)
   SELECT b.op AS id, b.action, b.service, b.from_image, b.from_image_id,
     COALESCE(f.to_image, b.to_image) AS to_image, COALESCE(f.to_image_id, b.to_image_id) AS to_image_id,

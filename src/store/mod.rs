@@ -127,7 +127,8 @@ impl Store {
         if legacy {
             conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
         }
-        conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        let audit_schema = format!("{}CREATE VIEW IF NOT EXISTS ops AS {}", audit::SCHEMA, audit::OPS_VIEW);
+        conn.execute_batch(&audit_schema).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
         audit::add_later_columns(&conn).map_err(named)?;
         let mut store = Store {
             db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },

@@ -79,15 +79,6 @@ CREATE OR REPLACE TRIGGER kill_switch_bump AFTER INSERT OR UPDATE OR DELETE ON k
   FOR EACH STATEMENT EXECUTE FUNCTION stackdeck_bump();
 CREATE OR REPLACE TRIGGER latched_instance_bump AFTER INSERT OR UPDATE OR DELETE ON latched_instance
   FOR EACH STATEMENT EXECUTE FUNCTION stackdeck_bump();
-CREATE OR REPLACE VIEW ops AS
-  WITH fin AS (SELECT op, MAX(seq) AS seq FROM audit WHERE kind = 'finish' GROUP BY op)
-  SELECT b.op AS id, b.action, b.service, b.from_image, b.from_image_id,
-    COALESCE(f.to_image, b.to_image) AS to_image, COALESCE(f.to_image_id, b.to_image_id) AS to_image_id,
-    COALESCE(b.actor, b."user", '?') AS actor, b.host, b.pid, b.at AS started_at, f.at AS finished_at,
-    COALESCE(f.outcome, 'running') AS outcome, COALESCE(f.reason, b.reason) AS reason,
-    b.container, COALESCE(f.digest, b.digest) AS digest, f.phases, b.via, b.ssh, b.endpoint
-  FROM audit b LEFT JOIN fin ON fin.op = b.op LEFT JOIN audit f ON f.seq = fin.seq
-  WHERE b.kind = 'begin';
 "#;
 
 impl Pg {
@@ -171,7 +162,7 @@ impl Pg {
             }
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_KEY])?;
-            tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(&format!("{SCHEMA}CREATE OR REPLACE VIEW ops AS {}", super::audit::OPS_VIEW))?;
             tx.commit()
         })
     }
