@@ -45,7 +45,9 @@ BENCH_DIR = "/tmp/sdbench"
 SOCK = f"unix://{BENCH_DIR}/d.sock"
 ENV = dict(os.environ, DOCKER_HOST=SOCK, XDG_CONFIG_HOME=f"{BENCH_DIR}/cfg", XDG_DATA_HOME=f"{BENCH_DIR}/state",
            TERM="xterm-256color")
-STACKDECK = os.path.join(ROOT, "target/release/stackdeck")
+# BENCH_BIN: the CI smoke points this at the debug build the tests already made (no second
+# whole-tree compile); measurements use the release build.
+STACKDECK = os.environ.get("BENCH_BIN") or os.path.join(ROOT, "target/release/stackdeck")
 OXKER = shutil.which("oxker") or os.path.expanduser("~/.cargo/bin/oxker")
 
 
@@ -507,7 +509,7 @@ def main():
         if not shutil.which(t):
             sys.exit(f"bench: {t} is missing: run scripts/engine.sh first")
     if not os.path.exists(STACKDECK):
-        sys.exit("bench: build stackdeck first: cargo build --release")
+        sys.exit(f"bench: {STACKDECK} is missing: build it first (cargo build --release)")
     if "oxker" in tools() and not os.path.exists(OXKER):
         sys.exit("bench: oxker is missing: cargo install oxker --locked (or BENCH_NO_OXKER=1)")
     ENGINE[0] = start_engine()

@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/engine.sh
 ./tests/fixtures/build.sh >/dev/null 2>&1 || ./tests/fixtures/build.sh
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then
+  # The CI smoke: keeps the suite working, measures nothing. It reuses the debug build the
+  # tests made and runs each criterion bench once in test mode (cargo test --bench), instead of
+  # two more whole-tree compiles (release, then bench with dev-dependencies' features).
+  cargo build --quiet
+  BENCH_QUICK=1 BENCH_NO_OXKER=1 BENCH_BIN="$PWD/target/debug/stackdeck" python3 scripts/bench.py
+  exec cargo test --quiet --bench panel
+fi
 cargo build --release --quiet
 if [ "${BENCH_NO_OXKER:-0}" != 1 ] && ! command -v oxker >/dev/null && [ ! -x "$HOME/.cargo/bin/oxker" ]; then
   echo "installing oxker (cargo install oxker --locked, about 3 minutes)" >&2
