@@ -49,6 +49,7 @@ fn container(i: usize) -> Container {
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        compose: None,
     }
 }
 

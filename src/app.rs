@@ -103,6 +103,12 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     state.observe.configured = window_tx.is_some();
     state.services.hidden = setup.stack.hidden();
 
+    // The compose files are on the engine's host: read here only when that is this machine.
+    let (compose_tx, compose_rx) = tokio::sync::watch::channel(crate::drift::Sources::new());
+    if !crate::domain::is_remote(&setup.endpoint.host) {
+        crate::drift::watch(compose_rx, tx.clone(), setup.stack.masker.clone());
+    }
+    let mut sources_seen = 0;
     let mut guard = Guard::enter();
     let mut fatal_rx = catch_background_panics();
     #[cfg(debug_assertions)]
@@ -187,6 +193,17 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                     }
                 }
             }
+        }
+        if state.services.generation != sources_seen {
+            sources_seen = state.services.generation;
+            let sources = crate::state::compose::sources(state.services.containers.values());
+            compose_tx.send_if_modified(|s| {
+                let changed = *s != sources;
+                if changed {
+                    *s = sources;
+                }
+                changed
+            });
         }
         if state.quit {
             break;

@@ -83,6 +83,23 @@ pub enum Command {
         image: String,
         #[arg(long)]
         yes: bool,
+        /// After a successful deploy, pin the new tag in the compose project's .env (the diff is
+        /// shown, and confirmed unless --yes), so `docker-compose up -d` keeps it.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Services whose running image differs from what their compose file would run, which
+    /// side is newer, and the fix. Exit 1 when something drifts.
+    Drift {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the running image's tag to the compose project's .env (diff shown, confirmed,
+    /// written atomically, recorded), so the next `docker-compose up -d` keeps it.
+    Pin {
+        service: String,
+        #[arg(long)]
+        yes: bool,
     },
     /// After an interrupted deploy: remove the never-gated replacement, put the previous
     /// container back under its name and gate it.

@@ -7,8 +7,10 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod domain;
+pub mod drift;
 pub mod engine;
 pub mod envs;
 pub mod format;

@@ -179,17 +179,15 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
     };
     activate(&prepared, via);
     let (stack, ep, state_dir) = (prepared.stack.clone(), prepared.ep.clone(), prepared.state_dir.clone());
-    let op = |req, yes| {
-        let setup = stackdeck::opcli::Setup {
-            endpoint: ep.clone(),
-            stack: stack.clone(),
-            state_dir: state_dir.clone(),
-            read_only: cli.read_only,
-            project: cli.project.clone(),
-            local_state: cli.local_state,
-        };
-        Ok(stackdeck::opcli::run(req, yes, setup))
+    let setup = || stackdeck::opcli::Setup {
+        endpoint: ep.clone(),
+        stack: stack.clone(),
+        state_dir: state_dir.clone(),
+        read_only: cli.read_only,
+        project: cli.project.clone(),
+        local_state: cli.local_state,
     };
+    let op = |req, yes| -> Result<ExitCode, Fail> { Ok(stackdeck::opcli::run(req, yes, setup())) };
     use stackdeck::domain::OpRequest;
     match cli.command {
         Some(Command::Stop { ref services, yes, ref reason }) => {
@@ -198,8 +196,31 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Start { ref service, yes, ref reason }) => {
             op(OpRequest::Start { target: service.clone(), reason: reason.clone() }, yes)
         }
-        Some(Command::Deploy { ref service, ref image, yes }) => {
-            op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)
+        Some(Command::Deploy { ref service, ref image, yes, pin }) => {
+            let code = op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)?;
+            if !pin || code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+            Ok(stackdeck::opcli::pin(service, yes, setup()))
+        }
+        Some(Command::Pin { ref service, yes }) => Ok(stackdeck::opcli::pin(service, yes, setup())),
+        Some(Command::Drift { json }) => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            match rt.block_on(stackdeck::drift::collect(&ep, cli.project.as_deref(), &stack, &state_dir)) {
+                Ok(report) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Fail::Other(e.into()))?);
+                    } else {
+                        print!("{}", stackdeck::drift::render_text(&report));
+                    }
+                    let drifts = report.iter().any(|p| !p.drift.is_empty());
+                    Ok(if drifts { ExitCode::from(1) } else { ExitCode::SUCCESS })
+                }
+                Err(reason) => {
+                    eprintln!("stackdeck: {}", stackdeck::logtext::inert(&reason));
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Some(Command::Rollback { ref service, yes }) => op(OpRequest::Rollback { target: service.clone() }, yes),
         Some(Command::Recover { ref service, yes }) => op(OpRequest::Recover { target: service.clone() }, yes),

@@ -44,6 +44,8 @@ pub enum Msg {
     },
     /// One environment's summary, for the picker.
     Environment(EnvSummary),
+    /// The compose projects as their files say (or why a project's files could not be read).
+    Compose(Vec<Result<crate::domain::ComposeView, (String, String)>>),
     /// The inspect view's container, or why it could not be read.
     Inspected(Result<crate::domain::Inspected, String>),
 }

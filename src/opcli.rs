@@ -36,6 +36,43 @@ pub struct Setup {
     pub local_state: bool,
 }
 
+/// `stackdeck pin`: show the diff, then run the pin (confirmed unless `yes`) through the driver.
+pub fn pin(target: &str, yes: bool, setup: Setup) -> ExitCode {
+    if setup.read_only {
+        eprintln!("stackdeck: pin refused: --read-only");
+        return ExitCode::from(3);
+    }
+    let preview =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(async {
+                let backend =
+                    crate::engine::backend(&setup.endpoint).await.map_err(|e| format!("engine unreachable: {e}"))?;
+                let ctx = ops::Ctx {
+                    backend,
+                    stack: setup.stack.clone(),
+                    state_dir: setup.state_dir.clone(),
+                    read_only: setup.read_only,
+                    project: setup.project.clone(),
+                    announce: ops::Announce::Off,
+                    local_state: setup.local_state,
+                };
+                ops::pin::preview(&ctx, target).await.map_err(|e| e.to_string())
+            })
+        });
+    match preview {
+        Ok((diff, line)) => {
+            for l in diff.lines() {
+                say(&crate::logtext::clean(l, &setup.stack.masker));
+            }
+            run(OpRequest::Pin { target: target.to_owned(), line }, yes, setup)
+        }
+        Err(e) => {
+            eprintln!("stackdeck: {}", crate::logtext::clean(&e, &setup.stack.masker));
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Confirm (unless `yes`), run the request through the one driver, print progress with a clock,
 /// and turn the outcome into the exit code.
 pub fn run(request: OpRequest, yes: bool, setup: Setup) -> ExitCode {

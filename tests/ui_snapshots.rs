@@ -31,6 +31,7 @@ fn c(id: &str, project: Option<&str>, service: &str, state: RunState, health: He
         restarts: if service == "api-server" { 3 } else { 0 },
         exit_code: Some(if state == RunState::Exited { 137 } else { 0 }),
         memory_limit: 0,
+        compose: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! does), so every other module can be read bottom-up from here.
 
 mod backup;
+mod drift;
 mod engine;
 mod environment;
 mod observe;
@@ -15,11 +16,13 @@ mod pane;
 mod service;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
+pub use drift::{ComposeService, ComposeView, Drift, Newer, compare as compare_drift};
 pub use engine::{EngineError, EngineInfo, Inspected, is_remote};
 pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};
 pub use pane::Pane;
 pub use service::{
-    Container, ContainerId, GONE_PREFIX, Health, PARKED_SUFFIX, RunState, ServiceKey, StatsSample, short_image_id,
+    ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, PARKED_SUFFIX, RunState, ServiceKey, StatsSample,
+    short_image_id,
 };

@@ -26,6 +26,9 @@ pub enum OpRequest {
     /// compose up, a restart policy): stop it again and record it. Sent by the panel when the
     /// engine reports the start, never typed by an operator.
     Hold { target: String, container: String },
+    /// Write `line` (`API_TAG=2`, shown as a diff and confirmed) to the service's compose
+    /// `.env`, so the next `docker-compose up -d` runs what runs now.
+    Pin { target: String, line: String },
 }
 
 impl OpRequest {
@@ -41,6 +44,7 @@ impl OpRequest {
             OpRequest::Restore { backup, job } => format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE"),
             OpRequest::Recover { target } => format!("recover {target} after an interrupted deploy"),
             OpRequest::Hold { target, .. } => format!("restart blocked: {target} is emergency-stopped"),
+            OpRequest::Pin { target, line } => format!("pin {line} in the .env of {target}"),
         }
     }
 
@@ -55,6 +59,7 @@ impl OpRequest {
             OpRequest::Restore { .. } => "restore",
             OpRequest::Recover { .. } => "recover",
             OpRequest::Hold { .. } => "restart-blocked",
+            OpRequest::Pin { .. } => "pin",
         }
     }
 

@@ -162,6 +162,15 @@ pub struct Container {
     pub exit_code: Option<i64>,
     /// Memory limit in bytes (0 = none).
     pub memory_limit: u64,
+    /// The compose files that made it, from its labels (compose containers only).
+    pub compose: Option<ComposeFiles>,
+}
+
+/// `com.docker.compose.project.config_files` and `.working_dir`, as the labels say them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComposeFiles {
+    pub files: Vec<String>,
+    pub working_dir: String,
 }
 
 /// The suffix of the name a container backend keeps a retired instance under while its

@@ -1,6 +1,6 @@
 //! bollard API structs -> stackdeck's domain types. The only place that knows their shape.
 
-use crate::domain::{Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
+use crate::domain::{ComposeFiles, Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
 use crate::logtext::inert;
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
 
@@ -44,7 +44,21 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
         restarts: ins.restart_count.unwrap_or(0),
         exit_code: st.exit_code,
         memory_limit: ins.host_config.and_then(|h| h.memory).unwrap_or(0).max(0) as u64,
+        compose: compose_files(&labels),
     })
+}
+
+pub const LABEL_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+pub const LABEL_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+
+/// Paths stay as the labels hold them (they are read from, never shown without `inert`).
+fn compose_files(labels: &std::collections::HashMap<String, String>) -> Option<ComposeFiles> {
+    let working_dir = labels.get(LABEL_WORKING_DIR)?.clone();
+    let files = labels
+        .get(LABEL_CONFIG_FILES)
+        .map(|f| f.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    Some(ComposeFiles { files, working_dir })
 }
 
 /// What a list entry says, cheaply, to decide whether a full inspect is needed.

@@ -11,6 +11,7 @@ mod deploy;
 mod gate;
 mod halt;
 mod monitor;
+pub mod pin;
 mod recover;
 mod start;
 mod stop;
@@ -118,6 +119,7 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
         OpRequest::Recover { target } => recover::recover(ctx, target, &mut p).await,
         OpRequest::Hold { target, container } => stop::hold(ctx, target, container, &mut p).await,
+        OpRequest::Pin { target, line } => pin::pin(ctx, target, line, &mut p).await,
     }
 }
 

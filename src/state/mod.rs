@@ -1,5 +1,6 @@
 //! All of the panel's state. One writer: `update`. Rendering reads it; nothing else mutates it.
 
+pub mod compose;
 pub mod history;
 pub mod logs;
 pub mod metrics;
@@ -93,6 +94,8 @@ pub struct AppState {
     pub tz: jiff::tz::TimeZone,
     pub engine: EngineStatus,
     pub services: services::ServicesState,
+    /// The compose files' view and the drift from it.
+    pub compose: compose::ComposeState,
     pub logs: logs::LogView,
     pub metrics: metrics::MetricsState,
     pub history: history::HistoryState,
@@ -140,6 +143,7 @@ impl AppState {
                 last_contact: None,
             },
             services: services::ServicesState::default(),
+            compose: compose::ComposeState::default(),
             logs: logs::LogView::new(log_cap),
             metrics: metrics::MetricsState::default(),
             history: history::HistoryState::default(),

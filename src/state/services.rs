@@ -32,6 +32,8 @@ pub struct ServicesState {
     pub loaded: bool,
     /// Emergency-stopped services: one whose container is gone keeps a row of its own.
     latched: Vec<ServiceKey>,
+    /// Counts the rebuilds of the rows (a cheap "did the containers change" for the app loop).
+    pub generation: u64,
 }
 
 impl ServicesState {
@@ -117,12 +119,14 @@ impl ServicesState {
                 restarts: 0,
                 exit_code: None,
                 memory_limit: 0,
+                compose: None,
             };
             self.containers.insert(id, row);
         }
     }
 
     fn rebuild(&mut self) {
+        self.generation += 1;
         if self.loaded {
             self.keep_gone_rows();
         }

@@ -212,6 +212,9 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
         OpRequest::Recover { .. } => {
             "Removes the replacement that never passed a gate, puts the previous container back under its name and gates it."
         }
+        OpRequest::Pin { .. } => {
+            "Writes this line to the compose project's .env (atomically; recorded), so docker-compose up -d keeps what runs now."
+        }
     };
     // As tall as its text needs (a stop of several services has a long title); the keys have a
     // row of their own at the bottom, so they are on screen whatever the text does.

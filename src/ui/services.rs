@@ -66,10 +66,26 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if bad > 0 {
         title.push(Span::styled(format!("✗ {bad} unhealthy "), v.style(Slot::Unhealthy)));
     }
+    let drifting = st.compose.drift.len();
+    if drifting > 0 {
+        title.push(Span::styled(format!("≠ {drifting} differ from compose file "), v.style(Slot::Starting)));
+    }
     if stale && svc.loaded {
         title.push(Span::styled("STALE: engine not answering, last known state ", v.style(Slot::StatusError)));
     }
-    let block = v.block(Pane::Services, title);
+    // The selected service's drift (or its project's unreadable files), in the bottom border.
+    let note = svc.selected().and_then(|c| {
+        let project = c.key.project.as_deref()?;
+        if let Some(e) = st.compose.errors.get(project) {
+            return Some(format!(" ⚠ compose file of {project} not readable: {e} "));
+        }
+        st.compose.drift.get(&c.key).map(|d| format!(" ≠ {} ", d.sentence()))
+    });
+    let mut block = v.block(Pane::Services, title);
+    if let Some(text) = note {
+        let room = area.width.saturating_sub(4) as usize;
+        block = block.title_bottom(Line::from(Span::styled(fit(&text, room), v.style(Slot::Starting))));
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
 
@@ -116,7 +132,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     for r in svc.rows() {
         match r {
             Row::Project(p) => {
-                let name = p.as_deref().map_or_else(|| "standalone containers".to_owned(), |p| format!("▾ {p}"));
+                let mut name = p.as_deref().map_or_else(|| "standalone containers".to_owned(), |p| format!("▾ {p}"));
+                if p.as_deref().is_some_and(|p| st.compose.errors.contains_key(p)) {
+                    name.push_str("  ⚠ compose file");
+                }
                 rows.push(TRow::new(vec![Cell::from(""), Cell::from(Span::styled(name, v.style(Slot::Project)))]));
             }
             Row::Container(id) => {
@@ -147,7 +166,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                         if c.restarts > 0 { c.restarts.to_string() } else { String::new() },
                         dim(v.style(Slot::Restarting)),
                     )),
-                    Cell::from(Span::styled(c.image.clone(), dim(v.style(Slot::Text)))),
+                    if st.compose.drift.contains_key(&c.key) && !c.is_parked() {
+                        Cell::from(Span::styled(format!("≠ {}", c.image), dim(v.style(Slot::Starting))))
+                    } else {
+                        Cell::from(Span::styled(c.image.clone(), dim(v.style(Slot::Text))))
+                    },
                 ];
                 if wide {
                     cells.push(Cell::from(Span::styled(c.short_image_id().to_owned(), dim(v.style(Slot::Dim)))));

@@ -74,7 +74,13 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::Engine(ev) => on_engine(state, ev, &mut fx),
+        Msg::Engine(ev) => {
+            let containers = matches!(ev, EngineEvent::Snapshot(_) | EngineEvent::Upsert(_) | EngineEvent::Removed(_));
+            on_engine(state, ev, &mut fx);
+            if containers {
+                state.compose.refresh(&state.services.containers, &state.history.records);
+            }
+        }
         Msg::Op(OpEvent::Progress { id, line }) => {
             if let Some(op) = state.ops.iter_mut().find(|o| o.id == id) {
                 if op.lines.len() >= 500 {
@@ -102,6 +108,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
+        Msg::Compose(read) => {
+            let changed = state.compose.set(read);
+            if state.compose.refresh(&state.services.containers, &state.history.records) || changed {
+                state.dirty = true;
+            }
+        }
         Msg::History { records, kill_switches, backups, chain } => {
             let h = &mut state.history;
             if h.chain_broken != chain {
@@ -116,6 +128,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
                 let latched = h.kill_switches.iter().map(|k| crate::domain::ServiceKey::parse(&k.service)).collect();
                 state.services.set_latched(latched);
+                state.compose.refresh(&state.services.containers, &state.history.records);
                 state.dirty = true;
                 hold_latches(state, &mut fx);
             }

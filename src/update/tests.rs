@@ -26,6 +26,7 @@ pub fn container(id: &str, project: Option<&str>, service: &str, state: RunState
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        compose: None,
     }
 }
 

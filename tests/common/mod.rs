@@ -2,6 +2,7 @@
 //! `tests/fixtures/build.sh` (the README's test command builds them first).
 #![allow(dead_code)]
 
+pub mod compose;
 mod pg;
 mod sd;
 mod sshd;

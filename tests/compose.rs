@@ -1,0 +1,105 @@
+//! Compose-aware operations (issue 13) against the real engine and the real docker-compose:
+//! drift after a deploy, shown in the panel and by `stackdeck drift`; the `.env` pin, after
+//! which `docker-compose up -d` keeps the deployed tag; an unreadable compose file is a warning
+//! on its project, never a crash.
+
+mod common;
+
+use common::compose::{Compose, distinct_image};
+use common::{Sd, Tmux, docker_ok, require_engine};
+
+const WORKER: &str = "version: \"2.4\"\nservices:\n  worker:\n    image: \"sdt-drift:${W_TAG:-1}\"\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sleep\", \"3600\"]\n";
+
+fn image_of(container: &str) -> String {
+    docker_ok(&["inspect", "-f", "{{.Config.Image}}", container]).trim().to_owned()
+}
+
+#[test]
+fn drift_after_a_deploy_is_shown_and_a_pin_makes_compose_up_keep_the_new_tag() {
+    require_engine();
+    distinct_image("bb:1", "sdt-drift:1");
+    distinct_image("bb:1", "sdt-drift:2");
+    let c = Compose::up("sdtdrift", WORKER, Some("# the stack's tags\nW_TAG=1\nOTHER=kept\n"));
+    let sd = Sd::new("drift", "");
+    let key = format!("{}/worker", c.name);
+    let (code, out, err) = sd.run(&["drift"]);
+    assert_eq!(code, 0, "no drift before the deploy: {out}{err}");
+
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-drift:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sd.run(&["drift", "--json"]);
+    assert_eq!(code, 1, "drift exits 1: {out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = report.as_array().unwrap().iter().find(|p| p["project"] == c.name.as_str()).expect("the project");
+    let d = &p["drift"][0];
+    assert_eq!(d["service"], "worker");
+    assert_eq!(d["running"], "sdt-drift:2");
+    assert_eq!(d["file"], "sdt-drift:1");
+    assert!(d["newer"]["deployed"].is_object(), "stackdeck's deploy is the newer side: {d}");
+    assert!(d["sentence"].as_str().unwrap().contains("the file still says sdt-drift:1"), "{d}");
+    assert!(d["fix"].as_str().unwrap().contains("stackdeck pin"), "{d}");
+
+    // The panel marks it, and says it for the selected service.
+    let cmd = format!(
+        "{} --state-dir {} --config {} -p {}",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display(),
+        c.name
+    );
+    let t = Tmux::start("drift", 100, 30, &cmd);
+    let screen = t.wait("the drift marker and sentence", |s| {
+        s.contains("≠ sdt-drift:2") && s.contains("the file still says sdt-drift:1")
+    });
+    assert!(screen.contains("1 differ from compose file"), "{screen}");
+
+    // The pin: a diff, then .env rewritten with only that line changed, recorded.
+    let (code, out, err) = sd.run(&["pin", &key, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("-W_TAG=1") && out.contains("+W_TAG=2"), "the diff is shown: {out}");
+    let env = std::fs::read_to_string(c.file(".env")).unwrap();
+    assert_eq!(env, "# the stack's tags\nW_TAG=2\nOTHER=kept\n");
+    let h = sd.history();
+    assert!(h.iter().any(|r| r["action"] == "pin" && r["outcome"] == "succeeded"), "recorded: {h:?}");
+    t.wait("the marker gone once the file agrees", |s| !s.contains("≠ sdt-drift:2") && s.contains("sdt-drift:2"));
+
+    // The stack's own deploy job runs compose: it keeps the new tag.
+    c.run(&["up", "-d"]);
+    assert_eq!(image_of(&c.container("worker")), "sdt-drift:2");
+    let (code, out, err) = sd.run(&["drift"]);
+    assert_eq!(code, 0, "no drift after the pin and compose up: {out}{err}");
+
+    // A pin in read-only mode is refused.
+    let (code, _, err) = sd.run(&["--read-only", "pin", &key, "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    t.keys(&["q"]);
+}
+
+#[test]
+fn an_unreadable_compose_file_is_a_warning_on_its_project_not_a_crash() {
+    require_engine();
+    distinct_image("bb:1", "sdt-drift:1");
+    let c = Compose::up("sdtbadyml", WORKER, None);
+    let sd = Sd::new("badyml", "");
+    let cmd = format!(
+        "{} --state-dir {} --config {} -p {}",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display(),
+        c.name
+    );
+    let t = Tmux::start("badyml", 100, 30, &cmd);
+    t.wait("the service", |s| s.contains("worker"));
+    // Someone breaks the file while the panel runs: hostile bytes in it too.
+    std::fs::write(c.file("docker-compose.yml"), "services:\n  worker: [\x1b]2;pwned\x07\n").unwrap();
+    let screen = t.wait("the warning", |s| s.contains("not readable:"));
+    assert!(!screen.contains("pwned\x07"), "{screen}");
+    let (code, out, err) = sd.run(&["-p", &c.name, "drift", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("docker-compose.yml:"), "the error names the file and line: {out}");
+    assert!(!out.contains('\u{1b}'), "inert: {out}");
+    // And back: the panel recovers when the file is fixed.
+    std::fs::write(c.file("docker-compose.yml"), WORKER).unwrap();
+    t.wait("the warning gone", |s| !s.contains("not readable:") && !s.contains("⚠") && s.contains("worker"));
+    t.keys(&["q"]);
+}
