@@ -121,6 +121,25 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// A new instance with the retired one's configuration and another image, started.
     async fn launch(&self, retired: &Retired, image: &str) -> Result<ContainerId, EngineError>;
 
+    /// What makes a start-first replace of `instance` impossible (published host ports, host
+    /// networking, a fixed address), each with what to change. Empty: nothing does.
+    async fn start_first_blockers(&self, instance: &Container) -> Result<Vec<String>, EngineError>;
+
+    /// Start-first: a new instance beside `old` (its configuration and networks, another image,
+    /// a temporary name), started; `old` is untouched. Returns `old`'s recipe and the new id.
+    async fn launch_beside(&self, old: &Container, image: &str) -> Result<(Retired, ContainerId), EngineError>;
+
+    /// A start-first instance passed its gate: give it the service's network aliases (it had
+    /// none while gated, so the service's name never led to it), as `old` has them.
+    async fn admit(&self, new: &ContainerId, old: &Retired) -> Result<(), EngineError>;
+
+    /// Give a start-first instance the service's name (once the old instance is gone).
+    async fn promote(&self, new: &ContainerId, name: &str) -> Result<(), EngineError>;
+
+    /// How long the instance's own healthcheck may take to reach a verdict (start period, then
+    /// retries x (interval + timeout)); `None` without a healthcheck.
+    async fn health_budget(&self, id: &ContainerId) -> Result<Option<Duration>, EngineError>;
+
     /// Stop and remove an instance that did not pass (or was aborted).
     async fn discard(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError>;
 

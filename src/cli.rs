@@ -87,6 +87,11 @@ pub enum Command {
         /// shown, and confirmed unless --yes), so `docker-compose up -d` keeps it.
         #[arg(long)]
         pin: bool,
+        /// When a start-first deploy is not possible (published host ports, host networking, a
+        /// fixed container_name), deploy stop-first instead: the service is down while the new
+        /// container starts. Without it such a deploy is refused with the reason.
+        #[arg(long)]
+        stop_first: bool,
     },
     /// Services whose running image differs from what their compose file would run, which
     /// side is newer, and the fix. Exit 1 when something drifts.

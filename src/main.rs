@@ -196,8 +196,9 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Start { ref service, yes, ref reason }) => {
             op(OpRequest::Start { target: service.clone(), reason: reason.clone() }, yes)
         }
-        Some(Command::Deploy { ref service, ref image, yes, pin }) => {
-            let code = op(OpRequest::Deploy { target: service.clone(), image: image.clone() }, yes)?;
+        Some(Command::Deploy { ref service, ref image, yes, pin, stop_first }) => {
+            let req = OpRequest::Deploy { target: service.clone(), image: image.clone(), stop_first };
+            let code = op(req, yes)?;
             if !pin || code != ExitCode::SUCCESS {
                 return Ok(code);
             }

@@ -1,12 +1,16 @@
 //! Compose-aware operations (issue 13) against the real engine and the real docker-compose:
 //! drift after a deploy, shown in the panel and by `stackdeck drift`; the `.env` pin, after
 //! which `docker-compose up -d` keeps the deployed tag; an unreadable compose file is a warning
-//! on its project, never a crash.
+//! on its project, never a crash; start-first behind a proxy with a probe loop that sees no
+//! failed request; the start-first preflight.
 
 mod common;
 
 use common::compose::{Compose, distinct_image};
-use common::{Sd, Tmux, docker_ok, require_engine};
+use common::{Sd, Tmux, docker_ok, require_engine, wait_for};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const WORKER: &str = "version: \"2.4\"\nservices:\n  worker:\n    image: \"sdt-drift:${W_TAG:-1}\"\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sleep\", \"3600\"]\n";
 
@@ -22,12 +26,12 @@ fn drift_after_a_deploy_is_shown_and_a_pin_makes_compose_up_keep_the_new_tag() {
     let c = Compose::up("sdtdrift", WORKER, Some("# the stack's tags\nW_TAG=1\nOTHER=kept\n"));
     let sd = Sd::new("drift", "");
     let key = format!("{}/worker", c.name);
-    let (code, out, err) = sd.run(&["drift"]);
+    let (code, out, err) = sd.run(&["-p", &c.name, "drift"]);
     assert_eq!(code, 0, "no drift before the deploy: {out}{err}");
 
     let (code, out, err) = sd.run(&["deploy", &key, "sdt-drift:2", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = sd.run(&["drift", "--json"]);
+    let (code, out, err) = sd.run(&["-p", &c.name, "drift", "--json"]);
     assert_eq!(code, 1, "drift exits 1: {out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let p = report.as_array().unwrap().iter().find(|p| p["project"] == c.name.as_str()).expect("the project");
@@ -66,7 +70,7 @@ fn drift_after_a_deploy_is_shown_and_a_pin_makes_compose_up_keep_the_new_tag() {
     // The stack's own deploy job runs compose: it keeps the new tag.
     c.run(&["up", "-d"]);
     assert_eq!(image_of(&c.container("worker")), "sdt-drift:2");
-    let (code, out, err) = sd.run(&["drift"]);
+    let (code, out, err) = sd.run(&["-p", &c.name, "drift"]);
     assert_eq!(code, 0, "no drift after the pin and compose up: {out}{err}");
 
     // A pin in read-only mode is refused.
@@ -102,4 +106,94 @@ fn an_unreadable_compose_file_is_a_warning_on_its_project_not_a_crash() {
     std::fs::write(c.file("docker-compose.yml"), WORKER).unwrap();
     t.wait("the warning gone", |s| !s.contains("not readable:") && !s.contains("⚠") && s.contains("worker"));
     t.keys(&["q"]);
+}
+
+/// The edge fixture project (tests/fixtures/compose/docker-compose.edge.yml) on `port`.
+fn edge_project(name: &str, port: u16) -> Compose {
+    let yaml =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/compose/docker-compose.edge.yml"))
+            .unwrap();
+    Compose::up(name, &yaml, Some(&format!("EDGE_PORT={port}\n")))
+}
+
+/// GET /health through the edge every 50 ms until `stop`; (answered 200, failed) and the
+/// failures' details.
+fn probe_loop(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, Vec<String>)> {
+    std::thread::spawn(move || {
+        let (mut ok, mut bad) = (0u32, Vec::new());
+        while !stop.load(Ordering::Relaxed) {
+            // http_get answers the body of a 200 only: anything else is a failed request.
+            match common::http_get(&format!("127.0.0.1:{port}"), "/health") {
+                Some(_) => ok += 1,
+                None => bad.push(format!("{:?}", std::time::SystemTime::now())),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (ok, bad)
+    })
+}
+
+#[test]
+fn a_start_first_deploy_behind_the_edge_loses_no_request_and_a_failed_one_leaves_the_old_serving() {
+    require_engine();
+    let port = 31476;
+    let c = edge_project("sdtedge", port);
+    let api = c.container("api-server");
+    wait_for("api-server healthy", Duration::from_secs(60), || (common::health_of(&api) == "healthy").then_some(()));
+    wait_for("the edge answering", Duration::from_secs(30), || {
+        common::http_get(&format!("127.0.0.1:{port}"), "/health")
+    });
+    let sd = Sd::new("edge", "");
+    let key = format!("{}/api-server", c.name);
+    let stop = Arc::new(AtomicBool::new(false));
+    let probes = probe_loop(port, stop.clone());
+    let (code, out, err) = sd.run(&["deploy", &key, "fx-api-server:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("strategy: start-first (the compose file's deploy.update_config)"), "{out}");
+    assert!(out.contains("monitor 3 s"), "the file's monitor applies: {out}");
+    // A broken image: the gate fails, the new container goes, the old one never stopped.
+    let (code, out, err) = sd.run(&["deploy", &key, "fx-api-server:2-broken", "--yes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("the old one kept serving"), "{out}");
+    stop.store(true, Ordering::Relaxed);
+    let (ok, bad) = probes.join().unwrap();
+    assert!(ok > 20, "the probe loop ran through both deploys: {ok}");
+    assert!(bad.is_empty(), "no request failed during the start-first deploys ({ok} answered): {bad:?}");
+    assert_eq!(image_of(&api), "fx-api-server:2", "the name is the service's again, with the deployed image");
+    let names = docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", c.name),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(!names.contains("stackdeck-next") && !names.contains("stackdeck-old"), "nothing left over: {names}");
+    let h = sd.history();
+    assert_eq!(h[0]["outcome"], "rolled_back", "{:?}", h[0]);
+    assert_eq!(h[1]["outcome"], "succeeded", "{:?}", h[1]);
+}
+
+#[test]
+fn the_preflight_refuses_start_first_for_a_fixed_name_and_published_port_and_stop_first_needs_saying() {
+    require_engine();
+    let port = 31477;
+    let c = edge_project("sdtpre", port);
+    let edge = format!("sdt-edge-{port}");
+    wait_for("the edge answering", Duration::from_secs(30), || {
+        common::http_get(&format!("127.0.0.1:{port}"), "/health").or(Some(String::new()))
+    });
+    distinct_image("fx-edge:1", "sdt-edge:2");
+    let sd = Sd::new("preflight", "");
+    let key = format!("{}/edge", c.name);
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-edge:2", "--yes"]);
+    assert_eq!(code, 3, "refused: {out}{err}");
+    assert!(err.contains("publishes host port 127.0.0.1:31477->8080/tcp"), "{err}");
+    assert!(err.contains(&format!("fixed container_name ({edge})")) && err.contains("drop container_name"), "{err}");
+    assert!(err.contains("--stop-first"), "says how to go ahead anyway: {err}");
+    assert_eq!(image_of(&edge), "fx-edge:1", "nothing was touched");
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-edge:2", "--yes", "--stop-first"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("stop-first, as the operator confirmed"), "{out}");
+    assert_eq!(image_of(&edge), "sdt-edge:2");
 }

@@ -138,6 +138,18 @@ pub(super) fn check(file: &str, text: &str, c: &StackConfig) -> Result<(), Confi
             return Err(k.err(&sec, "smoke", "has an empty command".into(), "remove it, or name the command".into()));
         }
         k.int(&sec, "halt_timeout_secs", s.halt_timeout_secs, 1, 30, " seconds")?;
+        if let Some(o) = &s.order
+            && crate::compose::Order::parse(o).is_none()
+        {
+            let what = format!("\"{}\" is not a deploy order", crate::logtext::inert(o));
+            return Err(k.err(&sec, "order", what, "use \"stop-first\" or \"start-first\"".into()));
+        }
+        if let Some(a) = &s.failure_action
+            && !matches!(a.as_str(), "rollback" | "pause")
+        {
+            let what = format!("\"{}\" is not a failure action", crate::logtext::inert(a));
+            return Err(k.err(&sec, "failure_action", what, "use \"rollback\" or \"pause\"".into()));
+        }
     }
     let logs = Section::Table("logs");
     k.int(&logs, "tail", c.logs.tail.map(u64::from), 0, 100_000, " lines")?;

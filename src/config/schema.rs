@@ -194,6 +194,11 @@ pub struct ServiceConfig {
     pub smoke_exec: Vec<Vec<String>>,
     /// Timeout of each smoke check in seconds (default 30).
     pub smoke_timeout_secs: Option<u64>,
+    /// How a deploy replaces the container: "stop-first" or "start-first" (overrides the
+    /// compose file's deploy.update_config.order; default there: stop-first).
+    pub order: Option<String>,
+    /// What a failed gate does: "rollback" (default) or "pause" (leave both for the operator).
+    pub failure_action: Option<String>,
     /// Halt hook, run before the stop signal of an emergency stop: an HTTP request to this URL
     /// (the bot cancels its resting orders and says what it did)...
     pub halt_url: Option<Spanned<String>>,

@@ -214,8 +214,13 @@ pub struct ServiceSettings {
     pub stop_grace: Option<u32>,
     pub gate_tries: u32,
     pub gate_interval: Duration,
-    /// The monitor window after the gate (zero: none).
+    /// The monitor window after the gate (zero: none); `monitor_set`: the config says it (it
+    /// wins over the compose file's update_config.monitor).
     pub monitor: Duration,
+    pub monitor_set: bool,
+    /// The config's deploy order and failure action, when it sets them.
+    pub order: Option<crate::compose::Order>,
+    pub failure_action: Option<crate::compose::FailureAction>,
     /// Smoke checks after the window, in order.
     pub smoke: Vec<Smoke>,
     pub smoke_timeout: Duration,
@@ -262,6 +267,9 @@ impl ServiceSettings {
             gate_tries: c.gate_tries.unwrap_or(defaults::GATE_TRIES),
             gate_interval: Duration::from_secs(c.gate_interval_secs.unwrap_or(defaults::GATE_INTERVAL_SECS)),
             monitor: Duration::from_secs(c.monitor_secs.unwrap_or(0)),
+            monitor_set: c.monitor_secs.is_some(),
+            order: c.order.as_deref().and_then(crate::compose::Order::parse),
+            failure_action: c.failure_action.as_deref().and_then(crate::compose::FailureAction::parse),
             smoke: c
                 .smoke
                 .iter()

@@ -89,7 +89,7 @@ pub fn compare(view: &ComposeView, containers: &[&Container], history: &[OpRecor
         let running: Vec<&&Container> = containers
             .iter()
             .filter(|c| {
-                c.key.project.as_deref() == Some(view.project.as_str()) && c.key.service == s.name && !c.is_parked()
+                c.key.project.as_deref() == Some(view.project.as_str()) && c.key.service == s.name && !c.is_leftover()
             })
             .collect();
         let Some(c) = running.iter().max_by_key(|c| c.started_at) else { continue };

@@ -20,9 +20,9 @@ pub use drift::{ComposeService, ComposeView, Drift, Newer, compare as compare_dr
 pub use engine::{EngineError, EngineInfo, Inspected, is_remote};
 pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
-pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, Step};
+pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, START_FIRST_BLOCKED, Step};
 pub use pane::Pane;
 pub use service::{
-    ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, PARKED_SUFFIX, RunState, ServiceKey, StatsSample,
-    short_image_id,
+    ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, NEXT_SUFFIX, PARKED_SUFFIX, RunState, ServiceKey,
+    StatsSample, short_image_id,
 };

@@ -12,8 +12,9 @@ pub enum OpRequest {
     Stop { targets: Vec<String>, reason: Option<String> },
     /// Start a stopped service again (and clear its kill-switch latch, which takes a reason).
     Start { target: String, reason: Option<String> },
-    /// Deploy an image behind the health gate (rolled back automatically).
-    Deploy { target: String, image: String },
+    /// Deploy an image behind the health gate (rolled back automatically). `stop_first`: the
+    /// operator confirmed stop-first for a service whose start-first deploy is not possible.
+    Deploy { target: String, image: String, stop_first: bool },
     /// Go back to the last image that passed a gate.
     Rollback { target: String },
     /// Run these backup jobs (every configured job when empty), verify, apply retention.
@@ -37,7 +38,8 @@ impl OpRequest {
         match self {
             OpRequest::Stop { targets, .. } => format!("EMERGENCY STOP {}", targets.join(", ")),
             OpRequest::Start { target, .. } => format!("start {target}"),
-            OpRequest::Deploy { target, image } => format!("deploy {image} to {target}"),
+            OpRequest::Deploy { target, image, stop_first: false } => format!("deploy {image} to {target}"),
+            OpRequest::Deploy { target, image, stop_first: true } => format!("deploy {image} to {target} stop-first"),
             OpRequest::Rollback { target } => format!("roll back {target}"),
             OpRequest::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),
             OpRequest::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
@@ -68,6 +70,10 @@ impl OpRequest {
         matches!(self, OpRequest::Deploy { .. } | OpRequest::Rollback { .. })
     }
 }
+
+/// The words a start-first deploy is refused with when it cannot be done (the panel then offers
+/// the same deploy stop-first).
+pub const START_FIRST_BLOCKED: &str = "start-first deploy is not possible";
 
 /// What an operation reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +127,9 @@ pub enum Outcome {
     RolledBack,
     Failed,
     Interrupted,
+    /// The gate failed and the service's `failure_action` is `pause`: both instances are left
+    /// as they were for the operator (`stackdeck recover` goes back).
+    Paused,
 }
 
 impl Outcome {
@@ -130,6 +139,7 @@ impl Outcome {
             "rolled_back" => Outcome::RolledBack,
             "failed" => Outcome::Failed,
             "interrupted" => Outcome::Interrupted,
+            "paused" => Outcome::Paused,
             _ => Outcome::Running,
         }
     }
@@ -141,6 +151,7 @@ impl Outcome {
             Outcome::RolledBack => "rolled_back",
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::Paused => "paused",
         }
     }
 }
@@ -232,7 +243,7 @@ mod tests {
 
     #[test]
     fn titles_and_cancellation() {
-        let d = OpRequest::Deploy { target: "bot".into(), image: "bot:2".into() };
+        let d = OpRequest::Deploy { target: "bot".into(), image: "bot:2".into(), stop_first: false };
         assert_eq!(d.title(), "deploy bot:2 to bot");
         assert!(d.cancellable());
         let s = OpRequest::Stop { targets: vec!["a".into(), "b".into()], reason: None };

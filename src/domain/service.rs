@@ -178,6 +178,11 @@ pub struct ComposeFiles {
 /// `stackdeck recover` puts it back.
 pub const PARKED_SUFFIX: &str = "-stackdeck-old";
 
+/// The suffix of the name a start-first deploy gives the new instance while it is gated next
+/// to the old one. One found later (beside the old instance) never passed its gate, or passed
+/// and lost its old instance before taking its name: `stackdeck recover` sorts out which.
+pub const NEXT_SUFFIX: &str = "-stackdeck-next";
+
 /// The id prefix of the row kept for an emergency-stopped service whose container is gone.
 pub const GONE_PREFIX: &str = "gone:";
 
@@ -185,6 +190,16 @@ impl Container {
     /// Was this instance left aside by an interrupted replace?
     pub fn is_parked(&self) -> bool {
         self.name.ends_with(PARKED_SUFFIX)
+    }
+
+    /// Was this instance started beside the old one by a start-first deploy, not yet named?
+    pub fn is_next(&self) -> bool {
+        self.name.ends_with(NEXT_SUFFIX)
+    }
+
+    /// Left over by a deploy (either side of a replace): not what "runs" for the service.
+    pub fn is_leftover(&self) -> bool {
+        self.is_parked() || self.is_next()
     }
 
     /// The short image id (12 hex digits, without `sha256:`).

@@ -5,16 +5,16 @@
 use super::images::{keep_repo, repo_of};
 use super::{CALL_TIMEOUT, Endpoint, classify, connect, convert, project_filter};
 use crate::backend::{Backend, ExecOutput, Halt, Report, ResolveError, Retired, Service};
-use crate::domain::{Container, ContainerId, EngineError, PARKED_SUFFIX, RestartPolicy, RunState, short_image_id};
+use crate::domain::{
+    Container, ContainerId, EngineError, NEXT_SUFFIX, PARKED_SUFFIX, RestartPolicy, RunState, short_image_id,
+};
 use async_trait::async_trait;
 use bollard::Docker;
-use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, HostConfig, RestartPolicyNameEnum,
-};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, RestartPolicyNameEnum};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    CreateImageOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,13 +26,12 @@ use tokio::sync::mpsc;
 /// Tags kept per service so rollback targets survive `docker system prune -f`.
 const KEEP_TAGS: usize = 3;
 
-/// The engine's default grace between the stop signal and SIGKILL.
-const ENGINE_STOP_TIMEOUT: u32 = 10;
+use super::recipe::ENGINE_STOP_TIMEOUT;
 
 /// The containers of one engine.
 #[derive(Debug, Clone)]
 pub struct ContainerBackend {
-    docker: Docker,
+    pub(super) docker: Docker,
     host: String,
 }
 
@@ -51,11 +50,11 @@ impl ContainerBackend {
         Ok(ContainerBackend { docker, host: ep.host.clone() })
     }
 
-    fn err(&self, e: &bollard::errors::Error) -> EngineError {
+    pub(super) fn err(&self, e: &bollard::errors::Error) -> EngineError {
         classify(&self.host, e)
     }
 
-    async fn call<T>(
+    pub(super) async fn call<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
     ) -> Result<T, EngineError> {
@@ -79,7 +78,7 @@ impl ContainerBackend {
         Ok(out)
     }
 
-    async fn inspect_raw(&self, id: &ContainerId) -> Result<Option<ContainerInspectResponse>, EngineError> {
+    pub(super) async fn inspect_raw(&self, id: &ContainerId) -> Result<Option<ContainerInspectResponse>, EngineError> {
         match self.call(self.docker.inspect_container(&id.0, None::<InspectContainerOptions>)).await {
             Ok(i) => Ok(Some(i)),
             Err(EngineError::NotFound(_)) => Ok(None),
@@ -88,7 +87,7 @@ impl ContainerBackend {
     }
 
     /// Stop: the container's stop signal, `grace` seconds, then SIGKILL (the engine does this).
-    async fn stop(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError> {
+    pub(super) async fn stop(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError> {
         let opts = StopContainerOptionsBuilder::default().t(i32::try_from(grace).unwrap_or(i32::MAX)).build();
         let limit = Duration::from_secs(u64::from(grace)) + CALL_TIMEOUT;
         match tokio::time::timeout(limit, self.docker.stop_container(&id.0, Some(opts))).await {
@@ -110,7 +109,7 @@ impl ContainerBackend {
         }
     }
 
-    async fn start(&self, id: &ContainerId) -> Result<(), EngineError> {
+    pub(super) async fn start(&self, id: &ContainerId) -> Result<(), EngineError> {
         match tokio::time::timeout(CALL_TIMEOUT, self.docker.start_container(&id.0, None::<StartContainerOptions>))
             .await
         {
@@ -163,69 +162,12 @@ impl ContainerBackend {
         }
     }
 
-    /// How to recreate this container: its own configuration with the old image's defaults
-    /// taken out, so a new image's defaults (ENV, CMD, labels, healthcheck) apply.
-    async fn spec(&self, id: &ContainerId) -> Result<(String, u32, ContainerCreateBody), EngineError> {
-        let ins = self
-            .inspect_raw(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("container {} is gone", id.short())))?;
-        let name = ins.name.clone().unwrap_or_default().trim_start_matches('/').to_owned();
-        let cfg = ins.config.clone().unwrap_or_default();
-        let old_image = match ins.image.as_deref() {
-            Some(img) => self.call(self.docker.inspect_image(img)).await.ok().and_then(|i| i.config),
-            None => None,
-        };
-        let img = old_image.unwrap_or_default();
-        let same = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| a.is_some() && a == b;
-        let env: Option<Vec<String>> = cfg.env.clone().map(|e| {
-            let defaults = img.env.clone().unwrap_or_default();
-            e.into_iter().filter(|v| !defaults.contains(v)).collect()
-        });
-        let labels = cfg.labels.clone().map(|l| {
-            let defaults = img.labels.clone().unwrap_or_default();
-            l.into_iter().filter(|(k, v)| defaults.get(k) != Some(v)).collect::<HashMap<_, _>>()
-        });
-        // The generated hostname is the old container's id: never carry it over.
-        let hostname = cfg.hostname.clone().filter(|h| !ins.id.as_deref().unwrap_or("").starts_with(h.as_str()));
-        let mut host_config: HostConfig = ins.host_config.clone().unwrap_or_default();
-        // Let the engine pick these again.
-        host_config.container_id_file = None;
-        let body = ContainerCreateBody {
-            hostname,
-            domainname: cfg.domainname.clone(),
-            user: cfg.user.clone().filter(|u| Some(u) != img.user.as_ref()),
-            attach_stdin: cfg.attach_stdin,
-            attach_stdout: cfg.attach_stdout,
-            attach_stderr: cfg.attach_stderr,
-            tty: cfg.tty,
-            open_stdin: cfg.open_stdin,
-            stdin_once: cfg.stdin_once,
-            env,
-            cmd: if same(&cfg.cmd, &img.cmd) { None } else { cfg.cmd.clone() },
-            healthcheck: if cfg.healthcheck.is_some() && cfg.healthcheck == img.healthcheck {
-                None
-            } else {
-                cfg.healthcheck.clone()
-            },
-            entrypoint: if same(&cfg.entrypoint, &img.entrypoint) { None } else { cfg.entrypoint.clone() },
-            working_dir: cfg.working_dir.clone().filter(|w| Some(w) != img.working_dir.as_ref() && !w.is_empty()),
-            labels,
-            stop_signal: cfg.stop_signal.clone().filter(|s| Some(s) != img.stop_signal.as_ref()),
-            stop_timeout: cfg.stop_timeout,
-            host_config: Some(host_config),
-            ..Default::default()
-        };
-        let grace = cfg.stop_timeout.and_then(|t| u32::try_from(t).ok()).unwrap_or(ENGINE_STOP_TIMEOUT);
-        Ok((name, grace, body))
-    }
-
-    async fn rename(&self, id: &ContainerId, name: &str) -> Result<(), EngineError> {
+    pub(super) async fn rename(&self, id: &ContainerId, name: &str) -> Result<(), EngineError> {
         self.call(self.docker.rename_container(&id.0, RenameContainerOptionsBuilder::default().name(name).build()))
             .await
     }
 
-    async fn remove(&self, id: &ContainerId) -> Result<(), EngineError> {
+    pub(super) async fn remove(&self, id: &ContainerId) -> Result<(), EngineError> {
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();
         match self.call(self.docker.remove_container(&id.0, Some(opts))).await {
             Err(EngineError::NotFound(_)) => Ok(()),
@@ -394,14 +336,37 @@ impl Backend for ContainerBackend {
             EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", retired.name))
         })?;
         body.image = Some(image.to_owned());
-        let opts = CreateContainerOptionsBuilder::default().name(&retired.name).build();
-        let created = self.call(self.docker.create_container(Some(opts), body)).await?;
-        let id = ContainerId(created.id);
-        if let Err(e) = self.start(&id).await {
-            let _ = self.remove(&id).await;
-            return Err(e);
-        }
-        Ok(id)
+        self.create_started(&retired.name, body).await
+    }
+
+    async fn start_first_blockers(&self, instance: &Container) -> Result<Vec<String>, EngineError> {
+        let ins = self.inspect_raw(&instance.id).await?.ok_or_else(|| EngineError::NotFound(instance.name.clone()))?;
+        Ok(super::beside::blockers(&ins))
+    }
+
+    async fn launch_beside(&self, old: &Container, image: &str) -> Result<(Retired, ContainerId), EngineError> {
+        let (name, grace, mut body) = self.spec(&old.id).await?;
+        let config = serde_json::to_value(&body)
+            .map_err(|e| EngineError::Refused(format!("cannot keep the configuration of {name}: {e}")))?;
+        body.image = Some(image.to_owned());
+        // No service alias while it is gated: the service's name must not lead to it yet.
+        body.networking_config = super::beside::without_aliases(body.networking_config.take());
+        let id = self.create_started(&format!("{name}{NEXT_SUFFIX}"), body).await?;
+        Ok((Retired { id: old.id.clone(), name, grace, config }, id))
+    }
+
+    async fn admit(&self, new: &ContainerId, old: &Retired) -> Result<(), EngineError> {
+        let body: ContainerCreateBody = serde_json::from_value(old.config.clone())
+            .map_err(|e| EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", old.name)))?;
+        self.join_with_aliases(new, body.networking_config).await
+    }
+
+    async fn promote(&self, new: &ContainerId, name: &str) -> Result<(), EngineError> {
+        self.rename(new, name).await
+    }
+
+    async fn health_budget(&self, id: &ContainerId) -> Result<Option<Duration>, EngineError> {
+        Ok(self.inspect_raw(id).await?.and_then(|ins| super::beside::health_budget(&ins)))
     }
 
     async fn discard(&self, id: &ContainerId, grace: u32) -> Result<(), EngineError> {

@@ -5,12 +5,14 @@
 //! stream, and reports everything as [`Msg`]s. Engine trouble is reported as
 //! `EngineEvent::Unreachable` and retried with backoff; it never turns into an empty list.
 
+mod beside;
 mod containers;
 mod convert;
 pub mod endpoint;
 mod images;
 pub mod inspect;
 mod logs;
+mod recipe;
 pub mod ssh;
 mod stats;
 mod supervisor;

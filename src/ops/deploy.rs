@@ -9,6 +9,7 @@
 use super::gate::{Stopped, abort_reason, gate, healthy_now, latched};
 use super::{Ctx, Progress, retry};
 use crate::backend::{Retired, Service};
+use crate::config::stack::ServiceSettings;
 use crate::domain::{Container, ContainerId, Done, OpError, OpRequest, Outcome, ServiceKey, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
 use std::time::Duration;
@@ -39,9 +40,9 @@ pub(super) async fn run(
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
-    let (kind, target, image) = match request {
-        OpRequest::Deploy { target, image } => (Kind::Deploy, target, Some(image.as_str())),
-        OpRequest::Rollback { target } => (Kind::Rollback, target, None),
+    let (kind, target, image, stop_first_ok) = match request {
+        OpRequest::Deploy { target, image, stop_first } => (Kind::Deploy, target, Some(image.as_str()), *stop_first),
+        OpRequest::Rollback { target } => (Kind::Rollback, target, None, false),
         other => return Err(OpError::Usage(format!("{} is not a deploy", other.title()))),
     };
     ctx.refuse_if_read_only(kind.name())?;
@@ -62,7 +63,7 @@ pub(super) async fn run(
         [] => return Err(OpError::Usage(format!("{key} has no container"))),
         many => {
             let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
-            let hint = if many.iter().any(crate::domain::Container::is_parked) {
+            let hint = if many.iter().any(crate::domain::Container::is_leftover) {
                 format!(": an interrupted deploy left one aside; `stackdeck recover {key}` puts it back")
             } else {
                 String::new()
@@ -156,8 +157,26 @@ pub(super) async fn run(
     } else {
         to_id.clone()
     };
+    let mut cfg = ctx.stack.settings(&ServiceKey::parse(&key));
+    let strategy =
+        match super::strategy::resolve(ctx, &old, &cfg, kind == Kind::Rollback, stop_first_ok, &store, p).await {
+            Ok(s) => s,
+            Err(e) => {
+                p.step(Some(&store), format!("refused: {e}"));
+                let _ = store.finish(record, Outcome::Failed, Some(&e.to_string()), None);
+                return Err(e);
+            }
+        };
+    cfg.monitor = strategy.monitor;
     // Stackdeck must not exit half-way: the record is finished on every path below.
-    let result = swap(ctx, &store, &key, &old, &create_ref, p, cancel).await;
+    let result = match strategy.order {
+        crate::compose::Order::StartFirst => {
+            super::startfirst::swap_beside(ctx, &store, &key, &old, &create_ref, &cfg, &strategy, p, cancel).await
+        }
+        crate::compose::Order::StopFirst => {
+            swap(ctx, &store, &key, &old, &create_ref, &cfg, &strategy, p, cancel).await
+        }
+    };
     match result {
         Ok(()) => {
             protect(ctx, &key, &to_id, p, &store).await;
@@ -172,6 +191,13 @@ pub(super) async fn run(
             let _ = store.finish(record, Outcome::RolledBack, Some(&reason), Some(&to_id));
             Err(OpError::Failed(format!("{} of {key} to {to_ref} rolled back: {reason}", kind.name())))
         }
+        Err(SwapError::Paused(reason)) => {
+            let _ = store.finish(record, Outcome::Paused, Some(&reason), Some(&to_id));
+            Err(OpError::Failed(format!(
+                "{} of {key} to {to_ref} paused (failure_action: pause): {reason}; both containers are left as they are: stackdeck recover {key} goes back",
+                kind.name()
+            )))
+        }
         Err(SwapError::Interrupted(reason)) => {
             let _ = store.finish(record, Outcome::Interrupted, Some(&reason), Some(&to_id));
             Err(OpError::Failed(format!("{} of {key} aborted: {reason}", kind.name())))
@@ -184,24 +210,29 @@ pub(super) async fn run(
     }
 }
 
-enum SwapError {
+pub(super) enum SwapError {
     RolledBack(String),
+    /// The gate failed and the failure action is pause: left as it is for the operator.
+    Paused(String),
     Interrupted(String),
     Failed(String),
 }
 
-/// Retire the old instance, launch the new one, gate it; on failure reinstate the old one.
+/// Stop-first: retire the old instance, launch the new one, gate it; on failure reinstate the
+/// old one (or, with failure action pause, leave both as they are).
+#[allow(clippy::too_many_arguments)]
 async fn swap(
     ctx: &Ctx,
     store: &Store,
     key: &str,
     old: &Container,
     image: &str,
+    cfg: &ServiceSettings,
+    strategy: &super::strategy::Strategy,
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<(), SwapError> {
     let b = &ctx.backend;
-    let cfg = ctx.stack.settings(&ServiceKey::parse(key));
     if let Some(why) = abort_reason(store, key, cancel) {
         return Err(SwapError::Interrupted(why));
     }
@@ -226,8 +257,8 @@ async fn swap(
         }
     };
     p.step(Some(store), "started the new container; health gate:".to_owned());
-    let gated = match gate(ctx, store, key, &new, &cfg, p, cancel).await {
-        Ok(()) => super::monitor::after_gate(ctx, store, key, &new, &cfg, p, cancel).await,
+    let gated = match gate(ctx, store, key, &new, cfg, p, cancel).await {
+        Ok(()) => super::monitor::after_gate(ctx, store, key, &new, cfg, p, cancel).await,
         other => other,
     };
     match gated {
@@ -244,6 +275,15 @@ async fn swap(
             let _ = retry(p, "removing the new container", || b.discard(&new, retired.grace)).await;
             let _ = retry(p, "putting the old container back", || b.reinstate(&retired, false)).await;
             Err(SwapError::Interrupted(why))
+        }
+        Err(Stopped::Unhealthy(why)) if strategy.failure_action == crate::compose::FailureAction::Pause => {
+            p.step(
+                Some(store),
+                format!(
+                    "gate failed: {why}; failure_action is pause: the new container keeps running, the old one is kept aside stopped (stackdeck recover {key} puts it back)"
+                ),
+            );
+            Err(SwapError::Paused(why))
         }
         Err(Stopped::Unhealthy(why)) => roll_back(ctx, store, key, &retired, &new, why, p).await,
     }

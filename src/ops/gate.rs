@@ -42,7 +42,14 @@ pub(super) async fn gate(
 ) -> Result<(), Stopped> {
     let (tries, interval) = (cfg.gate_tries, cfg.gate_interval);
     let client = crate::http::client();
-    for i in 1..=tries {
+    // The healthcheck's own budget (start_period + retries x (interval + timeout)): while the
+    // engine still says "starting" inside it, the gate waits past its tries instead of guessing.
+    let budget = ctx.backend.health_budget(id).await.ok().flatten();
+    let began = tokio::time::Instant::now();
+    let mut said_budget = false;
+    let mut i = 0;
+    loop {
+        i += 1;
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = cancel.cancelled() => {}
@@ -92,8 +99,30 @@ pub(super) async fn gate(
         if engine_ok && http_ok {
             return Ok(());
         }
+        if i >= tries {
+            match budget {
+                Some(b) if health == Health::Starting && began.elapsed() < b => {
+                    if !said_budget {
+                        p.step(
+                            Some(store),
+                            format!(
+                                "  the healthcheck is still starting: waiting up to its own budget ({} s: start_period + retries x (interval + timeout))",
+                                b.as_secs()
+                            ),
+                        );
+                        said_budget = true;
+                    }
+                }
+                _ => break,
+            }
+        }
     }
-    Err(Stopped::Unhealthy(format!("not healthy after {tries} tries {} s apart", interval.as_secs())))
+    let waited = if said_budget {
+        format!(" and the healthcheck's {} s budget", budget.unwrap_or_default().as_secs())
+    } else {
+        String::new()
+    };
+    Err(Stopped::Unhealthy(format!("not healthy after {tries} tries {} s apart{waited}", interval.as_secs())))
 }
 
 /// Is the instance healthy right now (running, engine health fine, HTTP probe 2xx)? One look,

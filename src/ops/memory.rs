@@ -180,6 +180,37 @@ impl Backend for Memory {
         Ok(id)
     }
 
+    async fn start_first_blockers(&self, instance: &Container) -> Result<Vec<String>, EngineError> {
+        Ok(if instance.image.contains("ports") { vec!["it publishes host port 80->80/tcp".into()] } else { vec![] })
+    }
+
+    async fn launch_beside(&self, old: &Container, image: &str) -> Result<(Retired, ContainerId), EngineError> {
+        self.call(format!("launch beside {image}"));
+        let mut w = self.w();
+        w.next += 1;
+        let mut c = container(&format!("c{}", w.next), &format!("{}{}", old.name, crate::domain::NEXT_SUFFIX), image);
+        c.key = old.key.clone();
+        let id = c.id.clone();
+        w.containers.push((c, RestartPolicy::UnlessStopped));
+        let r = Retired { id: old.id.clone(), name: old.name.clone(), grace: 10, config: serde_json::json!({}) };
+        Ok((r, id))
+    }
+
+    async fn admit(&self, _new: &ContainerId, old: &Retired) -> Result<(), EngineError> {
+        self.call(format!("admit beside {}", old.name));
+        Ok(())
+    }
+
+    async fn promote(&self, new: &ContainerId, name: &str) -> Result<(), EngineError> {
+        self.call(format!("promote {name}"));
+        self.with_container(new, |c, _| c.name = name.to_owned());
+        Ok(())
+    }
+
+    async fn health_budget(&self, _id: &ContainerId) -> Result<Option<Duration>, EngineError> {
+        Ok(None)
+    }
+
     async fn discard(&self, id: &ContainerId, _grace: u32) -> Result<(), EngineError> {
         self.call(format!("discard {}", id.0));
         self.w().containers.retain(|(c, _)| &c.id != id);
@@ -262,12 +293,12 @@ impl Backend for Memory {
     }
 }
 
-fn tmp_dir(tag: &str) -> std::path::PathBuf {
+pub(super) fn tmp_dir(tag: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     std::env::temp_dir().join(format!("sd-mem-{tag}-{}-{nanos}", std::process::id()))
 }
 
-fn ctx(m: &Memory, config: &str, dir: &std::path::Path) -> Ctx {
+pub(super) fn ctx(m: &Memory, config: &str, dir: &std::path::Path) -> Ctx {
     Ctx {
         backend: Arc::new(m.clone()),
         stack: Stack::parse("test.toml", config).unwrap(),
@@ -281,7 +312,7 @@ fn ctx(m: &Memory, config: &str, dir: &std::path::Path) -> Ctx {
 
 const FAST_GATE: &str = "[engine]\npull = false\n[services.bot]\ngate_tries = 2\ngate_interval_secs = 1\n";
 
-async fn run(c: &Ctx, r: OpRequest) -> Result<crate::domain::Done, OpError> {
+pub(super) async fn run(c: &Ctx, r: OpRequest) -> Result<crate::domain::Done, OpError> {
     execute(c, &r, None, &CancellationToken::new()).await
 }
 
@@ -290,7 +321,8 @@ async fn a_healthy_image_replaces_the_old_one_and_is_kept() {
     let dir = tmp_dir("deploy");
     let m = Memory::with(&[("bot", "bot:1")]);
     let c = ctx(&m, FAST_GATE, &dir);
-    let done = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2".into() }).await.unwrap();
+    let done =
+        run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2".into(), stop_first: false }).await.unwrap();
     assert_eq!(done.outcome, Outcome::Succeeded);
     assert_eq!(m.calls(), ["retire bot", "launch bot:2", "commit bot"]);
     assert_eq!(m.state(), [("bot".into(), "bot:2".into(), RunState::Running, RestartPolicy::UnlessStopped)]);
@@ -305,7 +337,9 @@ async fn an_unhealthy_image_is_discarded_and_the_old_one_reinstated_and_regated(
     let dir = tmp_dir("rollback");
     let m = Memory::with(&[("bot", "bot:1")]);
     let c = ctx(&m, FAST_GATE, &dir);
-    let e = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into() }).await.unwrap_err();
+    let e = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into(), stop_first: false })
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("rolled back"), "{e}");
     assert_eq!(m.calls(), ["retire bot", "launch bot:2-broken", "discard c2", "reinstate bot start=true"]);
     assert_eq!(m.state(), [("bot".into(), "bot:1".into(), RunState::Running, RestartPolicy::UnlessStopped)]);
@@ -327,7 +361,7 @@ async fn an_emergency_stop_during_the_gate_leaves_the_service_down() {
         "[engine]\npull = false\n[services.bot]\ngate_tries = 30\ngate_interval_secs = 1\nhealth_url = \"http://127.0.0.1:9/never\"\nprobe_timeout_secs = 1\n",
         &dir,
     );
-    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2".into() });
+    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2".into(), stop_first: false });
     let stop = async {
         while !m.calls().iter().any(|c| c.starts_with("launch")) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -355,7 +389,7 @@ async fn every_request_goes_through_the_one_driver() {
     );
     let c = ctx(&m, &config, &dir);
     let all = [
-        OpRequest::Deploy { target: "bot".into(), image: "bot:2".into() },
+        OpRequest::Deploy { target: "bot".into(), image: "bot:2".into(), stop_first: false },
         OpRequest::Rollback { target: "bot".into() },
         OpRequest::Stop { targets: vec!["bot".into(), "db".into()], reason: None },
         OpRequest::Start { target: "bot".into(), reason: Some("limits reset".into()) },
@@ -396,7 +430,7 @@ async fn an_emergency_stop_during_the_rollback_is_not_undone_by_it() {
     let dir = tmp_dir("stop-rollback");
     let m = Memory::with(&[("bot", "bot:1")]);
     let c = ctx(&m, "[engine]\npull = false\n[services.bot]\ngate_tries = 5\ngate_interval_secs = 1\n", &dir);
-    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into() });
+    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into(), stop_first: false });
     let stop = async {
         // The old container is being brought back and gated again.
         while !m.calls().iter().any(|c| c == "reinstate bot start=true") {
@@ -426,7 +460,7 @@ async fn a_stop_before_the_rollback_brings_nothing_back() {
     let c = ctx(&m, "[engine]\npull = false\n[services.bot]\ngate_tries = 5\ngate_interval_secs = 1\n", &dir);
     // Latch the service while the broken image is gated: its gate fails at its first try, and
     // the rollback must then leave the old container stopped.
-    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into() });
+    let deploy = run(&c, OpRequest::Deploy { target: "bot".into(), image: "bot:2-broken".into(), stop_first: false });
     let latch = async {
         while !m.calls().iter().any(|c| c.starts_with("launch")) {
             tokio::time::sleep(Duration::from_millis(10)).await;

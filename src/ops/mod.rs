@@ -14,7 +14,9 @@ mod monitor;
 pub mod pin;
 mod recover;
 mod start;
+mod startfirst;
 mod stop;
+mod strategy;
 
 use crate::backend::{Backend, Report, ResolveError};
 use crate::config::Stack;
@@ -276,3 +278,5 @@ impl Report for Progress {
 
 #[cfg(test)]
 mod memory;
+#[cfg(test)]
+mod memory_startfirst;

@@ -14,7 +14,7 @@ async fn planned(ctx: &Ctx, target: &str) -> Result<(String, Container, PinPlan)
     let c = svc
         .instances
         .iter()
-        .filter(|c| !c.is_parked())
+        .filter(|c| !c.is_leftover())
         .max_by_key(|c| c.started_at)
         .cloned()
         .ok_or_else(|| OpError::Usage(format!("{} has no container", svc.key)))?;

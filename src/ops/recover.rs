@@ -19,6 +19,9 @@ pub(super) async fn recover(ctx: &Ctx, target: &str, p: &mut Progress) -> Result
     let key = svc.key.clone();
     let _lock = ServiceLock::try_take(&ctx.state_dir, &key, "recover").map_err(OpError::Refused)?;
     let parked = match ctx.backend.leftovers(&svc).await?.as_slice() {
+        [] if svc.instances.iter().any(crate::domain::Container::is_next) => {
+            return super::startfirst::recover_next(ctx, &svc, p).await;
+        }
         [] => {
             return Ok(Done {
                 outcome: Outcome::Succeeded,

@@ -80,6 +80,7 @@ pub struct KillSwitchPlan {
 pub struct OpView {
     pub id: u64,
     pub title: String,
+    pub request: crate::domain::OpRequest,
     pub lines: Vec<String>,
     pub done: Option<Result<String, String>>,
     pub cancellable: bool,
@@ -229,10 +230,10 @@ impl AppState {
         plan
     }
 
-    /// Services with a container an interrupted deploy left aside (`Container::is_parked`).
+    /// Services with a container an interrupted deploy left behind (`Container::is_leftover`).
     pub fn needs_recovery(&self) -> Vec<String> {
         let mut keys: Vec<String> =
-            self.services.containers.values().filter(|c| c.is_parked()).map(|c| c.key.to_string()).collect();
+            self.services.containers.values().filter(|c| c.is_leftover()).map(|c| c.key.to_string()).collect();
         keys.sort();
         keys.dedup();
         keys

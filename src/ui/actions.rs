@@ -200,8 +200,11 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             stop_detail.as_str()
         }
         OpRequest::Start { .. } => "Starts the service and restores its previous restart policy.",
+        OpRequest::Deploy { stop_first: true, .. } => {
+            "START-FIRST IS NOT POSSIBLE for this service (the notice says why). Deploy stop-first instead: the service is DOWN while the new container starts; rolled back automatically if unhealthy."
+        }
         OpRequest::Deploy { .. } => {
-            "Stops the old container, starts the new image under the same name, gates its health; rolls back automatically if unhealthy."
+            "Replaces the container (start-first or stop-first, as its compose file and the config say), gates its health; rolls back automatically if unhealthy."
         }
         OpRequest::Rollback { .. } => "Redeploys the last image that passed a health gate, through the same gate.",
         OpRequest::Backup { .. } => {

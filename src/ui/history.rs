@@ -14,7 +14,7 @@ fn outcome_slot(o: Outcome) -> Slot {
     match o {
         Outcome::Succeeded => Slot::Healthy,
         Outcome::Running => Slot::Starting,
-        Outcome::RolledBack | Outcome::Interrupted => Slot::Restarting,
+        Outcome::RolledBack | Outcome::Interrupted | Outcome::Paused => Slot::Restarting,
         Outcome::Failed => Slot::Unhealthy,
     }
 }

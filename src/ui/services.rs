@@ -166,7 +166,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                         if c.restarts > 0 { c.restarts.to_string() } else { String::new() },
                         dim(v.style(Slot::Restarting)),
                     )),
-                    if st.compose.drift.contains_key(&c.key) && !c.is_parked() {
+                    if st.compose.drift.contains_key(&c.key) && !c.is_leftover() {
                         Cell::from(Span::styled(format!("≠ {}", c.image), dim(v.style(Slot::Starting))))
                     } else {
                         Cell::from(Span::styled(c.image.clone(), dim(v.style(Slot::Text))))

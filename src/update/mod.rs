@@ -102,10 +102,28 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                     Ok(s) => s.clone(),
                     Err(e) => format!("FAILED: {e}"),
                 });
+                // A start-first deploy that cannot be done: offer the same deploy stop-first,
+                // confirmed on its own (the service is down while the new container starts).
+                let offer = match (&op.request, &result) {
+                    (crate::domain::OpRequest::Deploy { target, image, stop_first: false }, Err(e))
+                        if e.contains(crate::domain::START_FIRST_BLOCKED) =>
+                    {
+                        Some(crate::domain::OpRequest::Deploy {
+                            target: target.clone(),
+                            image: image.clone(),
+                            stop_first: true,
+                        })
+                    }
+                    _ => None,
+                };
                 op.done = Some(result);
                 op.cancellable = false;
                 op.dismissed = false;
                 state.dirty = true;
+                if let Some(req) = offer {
+                    op.dismissed = true;
+                    state.ui.popup = Some(popups::confirmation(state, req));
+                }
             }
         }
         Msg::Compose(read) => {

@@ -18,7 +18,15 @@ pub(super) fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Ef
     let id = state.next_op;
     state.next_op += 1;
     let cancellable = request.cancellable();
-    state.ops.push(OpView { id, title: request.title(), lines: Vec::new(), done: None, cancellable, dismissed: false });
+    state.ops.push(OpView {
+        id,
+        title: request.title(),
+        request: request.clone(),
+        lines: Vec::new(),
+        done: None,
+        cancellable,
+        dismissed: false,
+    });
     if state.ops.len() > 20 {
         state.ops.remove(0);
     }
@@ -179,7 +187,10 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                 Some(Action::PickerAccept) => {
                     let image = choices.get(selected).cloned().or_else(|| (!input.is_empty()).then(|| input.clone()));
                     match image {
-                        Some(image) => state.ui.popup = Some(confirmation(state, OpRequest::Deploy { target, image })),
+                        Some(image) => {
+                            state.ui.popup =
+                                Some(confirmation(state, OpRequest::Deploy { target, image, stop_first: false }))
+                        }
                         None => {
                             state.ui.notice = Some("type an image reference or pick a tag".into());
                             state.ui.popup = Some(Popup::Picker { target, current, tags, input, selected });
@@ -286,7 +297,7 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
 
 /// How a deploy, rollback or start is confirmed: one key, or in production the service's name
 /// typed (the emergency stop is never asked for more: it must not get slower in production).
-fn confirmation(state: &AppState, request: OpRequest) -> Popup {
+pub(super) fn confirmation(state: &AppState, request: OpRequest) -> Popup {
     let production = state.environment.as_ref().is_some_and(crate::domain::EnvBadge::is_production);
     let target = match &request {
         OpRequest::Deploy { target, .. } | OpRequest::Rollback { target } | OpRequest::Start { target, .. } => {

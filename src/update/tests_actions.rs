@@ -71,7 +71,8 @@ fn deploy_picker_filters_local_tags_then_confirms() {
         s.ui.popup,
         Some(Popup::Confirm(OpRequest::Deploy {
             target: "trading/api-server".into(),
-            image: "fx-api-server:2".into()
+            image: "fx-api-server:2".into(),
+            stop_first: false
         }))
     );
     let fx = update(&mut s, &km, code(KeyCode::Enter));
@@ -96,7 +97,8 @@ fn a_typed_reference_is_deployed_as_typed_and_a_running_deploy_can_be_cancelled(
         s.ui.popup,
         Some(Popup::Confirm(OpRequest::Deploy {
             target: "trading/api-server".into(),
-            image: "repo/app@sha256:ab".into()
+            image: "repo/app@sha256:ab".into(),
+            stop_first: false
         }))
     );
     update(&mut s, &km, key('y'));
@@ -307,4 +309,34 @@ fn starting_an_emergency_stopped_service_asks_why() {
     }
     let fx = update(&mut s, &km, code(KeyCode::Enter));
     assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Start { target, reason: Some("risk ok".into()) } }]);
+}
+
+#[test]
+fn a_start_first_deploy_that_is_not_possible_offers_the_same_deploy_stop_first() {
+    let (mut s, km, _) = connected_with(demo());
+    let req =
+        OpRequest::Deploy { target: "trading/api-server".into(), image: "fx-api-server:2".into(), stop_first: false };
+    s.ui.popup = Some(Popup::Confirm(req));
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    let [Effect::RunOp { id, .. }] = fx.as_slice() else { panic!("{fx:?}") };
+    let why =
+        format!("trading/api-server: {} it publishes host port 8080->8080/tcp", crate::domain::START_FIRST_BLOCKED);
+    update(&mut s, &km, Msg::Op(crate::msg::OpEvent::Done { id: *id, result: Err(why) }));
+    assert_eq!(
+        s.ui.popup,
+        Some(Popup::Confirm(OpRequest::Deploy {
+            target: "trading/api-server".into(),
+            image: "fx-api-server:2".into(),
+            stop_first: true
+        }))
+    );
+    // Any other failure is only reported.
+    s.ui.popup = None;
+    let req =
+        OpRequest::Deploy { target: "trading/api-server".into(), image: "fx-api-server:3".into(), stop_first: false };
+    s.ui.popup = Some(Popup::Confirm(req));
+    let fx = update(&mut s, &km, code(KeyCode::Enter));
+    let [Effect::RunOp { id, .. }] = fx.as_slice() else { panic!("{fx:?}") };
+    update(&mut s, &km, Msg::Op(crate::msg::OpEvent::Done { id: *id, result: Err("rolled back".into()) }));
+    assert_eq!(s.ui.popup, None);
 }
