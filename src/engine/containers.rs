@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 /// Tags kept per service so rollback targets survive `docker system prune -f`.
 const KEEP_TAGS: usize = 3;
 
-use super::recipe::ENGINE_STOP_TIMEOUT;
+use super::ENGINE_STOP_TIMEOUT;
 
 /// The containers of one engine.
 #[derive(Debug, Clone)]

@@ -18,6 +18,9 @@ mod stats;
 mod supervisor;
 mod unverified;
 
+/// The engine's default grace between the stop signal and SIGKILL.
+const ENGINE_STOP_TIMEOUT: u32 = 10;
+
 pub use containers::ContainerBackend;
 pub use endpoint::Endpoint;
 pub use images::{keep_repo, repo_of};

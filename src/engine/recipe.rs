@@ -8,8 +8,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, NetworkConnectRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use std::collections::HashMap;
 
-/// The engine's default grace between the stop signal and SIGKILL.
-pub(super) const ENGINE_STOP_TIMEOUT: u32 = 10;
+use super::ENGINE_STOP_TIMEOUT;
 
 impl ContainerBackend {
     /// How to recreate this container: its own configuration with the old image's defaults

@@ -7,6 +7,7 @@
 //! and during the gate. The operator can cancel until the old instance is removed.
 
 use super::gate::{Stopped, abort_reason, gate, healthy_now, latched};
+use super::strategy::SwapError;
 use super::{Ctx, Progress, retry};
 use crate::backend::{Retired, Service};
 use crate::config::stack::ServiceSettings;
@@ -208,14 +209,6 @@ pub(super) async fn run(
             Err(OpError::Failed(format!("{} of {key} failed: {reason}", kind.name())))
         }
     }
-}
-
-pub(super) enum SwapError {
-    RolledBack(String),
-    /// The gate failed and the failure action is pause: left as it is for the operator.
-    Paused(String),
-    Interrupted(String),
-    Failed(String),
 }
 
 /// Stop-first: retire the old instance, launch the new one, gate it; on failure reinstate the

@@ -4,9 +4,8 @@
 //! new container and the old one never stopped serving; `failure_action: pause` leaves both for
 //! the operator. An emergency stop wins at every step (it halts both instances).
 
-use super::deploy::SwapError;
 use super::gate::{Stopped, abort_reason, gate, healthy_now};
-use super::strategy::Strategy;
+use super::strategy::{Strategy, SwapError};
 use super::{Ctx, Progress, retry};
 use crate::compose::FailureAction;
 use crate::config::stack::ServiceSettings;

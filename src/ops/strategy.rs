@@ -100,3 +100,12 @@ pub(super) async fn resolve(
     );
     Ok(Strategy { order, failure_action, monitor })
 }
+
+/// How a replace ended when it did not succeed.
+pub(super) enum SwapError {
+    RolledBack(String),
+    /// The gate failed and the failure action is pause: left as it is for the operator.
+    Paused(String),
+    Interrupted(String),
+    Failed(String),
+}
