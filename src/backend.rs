@@ -129,6 +129,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// a temporary name), started; `old` is untouched. Returns `old`'s recipe and the new id.
     async fn launch_beside(&self, old: &Container, image: &str) -> Result<(Retired, ContainerId), EngineError>;
 
+    /// What an instance said last: the end of its health-check log, then its last `lines` log
+    /// lines (raw: the caller makes them inert and masks them).
+    async fn last_words(&self, id: &ContainerId, lines: usize) -> Result<Vec<String>, EngineError>;
+
     /// A start-first instance passed its gate: give it the service's network aliases (it had
     /// none while gated, so the service's name never led to it), as `old` has them.
     async fn admit(&self, new: &ContainerId, old: &Retired) -> Result<(), EngineError>;

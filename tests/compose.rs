@@ -171,6 +171,11 @@ fn a_start_first_deploy_behind_the_edge_loses_no_request_and_a_failed_one_leaves
     assert!(!names.contains("stackdeck-next") && !names.contains("stackdeck-old"), "nothing left over: {names}");
     let h = sd.history();
     assert_eq!(h[0]["outcome"], "rolled_back", "{:?}", h[0]);
+    // The evidence: each try, then what the failed container said (its health checks, its log).
+    let t = h[0]["transcript"].as_str().unwrap();
+    assert!(t.contains("what the failed container said last:"), "{t}");
+    assert!(t.contains("| health check: exit 1"), "the health-check log tail: {t}");
+    assert!(t.contains("| log: "), "its last log lines: {t}");
     assert_eq!(h[1]["outcome"], "succeeded", "{:?}", h[1]);
 }
 

@@ -355,6 +355,10 @@ impl Backend for ContainerBackend {
         Ok((Retired { id: old.id.clone(), name, grace, config }, id))
     }
 
+    async fn last_words(&self, id: &ContainerId, lines: usize) -> Result<Vec<String>, EngineError> {
+        self.evidence(id, lines).await
+    }
+
     async fn admit(&self, new: &ContainerId, old: &Retired) -> Result<(), EngineError> {
         let body: ContainerCreateBody = serde_json::from_value(old.config.clone())
             .map_err(|e| EngineError::Refused(format!("the kept configuration of {} is unusable: {e}", old.name)))?;

@@ -9,6 +9,7 @@ mod beside;
 mod containers;
 mod convert;
 pub mod endpoint;
+mod evidence;
 mod images;
 pub mod inspect;
 mod logs;

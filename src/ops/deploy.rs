@@ -270,6 +270,7 @@ async fn swap(
             Err(SwapError::Interrupted(why))
         }
         Err(Stopped::Unhealthy(why)) if strategy.failure_action == crate::compose::FailureAction::Pause => {
+            super::gate::record_last_words(ctx, store, &new, p).await;
             p.step(
                 Some(store),
                 format!(
@@ -295,6 +296,7 @@ async fn roll_back(
 ) -> Result<(), SwapError> {
     let b = &ctx.backend;
     p.step(Some(store), format!("gate failed: {why}; rolling back to the previous container"));
+    super::gate::record_last_words(ctx, store, new, p).await;
     retry(p, "removing the failed container", || b.discard(new, retired.grace))
         .await
         .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;

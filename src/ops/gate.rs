@@ -138,3 +138,18 @@ pub(super) async fn healthy_now(ctx: &Ctx, id: &ContainerId, cfg: &ServiceSettin
         None => true,
     }
 }
+
+/// Put what the failed instance said last into the transcript (health-check log, last log
+/// lines), before it is removed: the History pane shows why the deploy went back.
+pub(super) async fn record_last_words(ctx: &Ctx, store: &Store, id: &ContainerId, p: &mut Progress) {
+    match ctx.backend.last_words(id, 20).await {
+        Ok(lines) if lines.is_empty() => p.step(Some(store), "the failed container said nothing".to_owned()),
+        Ok(lines) => {
+            p.step(Some(store), "what the failed container said last:".to_owned());
+            for l in lines {
+                p.step(Some(store), format!("  | {l}"));
+            }
+        }
+        Err(e) => p.step(Some(store), format!("its last words could not be read: {e}")),
+    }
+}

@@ -196,6 +196,10 @@ impl Backend for Memory {
         Ok((r, id))
     }
 
+    async fn last_words(&self, _id: &ContainerId, _lines: usize) -> Result<Vec<String>, EngineError> {
+        Ok(vec!["log: memory backend".into()])
+    }
+
     async fn admit(&self, _new: &ContainerId, old: &Retired) -> Result<(), EngineError> {
         self.call(format!("admit beside {}", old.name));
         Ok(())

@@ -67,6 +67,7 @@ pub(super) async fn swap_beside(
             Err(SwapError::Interrupted(why))
         }
         Err(Stopped::Unhealthy(why)) if strategy.failure_action == FailureAction::Pause => {
+            super::gate::record_last_words(ctx, store, &new, p).await;
             p.step(
                 Some(store),
                 format!(
@@ -77,6 +78,7 @@ pub(super) async fn swap_beside(
         }
         Err(Stopped::Unhealthy(why)) => {
             p.step(Some(store), format!("gate failed: {why}; removing the new container (the old one kept serving)"));
+            super::gate::record_last_words(ctx, store, &new, p).await;
             retry(p, "removing the failed container", || b.discard(&new, retired.grace))
                 .await
                 .map_err(|e| SwapError::Failed(format!("{why}; and the failed container could not be removed: {e}")))?;
