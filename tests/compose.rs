@@ -202,3 +202,51 @@ fn the_preflight_refuses_start_first_for_a_fixed_name_and_published_port_and_sto
     assert!(out.contains("stop-first, as the operator confirmed"), "{out}");
     assert_eq!(image_of(&edge), "sdt-edge:2");
 }
+
+#[test]
+fn a_start_first_deploy_killed_mid_gate_is_recognised_and_recover_keeps_the_old_one_serving() {
+    require_engine();
+    let port = 31478;
+    let c = edge_project("sdtsfkill", port);
+    let api = c.container("api-server");
+    wait_for("api-server healthy", Duration::from_secs(60), || (common::health_of(&api) == "healthy").then_some(()));
+    let key = format!("{}/api-server", c.name);
+    // A long gate on a broken image: the deploy is still gating when it is killed.
+    let sd = Sd::new("sfkill", &format!("[services.\"{key}\"]\ngate_tries = 60\ngate_interval_secs = 1\n"));
+    let mut child = sd.cmd(&["deploy", &key, "fx-api-server:2-broken", "--yes"]).spawn().unwrap();
+    let next = format!("{api}-stackdeck-next");
+    wait_for("the new container beside the old one", Duration::from_secs(30), || {
+        let names = docker_ok(&["ps", "--format", "{{.Names}}"]);
+        names.lines().any(|n| n == next).then_some(())
+    });
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+    child.wait().unwrap();
+    assert_eq!(common::health_of(&api), "healthy", "the old one never stopped");
+    // The history says it was interrupted; the panel names what was left behind.
+    let h = sd.history();
+    assert_eq!(h[0]["outcome"], "interrupted", "{:?}", h[0]);
+    let cmd = format!(
+        "{} --state-dir {} --config {} -p {}",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display(),
+        c.name
+    );
+    let t = Tmux::start("sfkill", 120, 30, &cmd);
+    t.wait("the recovery hint", |s| s.contains("recover"));
+    t.keys(&["q"]);
+    let (code, out, err) = sd.run(&["recover", &key, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("never replaced the old container"), "{out}");
+    let names = docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", c.name),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(!names.contains("stackdeck-next"), "{names}");
+    assert_eq!(image_of(&api), "fx-api-server:1");
+    assert!(common::http_get(&format!("127.0.0.1:{port}"), "/health").is_some(), "served through the edge");
+}
