@@ -9,8 +9,6 @@ use crate::terminal::Guard;
 use crate::ui::{self, View};
 use crate::update::update;
 use color_eyre::Result;
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -120,7 +118,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
         });
     }
     let mut fatal: Option<String> = None;
-    let mut keys = EventStream::new();
+    let input = crate::input::spawn(tx.clone())?;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
         if state.dirty {
@@ -149,13 +147,6 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                 fatal = f.or_else(|| Some("a background task failed".into()));
                 break;
             }
-            ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) => Some(Msg::Key(k)),
-                Some(Ok(Event::Resize(..))) => Some(Msg::Resize),
-                Some(Ok(_)) => None,
-                // The terminal went away (SSH link dropped): leave cleanly.
-                Some(Err(_)) | None => Some(Msg::Signal("terminal closed")),
-            },
             () = async { tokio::time::sleep_until(frame_due.unwrap_or_else(tokio::time::Instant::now)).await }, if frame_due.is_some() => None,
         };
         let Some(msg) = msg else { continue };
@@ -185,6 +176,29 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                             let r = engine::inspect::inspect(&ep, &container, &m).await;
                             let _ = tx.send(Msg::Inspected(r)).await;
                         });
+                    }
+                    Effect::Exec { target, cmd } => {
+                        let x = crate::exec::Exec {
+                            endpoint: &setup.endpoint,
+                            state_dir: &setup.state_dir,
+                            project: setup.project.as_deref(),
+                            read_only: setup.read_only,
+                            masker: &setup.stack.masker,
+                        };
+                        // Nothing of the panel reads or draws while the shell has the terminal.
+                        input.pause();
+                        crate::terminal::suspend(&target);
+                        let r = crate::exec::run(&x, &target, &cmd, true).await;
+                        crate::terminal::resume(&mut guard)?;
+                        input.resume();
+                        state.ui.notice = Some(match r {
+                            Ok(code) => format!(
+                                "shell in {target} ended ({})",
+                                code.map_or_else(|| "exit code unknown".into(), |c| format!("exit {c}"))
+                            ),
+                            Err(e) => format!("exec: {e}"),
+                        });
+                        state.dirty = true;
                     }
                     Effect::SetWindow(w) => {
                         if let Some(wt) = &window_tx {
@@ -273,6 +287,15 @@ fn spawn_signals(tx: mpsc::Sender<Msg>) -> Result<()> {
             }
         });
     }
+    // The terminal's size changed: the next frame is drawn at the new size.
+    let mut winch = signal(SignalKind::window_change())?;
+    tokio::spawn(async move {
+        while winch.recv().await.is_some() {
+            if tx.send(Msg::Resize).await.is_err() {
+                return;
+            }
+        }
+    });
     Ok(())
 }
 

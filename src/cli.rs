@@ -99,6 +99,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a command in a service's running container (default: sh), attached to this terminal
+    /// (a real PTY when it is one; resizes follow). Audited; the service's name is typed to
+    /// confirm in a production environment (unless --yes); refused with --read-only. Exits with
+    /// the command's exit code.
+    Exec {
+        service: String,
+        #[arg(long)]
+        yes: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
     /// Write the running image's tag to the compose project's .env (diff shown, confirmed,
     /// written atomically, recorded), so the next `docker-compose up -d` keeps it.
     Pin {

@@ -205,6 +205,10 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             Ok(stackdeck::opcli::pin(service, yes, setup()))
         }
         Some(Command::Pin { ref service, yes }) => Ok(stackdeck::opcli::pin(service, yes, setup())),
+        Some(Command::Exec { ref service, yes, ref cmd }) => {
+            let production = prepared.environment.as_ref().is_some_and(|e| e.kind == config::schema::Kind::Production);
+            Ok(stackdeck::opcli::exec(service, cmd.clone(), yes, production, &setup()))
+        }
         Some(Command::Drift { json }) => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             match rt.block_on(stackdeck::drift::collect(&ep, cli.project.as_deref(), &stack, &state_dir)) {

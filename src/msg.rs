@@ -127,4 +127,6 @@ pub enum Effect {
     SummarizeEnvironments,
     /// Inspect one container for the inspect view.
     Inspect { container: ContainerId },
+    /// Hand the terminal to `cmd` in the service's running container, then come back.
+    Exec { target: String, cmd: Vec<String> },
 }

@@ -36,6 +36,52 @@ pub struct Setup {
     pub local_state: bool,
 }
 
+/// `stackdeck exec`: a command in the service's container on this terminal.
+pub fn exec(target: &str, cmd: Vec<String>, yes: bool, production: bool, setup: &Setup) -> ExitCode {
+    if setup.read_only {
+        eprintln!("stackdeck: exec refused: --read-only");
+        return ExitCode::from(3);
+    }
+    let cmd = if cmd.is_empty() { vec!["sh".to_owned()] } else { cmd };
+    if production && !yes {
+        let word = target.rsplit('/').next().unwrap_or(target);
+        if let Err((code, msg)) = confirm(&format!("run {} in {target} (production)", cmd.join(" ")), word) {
+            eprintln!("stackdeck: {msg}");
+            return ExitCode::from(code);
+        }
+    }
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stackdeck: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if tty && let Err(e) = crossterm::terminal::enable_raw_mode() {
+        eprintln!("stackdeck: {e}");
+        return ExitCode::from(1);
+    }
+    let x = crate::exec::Exec {
+        endpoint: &setup.endpoint,
+        state_dir: &setup.state_dir,
+        project: setup.project.as_deref(),
+        read_only: setup.read_only,
+        masker: &setup.stack.masker,
+    };
+    let r = rt.block_on(crate::exec::run(&x, target, &cmd, tty));
+    if tty {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+    match r {
+        Ok(code) => ExitCode::from(code.map_or(0, |c| c.clamp(0, 255) as u8)),
+        Err(e) => {
+            eprintln!("stackdeck: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// `stackdeck pin`: show the diff, then run the pin (confirmed unless `yes`) through the driver.
 pub fn pin(target: &str, yes: bool, setup: Setup) -> ExitCode {
     if setup.read_only {

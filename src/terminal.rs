@@ -22,3 +22,20 @@ impl Drop for Guard {
         ratatui::restore();
     }
 }
+
+/// Hand the terminal to a command (raw mode stays on: its bytes go through as typed): leave the
+/// panel's alternate screen and show the cursor.
+pub fn suspend(target: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(out, crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = write!(out, "stackdeck: a shell in {}; `exit` returns to the panel\r\n", crate::logtext::inert(target));
+    let _ = out.flush();
+}
+
+/// Take the terminal back after [`suspend`]: the alternate screen, no cursor, a full redraw.
+pub fn resume(guard: &mut Guard) -> std::io::Result<()> {
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen, crossterm::cursor::Hide)?;
+    guard.terminal.clear()
+}

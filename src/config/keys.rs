@@ -115,6 +115,7 @@ actions! {
     Rollback = "rollback", "roll back to the last image that passed a gate", [Services];
     Recover = "recover", "after an interrupted deploy: put the previous container back", [Services];
     Inspect = "inspect", "inspect the selected container (env masked, mounts, ports, health)", [Services];
+    Exec = "exec", "open a shell in the selected container (exit returns here)", [Services];
     Confirm = "confirm", "go ahead", [Confirm];
     Deny = "deny", "do nothing", [Confirm];
     PickerNext = "picker_next", "next image", [Picker];
@@ -159,6 +160,7 @@ impl Action {
                 | Action::StartService
                 | Action::Deploy
                 | Action::Rollback
+                | Action::Exec
         )
     }
 

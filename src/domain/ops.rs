@@ -30,6 +30,9 @@ pub enum OpRequest {
     /// Write `line` (`API_TAG=2`, shown as a diff and confirmed) to the service's compose
     /// `.env`, so the next `docker-compose up -d` runs what runs now.
     Pin { target: String, line: String },
+    /// An interactive command in the service's running container (the panel hands it the
+    /// terminal; `stackdeck exec`). Runs in the terminal, never through the background driver.
+    Exec { target: String, cmd: Vec<String> },
 }
 
 impl OpRequest {
@@ -47,6 +50,7 @@ impl OpRequest {
             OpRequest::Recover { target } => format!("recover {target} after an interrupted deploy"),
             OpRequest::Hold { target, .. } => format!("restart blocked: {target} is emergency-stopped"),
             OpRequest::Pin { target, line } => format!("pin {line} in the .env of {target}"),
+            OpRequest::Exec { target, cmd } => format!("run {} in {target}", cmd.join(" ")),
         }
     }
 
@@ -62,6 +66,7 @@ impl OpRequest {
             OpRequest::Recover { .. } => "recover",
             OpRequest::Hold { .. } => "restart-blocked",
             OpRequest::Pin { .. } => "pin",
+            OpRequest::Exec { .. } => "exec",
         }
     }
 

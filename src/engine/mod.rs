@@ -14,6 +14,7 @@ mod images;
 pub mod inspect;
 mod logs;
 mod recipe;
+pub mod shell;
 pub mod ssh;
 mod stats;
 mod supervisor;

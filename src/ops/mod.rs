@@ -122,6 +122,9 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
         OpRequest::Recover { target } => recover::recover(ctx, target, &mut p).await,
         OpRequest::Hold { target, container } => stop::hold(ctx, target, container, &mut p).await,
         OpRequest::Pin { target, line } => pin::pin(ctx, target, line, &mut p).await,
+        OpRequest::Exec { .. } => {
+            Err(OpError::Usage("exec runs in a terminal (stackdeck exec, or e in the panel)".into()))
+        }
     }
 }
 

@@ -215,6 +215,9 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
         OpRequest::Recover { .. } => {
             "Removes the replacement that never passed a gate, puts the previous container back under its name and gates it."
         }
+        OpRequest::Exec { .. } => {
+            "Hands the terminal to a shell in the running container (audited); exit returns to the panel."
+        }
         OpRequest::Pin { .. } => {
             "Writes this line to the compose project's .env (atomically; recorded), so docker-compose up -d keeps what runs now."
         }

@@ -15,6 +15,11 @@ pub fn picker_choices<'a>(tags: &'a [String], input: &str) -> Vec<&'a str> {
 }
 
 pub(super) fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Effect>) {
+    // A shell has the terminal: it is not a background operation.
+    if let OpRequest::Exec { target, cmd } = request {
+        fx.push(Effect::Exec { target, cmd });
+        return;
+    }
     let id = state.next_op;
     state.next_op += 1;
     let cancellable = request.cancellable();
@@ -272,6 +277,21 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
             }
             None => state.ui.notice = Some("no cancellable operation is running".into()),
         },
+        Action::Exec => {
+            let Some(c) = state.services.selected() else {
+                state.ui.notice = Some("select a container first".into());
+                return;
+            };
+            if c.state != crate::domain::RunState::Running {
+                state.ui.notice = Some(format!("{} is not running: nothing to open a shell in", c.name));
+                return;
+            }
+            let request = OpRequest::Exec { target: c.key.to_string(), cmd: vec!["sh".into()] };
+            match confirmation(state, request) {
+                Popup::Confirm(OpRequest::Exec { target, cmd }) => fx.push(Effect::Exec { target, cmd }),
+                typed => state.ui.popup = Some(typed),
+            }
+        }
         Action::StartService | Action::Deploy | Action::Rollback | Action::Recover => {
             let Some((target, image)) = selected else {
                 state.ui.notice = Some("select a service first".into());
@@ -300,9 +320,10 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
 pub(super) fn confirmation(state: &AppState, request: OpRequest) -> Popup {
     let production = state.environment.as_ref().is_some_and(crate::domain::EnvBadge::is_production);
     let target = match &request {
-        OpRequest::Deploy { target, .. } | OpRequest::Rollback { target } | OpRequest::Start { target, .. } => {
-            Some(target.clone())
-        }
+        OpRequest::Deploy { target, .. }
+        | OpRequest::Rollback { target }
+        | OpRequest::Start { target, .. }
+        | OpRequest::Exec { target, .. } => Some(target.clone()),
         _ => None,
     };
     match target {
