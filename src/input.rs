@@ -16,6 +16,8 @@ enum Mode {
     Reading,
     PauseAsked,
     Paused,
+    /// The panel is done with it (quit, or switching environment): the thread ends.
+    Stop,
 }
 
 /// The handle the panel keeps: pause and resume the key thread.
@@ -23,6 +25,7 @@ enum Mode {
 pub struct Input {
     mode: Arc<(Mutex<Mode>, Condvar)>,
     wake: OwnedFd,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A byte through a pipe: makes a `poll` on its read end return.
@@ -66,8 +69,25 @@ pub fn spawn(tx: tokio::sync::mpsc::Sender<Msg>) -> std::io::Result<Input> {
     let (wake_rx, wake_tx) = nix::unistd::pipe().map_err(std::io::Error::from)?;
     let mode = Arc::new((Mutex::new(Mode::Reading), Condvar::new()));
     let m = mode.clone();
-    std::thread::Builder::new().name("stackdeck-keys".into()).spawn(move || {
-        let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    let thread = std::thread::Builder::new().name("stackdeck-keys".into()).spawn(move || {
+        // Like blocking_send, but a panel that is ending (Stop) is never waited for.
+        let stopping = {
+            let m = m.clone();
+            move || *m.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) == Mode::Stop
+        };
+        let send = |mut msg: Msg| loop {
+            match tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(tokio::sync::mpsc::error::TrySendError::Full(back)) => {
+                    if stopping() {
+                        return false;
+                    }
+                    msg = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        };
         loop {
             {
                 let (lock, cv) = &*m;
@@ -78,6 +98,9 @@ pub fn spawn(tx: tokio::sync::mpsc::Sender<Msg>) -> std::io::Result<Input> {
                 }
                 while *g == Mode::Paused {
                     g = cv.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                if *g == Mode::Stop {
+                    return;
                 }
             }
             // Events crossterm already holds first (one read can bring several).
@@ -100,7 +123,7 @@ pub fn spawn(tx: tokio::sync::mpsc::Sender<Msg>) -> std::io::Result<Input> {
             }
         }
     })?;
-    Ok(Input { mode, wake: wake_tx })
+    Ok(Input { mode, wake: wake_tx, thread: Some(thread) })
 }
 
 /// Send one event on; false when the thread should end.
@@ -136,7 +159,26 @@ impl Input {
 
     pub fn resume(&self) {
         let (lock, cv) = &*self.mode;
-        *lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Mode::Reading;
+        let mut g = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *g != Mode::Stop {
+            *g = Mode::Reading;
+        }
         cv.notify_all();
+    }
+}
+
+/// A panel that ends (quit, an environment switch that starts the next panel) leaves no reader
+/// of the terminal behind: a second one would take keys meant for the next.
+impl Drop for Input {
+    fn drop(&mut self) {
+        {
+            let (lock, cv) = &*self.mode;
+            *lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Mode::Stop;
+            cv.notify_all();
+        }
+        ring(&self.wake);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
