@@ -14,6 +14,16 @@ use std::time::Duration;
 
 const WORKER: &str = "version: \"2.4\"\nservices:\n  worker:\n    image: \"sdt-drift:${W_TAG:-1}\"\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sleep\", \"3600\"]\n";
 
+/// The panel on `project`, with the test's own state dir and config.
+fn panel(sd: &Sd, project: &str) -> String {
+    format!(
+        "{} --state-dir {} --config {} -p {project}",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display()
+    )
+}
+
 fn image_of(container: &str) -> String {
     docker_ok(&["inspect", "-f", "{{.Config.Image}}", container]).trim().to_owned()
 }
@@ -44,13 +54,7 @@ fn drift_after_a_deploy_is_shown_and_a_pin_makes_compose_up_keep_the_new_tag() {
     assert!(d["fix"].as_str().unwrap().contains("stackdeck pin"), "{d}");
 
     // The panel marks it, and says it for the selected service.
-    let cmd = format!(
-        "{} --state-dir {} --config {} -p {}",
-        env!("CARGO_BIN_EXE_stackdeck"),
-        sd.state.display(),
-        sd.config.display(),
-        c.name
-    );
+    let cmd = panel(&sd, &c.name);
     let t = Tmux::start("drift", 100, 30, &cmd);
     let screen = t.wait("the drift marker and sentence", |s| {
         s.contains("≠ sdt-drift:2") && s.contains("the file still says sdt-drift:1")
@@ -85,13 +89,7 @@ fn an_unreadable_compose_file_is_a_warning_on_its_project_not_a_crash() {
     distinct_image("bb:1", "sdt-drift:1");
     let c = Compose::up("sdtbadyml", WORKER, None);
     let sd = Sd::new("badyml", "");
-    let cmd = format!(
-        "{} --state-dir {} --config {} -p {}",
-        env!("CARGO_BIN_EXE_stackdeck"),
-        sd.state.display(),
-        sd.config.display(),
-        c.name
-    );
+    let cmd = panel(&sd, &c.name);
     let t = Tmux::start("badyml", 100, 30, &cmd);
     t.wait("the service", |s| s.contains("worker"));
     // Someone breaks the file while the panel runs: hostile bytes in it too.
@@ -116,6 +114,14 @@ fn edge_project(name: &str, port: u16) -> Compose {
     Compose::up(name, &yaml, Some(&format!("EDGE_PORT={port}\n")))
 }
 
+/// The edge project with its api-server healthy; the project and the api-server's container.
+fn edge_up(name: &str, port: u16) -> (Compose, String) {
+    let c = edge_project(name, port);
+    let api = c.container("api-server");
+    wait_for("api-server healthy", Duration::from_secs(60), || (common::health_of(&api) == "healthy").then_some(()));
+    (c, api)
+}
+
 /// GET /health through the edge every 50 ms until `stop`; (answered 200, failed) and the
 /// failures' details.
 fn probe_loop(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, Vec<String>)> {
@@ -137,9 +143,7 @@ fn probe_loop(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32,
 fn a_start_first_deploy_behind_the_edge_loses_no_request_and_a_failed_one_leaves_the_old_serving() {
     require_engine();
     let port = 31476;
-    let c = edge_project("sdtedge", port);
-    let api = c.container("api-server");
-    wait_for("api-server healthy", Duration::from_secs(60), || (common::health_of(&api) == "healthy").then_some(()));
+    let (c, api) = edge_up("sdtedge", port);
     wait_for("the edge answering", Duration::from_secs(30), || {
         common::http_get(&format!("127.0.0.1:{port}"), "/health")
     });
@@ -207,9 +211,7 @@ fn the_preflight_refuses_start_first_for_a_fixed_name_and_published_port_and_sto
 fn a_start_first_deploy_killed_mid_gate_is_recognised_and_recover_keeps_the_old_one_serving() {
     require_engine();
     let port = 31478;
-    let c = edge_project("sdtsfkill", port);
-    let api = c.container("api-server");
-    wait_for("api-server healthy", Duration::from_secs(60), || (common::health_of(&api) == "healthy").then_some(()));
+    let (c, api) = edge_up("sdtsfkill", port);
     let key = format!("{}/api-server", c.name);
     // A long gate on a broken image: the deploy is still gating when it is killed.
     let sd = Sd::new("sfkill", &format!("[services.\"{key}\"]\ngate_tries = 60\ngate_interval_secs = 1\n"));
@@ -225,13 +227,7 @@ fn a_start_first_deploy_killed_mid_gate_is_recognised_and_recover_keeps_the_old_
     // The history says it was interrupted; the panel names what was left behind.
     let h = sd.history();
     assert_eq!(h[0]["outcome"], "interrupted", "{:?}", h[0]);
-    let cmd = format!(
-        "{} --state-dir {} --config {} -p {}",
-        env!("CARGO_BIN_EXE_stackdeck"),
-        sd.state.display(),
-        sd.config.display(),
-        c.name
-    );
+    let cmd = panel(&sd, &c.name);
     let t = Tmux::start("sfkill", 120, 30, &cmd);
     t.wait("the recovery hint", |s| s.contains("recover"));
     t.keys(&["q"]);

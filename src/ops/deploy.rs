@@ -250,11 +250,7 @@ async fn swap(
         }
     };
     p.step(Some(store), "started the new container; health gate:".to_owned());
-    let gated = match gate(ctx, store, key, &new, cfg, p, cancel).await {
-        Ok(()) => super::monitor::after_gate(ctx, store, key, &new, cfg, p, cancel).await,
-        other => other,
-    };
-    match gated {
+    match super::monitor::full_gate(ctx, store, key, &new, cfg, p, cancel).await {
         Ok(()) => {
             p.committed();
             retry(p, "removing the old container", || b.commit(&retired))

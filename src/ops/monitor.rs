@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 /// How often the window looks at the instance.
 const LOOK: Duration = Duration::from_millis(500);
 
-/// Watch `id` for the monitor window, then run the smoke checks.
-pub(super) async fn after_gate(
+/// The whole gate of a new instance: health (tries, probe, the healthcheck's own budget), then
+/// the monitor window, then the smoke checks.
+pub(super) async fn full_gate(
     ctx: &Ctx,
     store: &Store,
     key: &str,
@@ -24,6 +25,7 @@ pub(super) async fn after_gate(
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<(), Stopped> {
+    super::gate::gate(ctx, store, key, id, cfg, p, cancel).await?;
     if !cfg.monitor.is_zero() {
         window(ctx, store, key, id, cfg.monitor, p, cancel).await?;
     }

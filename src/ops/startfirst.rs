@@ -34,11 +34,7 @@ pub(super) async fn swap_beside(
         .await
         .map_err(|e| SwapError::Failed(format!("the new container did not start: {e} (the old one kept serving)")))?;
     p.step(Some(store), "started the new container beside the old one; health gate:".to_owned());
-    let gated = match gate(ctx, store, key, &new, cfg, p, cancel).await {
-        Ok(()) => super::monitor::after_gate(ctx, store, key, &new, cfg, p, cancel).await,
-        other => other,
-    };
-    match gated {
+    match super::monitor::full_gate(ctx, store, key, &new, cfg, p, cancel).await {
         Ok(()) => {
             p.step(Some(store), "the new container passed: it joins the service's network name".to_owned());
             if let Err(e) = retry(p, "joining the service's network name", || b.admit(&new, &retired)).await {
