@@ -246,3 +246,23 @@ fn a_start_first_deploy_killed_mid_gate_is_recognised_and_recover_keeps_the_old_
     assert_eq!(image_of(&api), "fx-api-server:1");
     assert!(common::http_get(&format!("127.0.0.1:{port}"), "/health").is_some(), "served through the edge");
 }
+
+#[test]
+fn an_absurd_monitor_in_the_compose_file_is_an_error_not_a_day_long_gate() {
+    require_engine();
+    distinct_image("bb:1", "sdt-drift:1");
+    distinct_image("bb:1", "sdt-drift:2");
+    let yaml = "version: \"3.8\"\nservices:\n  worker:\n    image: \"sdt-drift:1\"\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sleep\", \"3600\"]\n    deploy:\n      update_config: {monitor: 30h}\n";
+    let c = Compose::up("sdtmon", yaml, None);
+    let sd = Sd::new("absurdmon", "");
+    let key = format!("{}/worker", c.name);
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-drift:2", "--yes"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("monitor") && err.contains("108000 s, out of range"), "{err}");
+    assert_eq!(image_of(&c.container("worker")), "sdt-drift:1", "nothing was touched");
+    // The config's own value wins over the file's (and is range-checked at load).
+    let sd = Sd::new("absurdmon2", &format!("[services.\"{key}\"]\nmonitor_secs = 1\n"));
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-drift:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("monitor 1 s"), "{out}");
+}

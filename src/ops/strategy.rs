@@ -11,6 +11,9 @@ use crate::config::stack::ServiceSettings;
 use crate::domain::{Container, OpError};
 use std::time::Duration;
 
+/// The longest monitor window (monitor_secs has the same range).
+const MAX_MONITOR: Duration = Duration::from_secs(3_600);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Strategy {
     pub order: Order,
@@ -67,6 +70,15 @@ pub(super) async fn resolve(
         a => a,
     };
     let monitor = if cfg.monitor_set { cfg.monitor } else { file_monitor.unwrap_or(cfg.monitor) };
+    // The same range as monitor_secs: a window of days is a typo, not a gate.
+    if !cfg.monitor_set && monitor > MAX_MONITOR {
+        return Err(OpError::Usage(format!(
+            "the compose file's deploy.{field}.monitor for {} is {} s, out of range (0 to {} s): fix it there, or set monitor_secs for the service in the stackdeck config",
+            old.key,
+            monitor.as_secs(),
+            MAX_MONITOR.as_secs()
+        )));
+    }
     if order == Order::StartFirst {
         let mut blockers = ctx.backend.start_first_blockers(old).await?;
         if let Some(name) = def.as_ref().and_then(|d| d.container_name.as_deref()) {
