@@ -163,7 +163,7 @@ pub(super) async fn run(
         match super::strategy::resolve(ctx, &old, &cfg, kind == Kind::Rollback, stop_first_ok, &store, p).await {
             Ok(s) => s,
             Err(e) => {
-                p.step(Some(&store), format!("refused: {e}"));
+                // The reason is the row's (and the caller prints it once).
                 let _ = store.finish(record, Outcome::Failed, Some(&e.to_string()), None);
                 return Err(e);
             }
