@@ -177,8 +177,11 @@ fn the_guard_alone_holds_the_latch_against_compose_up_and_posts_it_once() {
     wait_for("the counter", Duration::from_secs(30), || {
         (guard.value("stackdeck_restarts_blocked_total", Some(("service", &compose.key()))) == Some(1.0)).then_some(())
     });
-    let log = guard.log();
-    assert!(log.contains("restart blocked") && log.contains("latched:"), "{log}");
+    // The counter comes from the history row; the log line is written by the guard's own loop.
+    let log = wait_for("the guard's log of the hold", Duration::from_secs(30), || {
+        let log = guard.log();
+        (log.contains("restart blocked") && log.contains("latched:")).then_some(log)
+    });
     assert!(!log.contains('\u{1b}'), "no escape sequence in the log");
     // A second guard for the same state dir refuses to start.
     let second = sd.cmd(&["guard", "--metrics", "127.0.0.1:31263"]).output().unwrap();
@@ -269,8 +272,11 @@ fn the_guard_runs_the_scheduled_backup_and_applies_retention() {
         let list: Vec<serde_json::Value> = serde_json::from_str(&sd.run(&["backups", "--json"]).1).ok()?;
         (list.len() == 1 && list[0]["id"] != first[0]["id"]).then_some(())
     });
-    let log = guard.log();
-    assert!(log.contains("scheduled backup") && log.contains("retention removed"), "{log}");
+    // The listing changes when the file is gone; the guard logs the step just after: wait for it.
+    wait_for("the retention line in the guard's log", Duration::from_secs(30), || {
+        let log = guard.log();
+        (log.contains("scheduled backup") && log.contains("retention removed")).then_some(())
+    });
     wait_for("the backup metrics", Duration::from_secs(30), || {
         (guard.value("stackdeck_backup_last_result", Some(("job", "marker"))) == Some(1.0)).then_some(())
     });
