@@ -76,16 +76,25 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Recreate a service with another image, health-gated; rolled back automatically if unhealthy.
+    /// Recreate a service with another image, health-gated; rolled back automatically if
+    /// unhealthy. With --release TAG: several services to one tag, in depends_on order, each
+    /// gated; one failure moves back those already moved, in reverse order.
+    #[command(
+        override_usage = "stackdeck deploy [OPTIONS] SERVICE IMAGE\n       stackdeck deploy [OPTIONS] --release TAG SERVICE..."
+    )]
     Deploy {
-        service: String,
-        /// Image reference (tag or digest).
-        image: String,
+        /// SERVICE IMAGE (an image reference, tag or digest), or with --release the services.
+        #[arg(required = true, value_name = "SERVICE IMAGE | SERVICE...")]
+        args: Vec<String>,
+        /// Deploy every service named to this tag (each keeps its own repository), as one
+        /// release: one history row with a row per service; `rollback --release ID` undoes it.
+        #[arg(long, value_name = "TAG")]
+        release: Option<String>,
         #[arg(long)]
         yes: bool,
         /// After a successful deploy, pin the new tag in the compose project's .env (the diff is
         /// shown, and confirmed unless --yes), so `docker-compose up -d` keeps it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "release")]
         pin: bool,
         /// When a start-first deploy is not possible (published host ports, host networking, a
         /// fixed container_name), deploy stop-first instead: the service is down while the new
@@ -126,9 +135,14 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Redeploy the last image that passed a health gate for the service.
+    /// Redeploy the last image that passed a health gate for the service; with --release ID,
+    /// put every service a release moved back on its previous image, as one operation.
     Rollback {
-        service: String,
+        #[arg(required_unless_present = "release", conflicts_with = "release")]
+        service: Option<String>,
+        /// The release's id (its row in `stackdeck history`).
+        #[arg(long, value_name = "ID")]
+        release: Option<i64>,
         #[arg(long)]
         yes: bool,
     },

@@ -196,7 +196,14 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Start { ref service, yes, ref reason }) => {
             op(OpRequest::Start { target: service.clone(), reason: reason.clone() }, yes)
         }
-        Some(Command::Deploy { ref service, ref image, yes, pin, stop_first }) => {
+        Some(Command::Deploy { ref args, release: Some(ref tag), yes, stop_first, .. }) => {
+            op(OpRequest::Release { targets: args.clone(), tag: tag.clone(), stop_first }, yes)
+        }
+        Some(Command::Deploy { ref args, release: None, yes, pin, stop_first }) => {
+            let [service, image] = args.as_slice() else {
+                eprintln!("stackdeck: deploy takes SERVICE IMAGE (or --release TAG SERVICE...)");
+                return Ok(ExitCode::from(2));
+            };
             let req = OpRequest::Deploy { target: service.clone(), image: image.clone(), stop_first };
             let code = op(req, yes)?;
             if !pin || code != ExitCode::SUCCESS {
@@ -227,7 +234,10 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
                 }
             }
         }
-        Some(Command::Rollback { ref service, yes }) => op(OpRequest::Rollback { target: service.clone() }, yes),
+        Some(Command::Rollback { release: Some(id), yes, .. }) => op(OpRequest::UndoRelease { id }, yes),
+        Some(Command::Rollback { ref service, yes, .. }) => {
+            op(OpRequest::Rollback { target: service.clone().unwrap_or_default() }, yes)
+        }
         Some(Command::Recover { ref service, yes }) => op(OpRequest::Recover { target: service.clone() }, yes),
         Some(Command::Backup { ref jobs }) => op(OpRequest::Backup { jobs: jobs.clone() }, true),
         Some(Command::Backups { json }) => Ok(stackdeck::opcli::backups(&state_dir, &stack, json)),

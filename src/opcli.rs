@@ -247,7 +247,7 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
                     "to_image": io(&r.to_image), "to_image_id": io(&r.to_image_id),
                     "actor": i(&r.actor), "started_at": r.started_at.to_string(),
                     "finished_at": r.finished_at.map(|t| t.to_string()),
-                    "outcome": r.outcome.as_str(), "reason": io(&r.reason),
+                    "outcome": r.outcome.as_str(), "reason": io(&r.reason), "release": r.parent,
                     "transcript": transcript.join("\n") + if transcript.is_empty() { "" } else { "\n" },
                     "audit": store.audit_of(r.id).unwrap_or_default(),
                 })
@@ -260,7 +260,8 @@ pub fn history(state_dir: &std::path::Path, json: bool, service: Option<&str>, l
                 "{:>4}  {}  {:<8} {:<28} {:<11} {:<24} {}{}",
                 r.id,
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                i(&r.action),
+                // A release's rows name it: `└#12 deploy`.
+                r.parent.map_or_else(|| i(&r.action), |p| format!("└#{p} {}", i(&r.action))),
                 i(&r.service),
                 r.outcome.as_str(),
                 i(r.to_image.as_deref().unwrap_or("-")),

@@ -389,6 +389,7 @@ fn latched(s: &mut AppState, km: &Keymap, halt: Option<&str>) {
         finished_at: Some(Timestamp::from_second(NOW - 120).unwrap()),
         outcome: stackdeck::domain::Outcome::Succeeded,
         reason: Some("container started while emergency-stopped".into()),
+        parent: None,
     };
     let records = if halt.is_some() { vec![] } else { vec![held] };
     update(s, km, Msg::History { records, kill_switches: vec![k], backups: vec![], chain });

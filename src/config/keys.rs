@@ -116,6 +116,7 @@ actions! {
     Recover = "recover", "after an interrupted deploy: put the previous container back", [Services];
     Inspect = "inspect", "inspect the selected container (env masked, mounts, ports, health)", [Services];
     Exec = "exec", "open a shell in the selected container (exit returns here)", [Services];
+    Mark = "mark", "mark/unmark the selected service for a release (then deploy: all marked, one tag)", [Services];
     Confirm = "confirm", "go ahead", [Confirm];
     Deny = "deny", "do nothing", [Confirm];
     PickerNext = "picker_next", "next image", [Picker];
@@ -161,6 +162,7 @@ impl Action {
                 | Action::Deploy
                 | Action::Rollback
                 | Action::Exec
+                | Action::Mark
         )
     }
 

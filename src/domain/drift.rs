@@ -189,6 +189,7 @@ mod tests {
             finished_at: Some(at.parse().unwrap()),
             outcome: Outcome::Succeeded,
             reason: None,
+            parent: None,
         }
     }
 

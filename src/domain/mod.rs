@@ -13,6 +13,7 @@ mod environment;
 mod observe;
 mod ops;
 mod pane;
+mod release;
 mod service;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
@@ -22,6 +23,7 @@ pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, START_FIRST_BLOCKED, Step};
 pub use pane::Pane;
+pub use release::{check_tag, dependency_order, retag};
 pub use service::{
     ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, NEXT_SUFFIX, PARKED_SUFFIX, RunState, ServiceKey,
     StatsSample, short_image_id,

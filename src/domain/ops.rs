@@ -17,6 +17,12 @@ pub enum OpRequest {
     Deploy { target: String, image: String, stop_first: bool },
     /// Go back to the last image that passed a gate.
     Rollback { target: String },
+    /// Deploy several services to one tag (each keeps its repository), in `depends_on` order,
+    /// each with its own strategy and gate; one failure rolls back those already moved, in
+    /// reverse order. One history row, with a child row per service.
+    Release { targets: Vec<String>, tag: String, stop_first: bool },
+    /// Undo a release (its history row's id) as one operation.
+    UndoRelease { id: i64 },
     /// Run these backup jobs (every configured job when empty), verify, apply retention.
     Backup { jobs: Vec<String> },
     /// Restore one job of a verified backup into the running database.
@@ -44,6 +50,12 @@ impl OpRequest {
             OpRequest::Deploy { target, image, stop_first: false } => format!("deploy {image} to {target}"),
             OpRequest::Deploy { target, image, stop_first: true } => format!("deploy {image} to {target} stop-first"),
             OpRequest::Rollback { target } => format!("roll back {target}"),
+            OpRequest::Release { targets, tag, stop_first } => format!(
+                "release {tag} of {}{}",
+                targets.join(", "),
+                if *stop_first { " (stop-first where start-first is not possible)" } else { "" }
+            ),
+            OpRequest::UndoRelease { id } => format!("roll back release #{id}"),
             OpRequest::Backup { jobs } if jobs.is_empty() => "run every backup job".into(),
             OpRequest::Backup { jobs } => format!("run backup jobs {}", jobs.join(", ")),
             OpRequest::Restore { backup, job } => format!("RESTORE {backup}/{job} INTO THE RUNNING DATABASE"),
@@ -61,6 +73,8 @@ impl OpRequest {
             OpRequest::Start { .. } => "start",
             OpRequest::Deploy { .. } => "deploy",
             OpRequest::Rollback { .. } => "rollback",
+            OpRequest::Release { .. } => "release",
+            OpRequest::UndoRelease { .. } => "release-rollback",
             OpRequest::Backup { .. } => "backup",
             OpRequest::Restore { .. } => "restore",
             OpRequest::Recover { .. } => "recover",
@@ -72,7 +86,13 @@ impl OpRequest {
 
     /// The operator may cancel it while it runs (until it reports [`Step::Committed`]).
     pub fn cancellable(&self) -> bool {
-        matches!(self, OpRequest::Deploy { .. } | OpRequest::Rollback { .. })
+        matches!(
+            self,
+            OpRequest::Deploy { .. }
+                | OpRequest::Rollback { .. }
+                | OpRequest::Release { .. }
+                | OpRequest::UndoRelease { .. }
+        )
     }
 }
 
@@ -176,6 +196,8 @@ pub struct OpRecord {
     pub finished_at: Option<Timestamp>,
     pub outcome: Outcome,
     pub reason: Option<String>,
+    /// The release (its row's id) this operation was a part of.
+    pub parent: Option<i64>,
 }
 
 /// A container's restart policy, as the engine and `docker run --restart` know it.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Deploy,
     Rollback,
 }
@@ -31,6 +31,31 @@ impl Kind {
     }
 }
 
+/// The image a deploy moves a service to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum To {
+    /// An image reference, pulled first when `[engine] pull` allows.
+    Image(String),
+    /// The last image that passed a gate, other than the running one.
+    LastGood,
+    /// Exactly this image, already on the host (a release undone): a reference it ran under and
+    /// its id.
+    Exact { reference: String, id: String },
+}
+
+/// One service's deploy, its service locked and checked by the caller.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    pub kind: Kind,
+    pub key: String,
+    pub old: Container,
+    pub to: To,
+    /// The operator accepted stop-first where start-first is not possible.
+    pub stop_first_ok: bool,
+    /// The release this deploy is a part of.
+    pub parent: Option<i64>,
+}
+
 /// How long a pull may take before the local image is used.
 const PULL_LIMIT: Duration = Duration::from_secs(30);
 
@@ -41,27 +66,43 @@ pub(super) async fn run(
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
-    let (kind, target, image, stop_first_ok) = match request {
-        OpRequest::Deploy { target, image, stop_first } => (Kind::Deploy, target, Some(image.as_str()), *stop_first),
-        OpRequest::Rollback { target } => (Kind::Rollback, target, None, false),
+    let (kind, target, to, stop_first_ok) = match request {
+        OpRequest::Deploy { target, image, stop_first } => {
+            (Kind::Deploy, target, To::Image(image.clone()), *stop_first)
+        }
+        OpRequest::Rollback { target } => (Kind::Rollback, target, To::LastGood, false),
         other => return Err(OpError::Usage(format!("{} is not a deploy", other.title()))),
     };
     ctx.refuse_if_read_only(kind.name())?;
-    // Two laptops deploying one service: each would hold only its own lock and history.
-    if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
-    {
-        return Err(OpError::Refused(format!(
-            "{} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, set [state] url to the team's store, or give --local-state",
-            kind.name()
-        )));
-    }
+    refuse_unshared(ctx, kind.name())?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     // The lock first: during another deploy the service briefly has two containers.
     let _lock = ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
-    let old = match svc.instances.as_slice() {
-        [one] => one.clone(),
-        [] => return Err(OpError::Usage(format!("{key} has no container"))),
+    let old = single(&svc, kind.name())?;
+    let store = ctx.store()?;
+    refuse_latched(&store, &key)?;
+    let plan = Plan { kind, key, old, to, stop_first_ok, parent: None };
+    one(ctx, &store, plan, p, cancel).await
+}
+
+/// Two laptops deploying one service: each would hold only its own lock and history.
+pub(super) fn refuse_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
+    if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
+    {
+        return Err(OpError::Refused(format!(
+            "{what} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, set [state] url to the team's store, or give --local-state"
+        )));
+    }
+    Ok(())
+}
+
+/// The service's one container (a deploy replaces one container).
+pub(super) fn single(svc: &Service, what: &str) -> Result<Container, OpError> {
+    let key = &svc.key;
+    match svc.instances.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(OpError::Usage(format!("{key} has no container"))),
         many => {
             let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
             let hint = if many.iter().any(crate::domain::Container::is_leftover) {
@@ -69,33 +110,44 @@ pub(super) async fn run(
             } else {
                 String::new()
             };
-            return Err(OpError::Usage(format!(
-                "{key} has {} containers ({}); {} handles services with one container{hint}",
+            Err(OpError::Usage(format!(
+                "{key} has {} containers ({}); {what} handles services with one container{hint}",
                 many.len(),
                 names.join(", "),
-                kind.name()
-            )));
+            )))
         }
-    };
-    let store = ctx.store()?;
-    if let Some(k) = store.kill_switch(&key).map_err(OpError::Failed)? {
-        return Err(OpError::Refused(format!(
+    }
+}
+
+/// A deploy never starts an emergency-stopped service.
+pub(super) fn refuse_latched(store: &Store, key: &str) -> Result<(), OpError> {
+    match store.kill_switch(key).map_err(OpError::Failed)? {
+        Some(k) => Err(OpError::Refused(format!(
             "{key} was emergency-stopped by {} at {}: {}; start it first (stackdeck start {key})",
             k.by,
             k.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
             k.reason
-        )));
+        ))),
+        None => Ok(()),
     }
-    if kind == Kind::Deploy {
-        baseline(ctx, &store, &key, &old, p).await;
-    }
-    // The image to run, by id (a tag may move; the id is what passed or will pass the gate).
-    let (to_ref, to_id) = match kind {
-        Kind::Rollback => store.last_good(&key, Some(&old.image_id)).map_err(OpError::Failed)?.ok_or_else(|| {
+}
+
+/// The image a plan names, by reference and id (a tag may move; the id is what passed or will
+/// pass the gate). Pulls when allowed.
+async fn target_image(ctx: &Ctx, store: &Store, plan: &Plan, p: &mut Progress) -> Result<(String, String), OpError> {
+    let key = &plan.key;
+    match &plan.to {
+        To::LastGood => store.last_good(key, Some(&plan.old.image_id)).map_err(OpError::Failed)?.ok_or_else(|| {
             OpError::Failed(format!("no earlier image of {key} passed a health gate: nothing to roll back to"))
-        })?,
-        Kind::Deploy => {
-            let reference = image.ok_or_else(|| OpError::Usage("deploy needs an image".into()))?;
+        }),
+        To::Exact { reference, id } => match ctx.backend.image_id(id).await? {
+            Some(_) => Ok((reference.clone(), id.clone())),
+            None => Err(OpError::Failed(format!(
+                "the image {reference} ({}) is no longer on this host",
+                short_image_id(id)
+            ))),
+        },
+        To::Image(reference) => {
             let local = ctx.backend.image_id(reference).await?;
             if !ctx.stack.pull() {
                 if local.is_none() {
@@ -122,9 +174,25 @@ pub(super) async fn run(
                 .image_id(reference)
                 .await?
                 .ok_or_else(|| OpError::Usage(format!("image {reference} not found")))?;
-            (reference.to_owned(), id)
+            Ok((reference.clone(), id))
         }
-    };
+    }
+}
+
+/// Carry out one deploy: record it, choose the strategy, replace the container behind the gate,
+/// record how it ended.
+pub(super) async fn one(
+    ctx: &Ctx,
+    store: &Store,
+    plan: Plan,
+    p: &mut Progress,
+    cancel: &CancellationToken,
+) -> Result<Done, OpError> {
+    let Plan { kind, ref key, ref old, .. } = plan;
+    if kind == Kind::Deploy {
+        baseline(ctx, store, key, old, p).await;
+    }
+    let (to_ref, to_id) = target_image(ctx, store, &plan, p).await?;
     let record = store
         .begin(&NewOp {
             action: kind.name().into(),
@@ -135,11 +203,12 @@ pub(super) async fn run(
             reason: None,
             container: Some(old.id.0.clone()),
             digest: Some(old.image_id.clone()),
+            parent: plan.parent,
         })
         .map_err(OpError::Failed)?;
     p.record = Some(record);
     p.step(
-        Some(&store),
+        Some(store),
         format!(
             "{} {key}: {} ({}) -> {to_ref} ({})",
             kind.name(),
@@ -150,7 +219,7 @@ pub(super) async fn run(
     );
     // Create with a reference that names exactly this image, so `docker ps` shows a name:
     // the reference itself while it still points here, else our keep tag, else the id.
-    let keep = ctx.backend.kept_reference(&key, &to_id);
+    let keep = ctx.backend.kept_reference(key, &to_id);
     let create_ref = if ctx.backend.image_id(&to_ref).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
         to_ref.clone()
     } else if ctx.backend.image_id(&keep).await.ok().flatten().as_deref() == Some(to_id.as_str()) {
@@ -158,9 +227,9 @@ pub(super) async fn run(
     } else {
         to_id.clone()
     };
-    let mut cfg = ctx.stack.settings(&ServiceKey::parse(&key));
+    let mut cfg = ctx.stack.settings(&ServiceKey::parse(key));
     let strategy =
-        match super::strategy::resolve(ctx, &old, &cfg, kind == Kind::Rollback, stop_first_ok, &store, p).await {
+        match super::strategy::resolve(ctx, old, &cfg, kind == Kind::Rollback, plan.stop_first_ok, store, p).await {
             Ok(s) => s,
             Err(e) => {
                 // The reason is the row's (and the caller prints it once).
@@ -172,43 +241,43 @@ pub(super) async fn run(
     // Stackdeck must not exit half-way: the record is finished on every path below.
     let result = match strategy.order {
         crate::compose::Order::StartFirst => {
-            super::startfirst::swap_beside(ctx, &store, &key, &old, &create_ref, &cfg, &strategy, p, cancel).await
+            super::startfirst::swap_beside(ctx, store, key, old, &create_ref, &cfg, &strategy, p, cancel).await
         }
-        crate::compose::Order::StopFirst => {
-            swap(ctx, &store, &key, &old, &create_ref, &cfg, &strategy, p, cancel).await
-        }
+        crate::compose::Order::StopFirst => swap(ctx, store, key, old, &create_ref, &cfg, &strategy, p, cancel).await,
     };
-    match result {
+    let name = kind.name();
+    let (outcome, reason, error) = match result {
         Ok(()) => {
-            protect(ctx, &key, &to_id, p, &store).await;
-            let summary = format!("{} of {key} to {to_ref} succeeded", kind.name());
-            p.step(Some(&store), summary.clone());
+            protect(ctx, key, &to_id, p, store).await;
+            let summary = format!("{name} of {key} to {to_ref} succeeded");
+            p.step(Some(store), summary.clone());
             if let Err(e) = store.finish(record, Outcome::Succeeded, None, Some(&to_id)) {
                 p.step(None, format!("WARNING: {e}"));
             }
-            Ok(Done { outcome: Outcome::Succeeded, summary })
+            return Ok(Done { outcome: Outcome::Succeeded, summary });
         }
         Err(SwapError::RolledBack(reason)) => {
-            let _ = store.finish(record, Outcome::RolledBack, Some(&reason), Some(&to_id));
-            Err(OpError::Failed(format!("{} of {key} to {to_ref} rolled back: {reason}", kind.name())))
+            let e = format!("{name} of {key} to {to_ref} rolled back: {reason}");
+            (Outcome::RolledBack, reason, e)
         }
         Err(SwapError::Paused(reason)) => {
-            let _ = store.finish(record, Outcome::Paused, Some(&reason), Some(&to_id));
-            Err(OpError::Failed(format!(
-                "{} of {key} to {to_ref} paused (failure_action: pause): {reason}; both containers are left as they are: stackdeck recover {key} goes back",
-                kind.name()
-            )))
+            let e = format!(
+                "{name} of {key} to {to_ref} paused (failure_action: pause): {reason}; both containers are left as they are: stackdeck recover {key} goes back"
+            );
+            (Outcome::Paused, reason, e)
         }
         Err(SwapError::Interrupted(reason)) => {
-            let _ = store.finish(record, Outcome::Interrupted, Some(&reason), Some(&to_id));
-            Err(OpError::Failed(format!("{} of {key} aborted: {reason}", kind.name())))
+            let e = format!("{name} of {key} aborted: {reason}");
+            (Outcome::Interrupted, reason, e)
         }
         Err(SwapError::Failed(reason)) => {
-            p.step(Some(&store), format!("FAILED: {reason}"));
-            let _ = store.finish(record, Outcome::Failed, Some(&reason), Some(&to_id));
-            Err(OpError::Failed(format!("{} of {key} failed: {reason}", kind.name())))
+            p.step(Some(store), format!("FAILED: {reason}"));
+            let e = format!("{name} of {key} failed: {reason}");
+            (Outcome::Failed, reason, e)
         }
-    }
+    };
+    let _ = store.finish(record, outcome, Some(&reason), Some(&to_id));
+    Err(OpError::Failed(error))
 }
 
 /// Stop-first: retire the old instance, launch the new one, gate it; on failure reinstate the

@@ -13,6 +13,7 @@ mod halt;
 mod monitor;
 pub mod pin;
 mod recover;
+mod release;
 mod start;
 mod startfirst;
 mod stop;
@@ -117,6 +118,10 @@ async fn dispatch(ctx: &Ctx, request: &OpRequest, sink: &Sink, cancel: &Cancella
         OpRequest::Stop { targets, reason } => stop::stop_all(ctx, targets, reason.as_deref(), sink).await,
         OpRequest::Start { target, reason } => start::start(ctx, target, reason.as_deref(), &mut p).await,
         OpRequest::Deploy { .. } | OpRequest::Rollback { .. } => deploy::run(ctx, request, &mut p, cancel).await,
+        OpRequest::Release { targets, tag, stop_first } => {
+            release::release(ctx, targets, tag, *stop_first, &mut p, cancel).await
+        }
+        OpRequest::UndoRelease { id } => release::undo(ctx, *id, &mut p, cancel).await,
         OpRequest::Backup { jobs } => backup::run(ctx, jobs, &mut p).await,
         OpRequest::Restore { backup, job } => backup::restore(ctx, backup, job, &mut p).await,
         OpRequest::Recover { target } => recover::recover(ctx, target, &mut p).await,

@@ -32,6 +32,8 @@ pub struct ServicesState {
     pub loaded: bool,
     /// Emergency-stopped services: one whose container is gone keeps a row of its own.
     latched: Vec<ServiceKey>,
+    /// Services marked for a release (`project/service`).
+    pub marked: std::collections::BTreeSet<String>,
     /// Counts the rebuilds of the rows (a cheap "did the containers change" for the app loop).
     pub generation: u64,
 }

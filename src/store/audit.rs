@@ -38,7 +38,8 @@ pub const OPS_VIEW: &str = r#"
     COALESCE(f.to_image, b.to_image) AS to_image, COALESCE(f.to_image_id, b.to_image_id) AS to_image_id,
     COALESCE(b.actor, b."user", '?') AS actor, b.host, b.pid, b.at AS started_at, f.at AS finished_at,
     COALESCE(f.outcome, 'running') AS outcome, COALESCE(f.reason, b.reason) AS reason,
-    b.container, COALESCE(f.digest, b.digest) AS digest, f.phases, b.via, b.ssh, b.endpoint
+    b.container, COALESCE(f.digest, b.digest) AS digest, f.phases, b.via, b.ssh, b.endpoint,
+    b.parent
   FROM audit b LEFT JOIN fin ON fin.op = b.op LEFT JOIN audit f ON f.seq = fin.seq
   WHERE b.kind = 'begin';
 "#;
@@ -74,7 +75,7 @@ pub const COLUMNS: [&str; 25] = [
 
 /// Columns added after the chain existed: hashed only when set (with their name), so that the
 /// rows written before them verify as they always did.
-pub const LATER: [&str; 1] = ["env"];
+pub const LATER: [&str; 2] = ["env", "parent"];
 
 /// Add the [`LATER`] columns to an audit table made before them.
 pub fn add_later_columns(conn: &Connection) -> rusqlite::Result<()> {
@@ -84,6 +85,19 @@ pub fn add_later_columns(conn: &Connection) -> rusqlite::Result<()> {
         if !has {
             conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {col} TEXT"))?;
         }
+    }
+    Ok(())
+}
+
+/// Create the `ops` view, or make it again when it was made before a column it reads
+/// (a view holds no data: replacing it loses nothing).
+pub fn create_view(conn: &Connection) -> rusqlite::Result<()> {
+    let current: bool =
+        conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('ops') WHERE name = 'parent'", [], |r| r.get(0))?;
+    if !current {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; DROP VIEW IF EXISTS ops; CREATE VIEW ops AS {OPS_VIEW} COMMIT;"
+        ))?;
     }
     Ok(())
 }

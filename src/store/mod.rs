@@ -39,6 +39,8 @@ pub struct NewOp {
     /// The container(s) acted on, and the digest (image id) they run.
     pub container: Option<String>,
     pub digest: Option<String>,
+    /// The release this operation is a part of (its row's id).
+    pub parent: Option<i64>,
 }
 
 /// How an action ended, with what the audit keeps of it.
@@ -127,9 +129,9 @@ impl Store {
         if legacy {
             conn.execute_batch("ALTER TABLE ops RENAME TO ops_v1").map_err(named)?;
         }
-        let audit_schema = format!("{}CREATE VIEW IF NOT EXISTS ops AS {}", audit::SCHEMA, audit::OPS_VIEW);
-        conn.execute_batch(&audit_schema).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
         audit::add_later_columns(&conn).map_err(named)?;
+        audit::create_view(&conn).map_err(named)?;
         let mut store = Store {
             db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },
             dir: dir.to_path_buf(),
@@ -313,6 +315,7 @@ impl Store {
             .text("reason", self.clean_opt(op.reason.as_deref()))
             .text("container", self.clean_opt(op.container.as_deref()))
             .text("digest", self.clean_opt(op.digest.as_deref()))
+            .text("parent", op.parent.map(|p| p.to_string()))
             .text("actor", Some(self.clean(&o.actor())))
             .text("user", Some(self.clean(&o.user)))
             .int("uid", i64::from(o.uid))
@@ -445,6 +448,12 @@ impl Store {
         Ok(rows.iter().map(|r| row(r)).collect())
     }
 
+    /// The operations of a release (rows whose parent is `id`), oldest first.
+    pub fn children(&self, id: i64) -> Result<Vec<OpRecord>, String> {
+        let rows = self.db.query(&format!("{SELECT} WHERE parent = ?1 ORDER BY id"), vec![t(id.to_string())])?;
+        Ok(rows.iter().map(|r| row(r)).collect())
+    }
+
     /// The audit fields of one action (who, from where, through what, the phases), as JSON.
     pub fn audit_of(&self, id: i64) -> Result<serde_json::Value, String> {
         let rows = self.db.query(
@@ -507,7 +516,7 @@ fn legacy_table(conn: &Connection) -> rusqlite::Result<bool> {
         .map(|t| t.as_deref() == Some("table"))
 }
 
-const SELECT: &str = "SELECT id, action, service, from_image, to_image, actor, started_at, finished_at, outcome, reason, from_image_id, to_image_id FROM ops";
+const SELECT: &str = "SELECT id, action, service, from_image, to_image, actor, started_at, finished_at, outcome, reason, from_image_id, to_image_id, parent FROM ops";
 
 fn ts(s: Option<String>) -> Option<Timestamp> {
     s.and_then(|s| s.parse().ok())
@@ -528,6 +537,7 @@ fn row(r: &[Value]) -> OpRecord {
         reason: tx(9),
         from_image_id: tx(10),
         to_image_id: tx(11),
+        parent: tx(12).and_then(|p| p.parse().ok()),
     }
 }
 

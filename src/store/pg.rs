@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS audit (
   from_image TEXT, from_image_id TEXT, to_image TEXT, to_image_id TEXT,
   container TEXT, digest TEXT, phases TEXT,
   actor TEXT, "user" TEXT, uid BIGINT, ssh TEXT, via TEXT, tty TEXT, host TEXT, pid BIGINT, endpoint TEXT,
-  env TEXT,
+  env TEXT, parent TEXT,
   prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_op ON audit(op, kind, seq);
@@ -156,13 +156,19 @@ impl Pg {
     pub fn set_up(&self) -> Result<(), String> {
         self.call(|c| {
             // Set up already: nothing to do (replacing triggers would lock the audit table).
-            let ready = "SELECT to_regclass('ops') IS NOT NULL AND to_regclass('hold_claims') IS NOT NULL";
+            let ready = "SELECT to_regclass('ops') IS NOT NULL AND to_regclass('hold_claims') IS NOT NULL
+                AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'ops' AND column_name = 'parent')";
             if c.query_one(ready, &[])?.get::<_, bool>(0) {
                 return Ok(());
             }
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_KEY])?;
-            tx.batch_execute(&format!("{SCHEMA}CREATE OR REPLACE VIEW ops AS {}", super::audit::OPS_VIEW))?;
+            // A store made before the `parent` column: add it (the view's new column is its
+            // last, which CREATE OR REPLACE VIEW allows).
+            tx.batch_execute(&format!(
+                "{SCHEMA}ALTER TABLE audit ADD COLUMN IF NOT EXISTS parent TEXT; CREATE OR REPLACE VIEW ops AS {}",
+                super::audit::OPS_VIEW
+            ))?;
             tx.commit()
         })
     }

@@ -284,3 +284,32 @@ fn operators_appending_at_once_keep_one_unbroken_chain() {
     assert_eq!(s.recent(1000, None).unwrap().len(), 100);
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn a_release_has_child_rows_and_a_store_made_before_them_gains_the_column() {
+    let d = tmp();
+    // A store as an earlier stackdeck made it: no `parent` column, a view without it.
+    {
+        let conn = Connection::open(d.join("history.sqlite")).unwrap();
+        conn.execute_batch(audit::SCHEMA).unwrap();
+        let old_view = audit::OPS_VIEW.replace(",\n    b.parent\n", "\n");
+        assert_ne!(old_view, audit::OPS_VIEW, "the view names the column");
+        conn.execute_batch(&format!("CREATE VIEW ops AS {old_view}")).unwrap();
+    }
+    let s = Store::open(&d).unwrap();
+    let rel = s
+        .begin(&NewOp { action: "release".into(), service: "p/a, p/b".into(), ..NewOp::default() })
+        .unwrap();
+    let a = s
+        .begin(&NewOp { action: "deploy".into(), service: "p/a".into(), parent: Some(rel), ..NewOp::default() })
+        .unwrap();
+    let b = s
+        .begin(&NewOp { action: "deploy".into(), service: "p/b".into(), parent: Some(rel), ..NewOp::default() })
+        .unwrap();
+    let kids: Vec<i64> = s.children(rel).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(kids, vec![a, b]);
+    assert_eq!(s.get(a).unwrap().unwrap().parent, Some(rel));
+    assert_eq!(s.get(rel).unwrap().unwrap().parent, None);
+    assert!(matches!(s.verify().unwrap(), Chain::Intact(3)), "{:?}", s.verify());
+    std::fs::remove_dir_all(d).ok();
+}

@@ -101,6 +101,7 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         }
         Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
         Some(Popup::Reason { target, input }) => reason(f, area, v, target, input),
+        Some(Popup::Release { targets, input }) => release(f, area, v, targets, input),
         Some(Popup::Environments { selected }) => super::environments::draw(f, area, v, *selected),
         Some(Popup::Inspect { scroll, view }) => super::inspect::draw(f, area, v, *scroll, view.as_ref()),
     }
@@ -159,6 +160,32 @@ fn reason(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, input: &str
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
+/// The tag for a release of the marked services.
+fn release(f: &mut Frame<'_>, area: Rect, v: &View<'_>, targets: &[String], input: &str) {
+    let r = centered(area, 70, 9);
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" release of {} services ", targets.len()), false);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
+    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let lines = vec![
+        Line::from(Span::styled(targets.join(", "), v.style(Slot::Title))),
+        Line::from(Span::styled(
+            format!(
+                "One tag for all (each keeps its repository), dependencies first, each gated; one failure moves the others back. {accept} goes on; {cancel} does nothing."
+            ),
+            v.style(Slot::Popup),
+        )),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("tag> ", v.style(Slot::HintKey)),
+            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
 /// A confirmation that needs a word typed (a restore: the database's name).
 fn typed(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest, word: &str, input: &str) {
     let r = centered(area, 70, 8);
@@ -207,6 +234,12 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "Replaces the container (start-first or stop-first, as its compose file and the config say), gates its health; rolls back automatically if unhealthy."
         }
         OpRequest::Rollback { .. } => "Redeploys the last image that passed a health gate, through the same gate.",
+        OpRequest::Release { .. } => {
+            "Deploys each service to this tag (its own repository), dependencies first, each with its own strategy and gate. If one fails, those already moved go back, in reverse order."
+        }
+        OpRequest::UndoRelease { .. } => {
+            "Puts every service the release moved back on the image it ran before, in reverse order, each through its gate."
+        }
         OpRequest::Backup { .. } => {
             "Runs the backup jobs, verifies each (a PostgreSQL dump is restored into a scratch database), applies retention."
         }

@@ -19,6 +19,17 @@ fn outcome_slot(o: Outcome) -> Slot {
     }
 }
 
+/// The action as the pane names it: a release by its id (its rows under it say what it did).
+fn action_text(r: &crate::domain::OpRecord, child: bool) -> String {
+    match (r.action.as_str(), r.parent) {
+        ("release", _) => format!("release #{}", r.id),
+        ("release-rollback", _) => format!("undo #{}", r.id),
+        (a, Some(_)) if child => format!("└ {a}"),
+        (a, Some(p)) => format!("#{p} {a}"),
+        (a, None) => a.to_owned(),
+    }
+}
+
 pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let h = &v.state.history;
     let block = v.block(Pane::History, vec![]);
@@ -47,35 +58,37 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         }
         f.render_widget(Paragraph::new(lines), ops_area);
     } else {
-        let rows = h.records.iter().skip(h.scroll).map(|r| {
-            let image = match (&r.from_image, &r.to_image) {
-                (Some(a), Some(b)) if r.action == "deploy" || r.action == "rollback" => format!("{a} → {b}"),
-                (_, Some(b)) => b.clone(),
-                (Some(a), None) => a.clone(),
-                _ => String::new(),
-            };
-            Row::new(vec![
-                Cell::from(r.started_at.to_zoned(v.state.tz.clone()).strftime("%m-%d %H:%M:%S").to_string()),
-                Cell::from(r.action.clone()),
-                Cell::from(r.service.clone()),
-                Cell::from(Span::styled(r.outcome.as_str(), v.style(outcome_slot(r.outcome)))),
-                Cell::from(image),
-                Cell::from(r.actor.clone()),
-                Cell::from(r.reason.clone().unwrap_or_default()),
-            ])
-            .style(v.style(Slot::Text))
-        });
+        let rows = h.order.iter().skip(h.scroll).filter_map(|&(i, child)| Some((h.records.get(i)?, child))).map(
+            |(r, child)| {
+                let image = match (&r.from_image, &r.to_image) {
+                    (Some(a), Some(b)) if r.action == "deploy" || r.action == "rollback" => format!("{a} → {b}"),
+                    (_, Some(b)) => b.clone(),
+                    (Some(a), None) => a.clone(),
+                    _ => String::new(),
+                };
+                Row::new(vec![
+                    Cell::from(r.started_at.to_zoned(v.state.tz.clone()).strftime("%m-%d %H:%M:%S").to_string()),
+                    Cell::from(action_text(r, child)),
+                    Cell::from(r.service.clone()),
+                    Cell::from(Span::styled(r.outcome.as_str(), v.style(outcome_slot(r.outcome)))),
+                    Cell::from(image),
+                    Cell::from(r.actor.clone()),
+                    Cell::from(r.reason.clone().unwrap_or_default()),
+                ])
+                .style(v.style(Slot::Text))
+            },
+        );
         let header =
             Row::new(["WHEN", "ACTION", "SERVICE", "OUTCOME", "IMAGE", "BY", "REASON"]).style(v.style(Slot::Header));
         // Exact widths: fixed columns first, the rest shared by service, image and reason.
-        let fixed = 14 + 8 + 11 + 10 + 6;
+        let fixed = 14 + 12 + 11 + 10 + 6;
         let rest = ops_area.width.saturating_sub(fixed);
         let (svc, img) = (rest * 3 / 10, rest * 4 / 10);
         let t = Table::new(
             rows,
             [
                 Constraint::Length(14),
-                Constraint::Length(8),
+                Constraint::Length(12),
                 Constraint::Length(svc),
                 Constraint::Length(11),
                 Constraint::Length(img),

@@ -70,6 +70,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if drifting > 0 {
         title.push(Span::styled(format!("≠ {drifting} differ from compose file "), v.style(Slot::Starting)));
     }
+    if !svc.marked.is_empty() {
+        title.push(Span::styled(format!("+ {} marked for a release ", svc.marked.len()), v.style(Slot::Title)));
+    }
     if stale && svc.loaded {
         title.push(Span::styled("STALE: engine not answering, last known state ", v.style(Slot::StatusError)));
     }
@@ -158,7 +161,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 };
                 let mut cells = vec![
                     Cell::from(Span::styled(sym, dim(v.style(sym_slot)))),
-                    Cell::from(Span::styled(fit(&format!("  {name}"), svc_w), dim(v.style(Slot::Text)))),
+                    Cell::from(Span::styled(
+                        fit(
+                            &format!("{} {name}", if svc.marked.contains(&c.key.to_string()) { "+" } else { " " }),
+                            svc_w,
+                        ),
+                        dim(v.style(Slot::Text)),
+                    )),
                     Cell::from(Span::styled(state_text(c), dim(v.style(state_slot)))),
                     Cell::from(Span::styled(htext, dim(v.style(hslot)))),
                     Cell::from(Span::styled(uptime(c, st.now), dim(v.style(Slot::Dim)))),

@@ -114,6 +114,15 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                             stop_first: true,
                         })
                     }
+                    (crate::domain::OpRequest::Release { targets, tag, stop_first: false }, Err(e))
+                        if e.contains(crate::domain::START_FIRST_BLOCKED) =>
+                    {
+                        Some(crate::domain::OpRequest::Release {
+                            targets: targets.clone(),
+                            tag: tag.clone(),
+                            stop_first: true,
+                        })
+                    }
                     _ => None,
                 };
                 op.done = Some(result);
@@ -140,10 +149,11 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             if !h.store_attached || h.records != records || h.kill_switches != kill_switches || h.backups != backups {
                 h.records = records;
+                h.order = crate::state::history::threaded(&h.records);
                 h.kill_switches = kill_switches;
                 h.backups = backups;
                 h.store_attached = true;
-                h.scroll = h.scroll.min(h.records.len().saturating_sub(1));
+                h.scroll = h.scroll.min(h.order.len().saturating_sub(1));
                 let latched = h.kill_switches.iter().map(|k| crate::domain::ServiceKey::parse(&k.service)).collect();
                 state.services.set_latched(latched);
                 state.compose.refresh(&state.services.containers, &state.history.records);

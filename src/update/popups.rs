@@ -42,7 +42,10 @@ pub(super) fn start_op(state: &mut AppState, request: OpRequest, fx: &mut Vec<Ef
 pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &mut Vec<Effect>) -> bool {
     // The emergency stop wins over a popup that does not take text: its confirmation replaces
     // the popup. (In the image picker and the typed confirmation the key is text: esc first.)
-    let takes_text = matches!(state.ui.popup, Some(Popup::Picker { .. } | Popup::Typed { .. } | Popup::Reason { .. }));
+    let takes_text = matches!(
+        state.ui.popup,
+        Some(Popup::Picker { .. } | Popup::Typed { .. } | Popup::Reason { .. } | Popup::Release { .. })
+    );
     let stop_shown = matches!(state.ui.popup, Some(Popup::Confirm(OpRequest::Stop { .. })));
     if state.ui.popup.is_some()
         && !takes_text
@@ -147,6 +150,35 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                 }
             }
             state.ui.popup = Some(Popup::Reason { target, input });
+            true
+        }
+        Some(Popup::Release { targets, mut input }) => {
+            match keymap.action(Mode::Picker, k) {
+                Some(Action::PickerCancel) => {
+                    state.ui.notice = Some("cancelled: nothing was done (the services stay marked)".into());
+                    return true;
+                }
+                Some(Action::PickerErase) => {
+                    input.pop();
+                }
+                Some(Action::PickerAccept) => match crate::domain::check_tag(input.trim()) {
+                    Ok(()) => {
+                        let request = OpRequest::Release { targets, tag: input.trim().to_owned(), stop_first: false };
+                        state.services.marked.clear();
+                        state.ui.popup = Some(confirmation(state, request));
+                        return true;
+                    }
+                    Err(e) => state.ui.notice = Some(e),
+                },
+                _ => {
+                    if let Some(c) = typed_char(k)
+                        && input.len() < MAX_INPUT
+                    {
+                        input.push(c);
+                    }
+                }
+            }
+            state.ui.popup = Some(Popup::Release { targets, input });
             true
         }
         Some(Popup::Typed { request, word, mut input }) => {
@@ -292,6 +324,28 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
                 typed => state.ui.popup = Some(typed),
             }
         }
+        Action::Mark => {
+            let Some((target, _)) = selected else {
+                state.ui.notice = Some("select a service first".into());
+                return;
+            };
+            let m = &mut state.services.marked;
+            if !m.remove(&target) {
+                m.insert(target);
+            }
+            state.ui.notice = Some(if m.is_empty() {
+                "no service marked: deploy is for the selected service again".into()
+            } else {
+                format!(
+                    "marked for a release: {} (deploy now moves them all to one tag)",
+                    m.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            });
+        }
+        Action::Deploy if !state.services.marked.is_empty() => {
+            let targets = state.services.marked.iter().cloned().collect();
+            state.ui.popup = Some(Popup::Release { targets, input: String::new() });
+        }
         Action::StartService | Action::Deploy | Action::Rollback | Action::Recover => {
             let Some((target, image)) = selected else {
                 state.ui.notice = Some("select a service first".into());
@@ -324,6 +378,7 @@ pub(super) fn confirmation(state: &AppState, request: OpRequest) -> Popup {
         | OpRequest::Rollback { target }
         | OpRequest::Start { target, .. }
         | OpRequest::Exec { target, .. } => Some(target.clone()),
+        OpRequest::Release { .. } => Some("release".into()),
         _ => None,
     };
     match target {
