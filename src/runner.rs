@@ -144,8 +144,15 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
         match store.mark_interrupted() {
             Ok(list) => {
                 for r in list {
+                    let hint = match r.action.as_str() {
+                        "release" => format!(
+                            "; stackdeck rollback --release {} puts back what it moved, stackdeck recover SERVICE a container it left aside",
+                            r.id
+                        ),
+                        _ => String::new(),
+                    };
                     tracing::warn!(
-                        "{} of {} (started {}) was interrupted: check what is running",
+                        "{} of {} (started {}) was interrupted: check what is running{hint}",
                         r.action,
                         r.service,
                         r.started_at

@@ -6,7 +6,8 @@
 mod common;
 
 use common::compose::{Compose, distinct_image};
-use common::{Sd, Tmux, docker_ok, require_engine, wait_for};
+use common::{KillOnDrop, Sd, Tmux, docker_ok, require_engine, wait_for};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// The bot depends on the api and is named first on the command line: the api must move first.
@@ -172,4 +173,66 @@ fn a_release_moves_services_in_dependency_order_and_moves_them_all_back_when_one
     assert_eq!(code, 2, "{err}");
     let (code, _, verify) = sd.run(&["history", "--verify"]);
     assert_eq!(code, 0, "the audit chain holds the parent column: {verify}");
+}
+
+#[test]
+fn an_emergency_stop_ends_a_release_where_it_is_and_rollback_release_puts_back_what_moved() {
+    require_engine();
+    distinct_image("fx-api-server:1", "sdt-rel-api:1");
+    distinct_image("fx-trading-bot:1", "sdt-rel-bot:1");
+    distinct_image("fx-api-server:2", "sdt-rel-api:3");
+    distinct_image("fx-trading-bot:2", "sdt-rel-bot:3");
+    let c = Compose::up("sdtrelstop", STACK, None);
+    let (bot, api) = (c.container("bot"), c.container("api"));
+    for x in [&bot, &api] {
+        wait_for("healthy", Duration::from_secs(60), || (health_of(x) == "healthy").then_some(()));
+    }
+    // The api's monitor window is long: the stop lands while the release is on it.
+    let cfg =
+        format!("[services.\"{0}/api\"]\nmonitor_secs = 12\n[services.\"{0}/bot\"]\nkill_switch = true\n", c.name);
+    let sd = Sd::new("relstop", &cfg);
+    let (bot_key, api_key) = (format!("{}/bot", c.name), format!("{}/api", c.name));
+    let release = KillOnDrop(Some(
+        sd.cmd(&["deploy", "--release", "3", &bot_key, &api_key, "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("the api's monitor window", Duration::from_secs(60), || {
+        sd.history()
+            .iter()
+            .any(|r| {
+                r["action"] == "deploy"
+                    && r["service"] == api_key.as_str()
+                    && r["outcome"] == "running"
+                    && r["transcript"].as_str().unwrap_or("").contains("monitor window")
+            })
+            .then_some(())
+    });
+    let (code, out, err) = sd.run(&["stop", &bot_key, "--yes", "--reason", "incident"]);
+    assert_eq!(code, 0, "the stop is not held back by the release's locks: {out}{err}");
+    let o = release.wait_with_output();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("ends here, nothing else moves") && err.contains("rollback --release"), "{err}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false", "the stop holds");
+    assert_eq!(image_of(&bot), "sdt-rel-bot:1", "the bot never moved");
+    assert_eq!(image_of(&api), "sdt-rel-api:3", "the api moved and was left as it is");
+    let h = sd.history();
+    let rel = newest(&h, "release");
+    assert_eq!(rel["outcome"], "interrupted", "{rel:?}");
+    let rel = rel["id"].as_i64().unwrap();
+    let rows = rows_of(&h, rel);
+    assert_eq!(rows[0], ("deploy".to_owned(), "api".to_owned(), "succeeded".to_owned()), "{rows:?}");
+    assert!(rows.iter().all(|r| r.1 != "bot" || r.2 == "interrupted"), "{rows:?}");
+
+    // Afterwards the release is undone as one operation: only what it moved goes back.
+    let (code, out, err) = sd.run(&["rollback", "--release", &rel.to_string(), "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(image_of(&api), "sdt-rel-api:1");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false", "the stopped bot is not touched");
+    let h = sd.history();
+    let undo = newest(&h, "release-rollback")["id"].as_i64().unwrap();
+    assert_eq!(rows_of(&h, undo), tuples(&[("rollback", "api", "succeeded")]));
 }

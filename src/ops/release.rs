@@ -102,11 +102,22 @@ pub(super) async fn undo(ctx: &Ctx, id: i64, p: &mut Progress, cancel: &Cancella
             _ => {}
         }
     }
+    // A deploy of the release that never ended (a kill) may have left a container aside: that
+    // is `recover`'s, said here.
+    let cut: Vec<String> = children
+        .iter()
+        .filter(|c| c.outcome == Outcome::Interrupted || c.outcome == Outcome::Running)
+        .map(|c| format!("{0}'s deploy was interrupted: stackdeck recover {0} sorts out what it left", c.service))
+        .collect();
     if stays.is_empty() {
+        let also = if cut.is_empty() { String::new() } else { format!("; {}", cut.join("; ")) };
         return Err(OpError::Usage(format!(
-            "release #{id} left nothing moved (it {}): nothing to roll back",
+            "release #{id} left nothing moved (it {}): nothing to roll back{also}",
             rec.outcome.as_str().replace('_', " ")
         )));
+    }
+    for c in &cut {
+        p.step(None, c.clone());
     }
     stays.reverse();
     let mut moves = Vec::new();

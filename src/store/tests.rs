@@ -297,9 +297,7 @@ fn a_release_has_child_rows_and_a_store_made_before_them_gains_the_column() {
         conn.execute_batch(&format!("CREATE VIEW ops AS {old_view}")).unwrap();
     }
     let s = Store::open(&d).unwrap();
-    let rel = s
-        .begin(&NewOp { action: "release".into(), service: "p/a, p/b".into(), ..NewOp::default() })
-        .unwrap();
+    let rel = s.begin(&NewOp { action: "release".into(), service: "p/a, p/b".into(), ..NewOp::default() }).unwrap();
     let a = s
         .begin(&NewOp { action: "deploy".into(), service: "p/a".into(), parent: Some(rel), ..NewOp::default() })
         .unwrap();
