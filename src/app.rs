@@ -169,6 +169,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                     Effect::RunOp { id, request } => runner.run(id, request),
                     Effect::CancelOp { id } => runner.cancel(id),
                     Effect::LoadTags { target, image } => runner.load_tags(target, image),
+                    Effect::PinPreview { target } => runner.pin_preview(target),
                     Effect::SummarizeEnvironments => crate::envs::spawn(&setup.environments, &tx),
                     Effect::Inspect { container } => {
                         let (ep, tx, m) = (setup.endpoint.clone(), tx.clone(), setup.stack.masker.clone());

@@ -42,6 +42,11 @@ pub enum Msg {
         target: String,
         tags: Result<Vec<String>, String>,
     },
+    /// What a pin would change in the service's `.env` (the diff, the line), or why it cannot.
+    PinPreview {
+        target: String,
+        preview: Result<(String, String), String>,
+    },
     /// One environment's summary, for the picker.
     Environment(EnvSummary),
     /// The compose projects as their files say (or why a project's files could not be read).
@@ -119,6 +124,8 @@ pub enum Effect {
     CancelOp { id: u64 },
     /// Fetch the local tags for the deploy picker.
     LoadTags { target: String, image: String },
+    /// Read what a pin of this service would write, for its confirmation.
+    PinPreview { target: String },
     /// Stream container stats (only while the Metrics pane is on screen) or stop.
     Stats(bool),
     /// Show charts and availability over this window.

@@ -113,6 +113,24 @@ impl Runner {
         });
     }
 
+    /// The diff a pin would write, read in the background (compose files and `.env`).
+    pub fn pin_preview(&self, target: String) {
+        let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
+        let (stack, state_dir, read_only, project) =
+            (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone());
+        tokio::spawn(async move {
+            let preview = match crate::engine::backend(&ep).await {
+                Ok(backend) => {
+                    let announce = ops::Announce::Off;
+                    let ctx = ops::Ctx { backend, stack, state_dir, read_only, project, announce, local_state: false };
+                    ops::pin::preview(&ctx, &target).await.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(format!("engine unreachable: {e}")),
+            };
+            let _ = tx.send(Msg::PinPreview { target, preview }).await;
+        });
+    }
+
     pub fn busy(&self) -> usize {
         self.running.values().filter(|(_, h)| !h.is_finished()).count()
     }

@@ -80,6 +80,17 @@ fn drift_after_a_deploy_is_shown_and_a_pin_makes_compose_up_keep_the_new_tag() {
     // A pin in read-only mode is refused.
     let (code, _, err) = sd.run(&["--read-only", "pin", &key, "--yes"]);
     assert_eq!(code, 3, "{err}");
+
+    // Back to :1 by hand, then pinned from the panel: P shows the diff, y writes it.
+    let (code, out, err) = sd.run(&["deploy", &key, "sdt-drift:1", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    t.wait("the drift again", |s| s.contains("≠ sdt-drift:1"));
+    t.keys(&["P"]);
+    t.wait("the diff", |s| s.contains("-W_TAG=2") && s.contains("+W_TAG=1") && s.contains("pin "));
+    t.keys(&["y"]);
+    t.wait("the marker gone after the panel's pin", |s| !s.contains("≠ sdt-drift:1") && s.contains("sdt-drift:1"));
+    let env = std::fs::read_to_string(c.file(".env")).unwrap();
+    assert_eq!(env, "# the stack's tags\nW_TAG=1\nOTHER=kept\n");
     t.keys(&["q"]);
 }
 

@@ -116,6 +116,7 @@ actions! {
     Recover = "recover", "after an interrupted deploy: put the previous container back", [Services];
     Inspect = "inspect", "inspect the selected container (env masked, mounts, ports, health)", [Services];
     Exec = "exec", "open a shell in the selected container (exit returns here)", [Services];
+    Pin = "pin", "pin the running tag in the compose project's .env (the diff shown, confirmed)", [Services];
     Mark = "mark", "mark/unmark the selected service for a release (then deploy: all marked, one tag)", [Services];
     Confirm = "confirm", "go ahead", [Confirm];
     Deny = "deny", "do nothing", [Confirm];
@@ -163,6 +164,7 @@ impl Action {
                 | Action::Rollback
                 | Action::Exec
                 | Action::Mark
+                | Action::Pin
         )
     }
 

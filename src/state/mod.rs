@@ -59,6 +59,8 @@ pub enum Popup {
     Restore { choices: Vec<(String, String, String)>, selected: usize },
     /// An operation confirmed by typing a word (a restore: the database's name).
     Typed { request: OpRequest, word: String, input: String },
+    /// A pin's diff (sanitized lines), confirmed with the keys of a confirmation.
+    Pin { target: String, diff: Vec<String>, line: String },
     /// The tag to deploy the marked services to, as one release.
     Release { targets: Vec<String>, input: String },
     /// Why an emergency-stopped service may run again (starting it clears the stop).

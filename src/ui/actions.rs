@@ -102,6 +102,7 @@ pub fn popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Some(Popup::Typed { request, word, input }) => typed(f, area, v, request, word, input),
         Some(Popup::Reason { target, input }) => reason(f, area, v, target, input),
         Some(Popup::Release { targets, input }) => release(f, area, v, targets, input),
+        Some(Popup::Pin { target, diff, .. }) => pin(f, area, v, target, diff),
         Some(Popup::Environments { selected }) => super::environments::draw(f, area, v, *selected),
         Some(Popup::Inspect { scroll, view }) => super::inspect::draw(f, area, v, *scroll, view.as_ref()),
     }
@@ -158,6 +159,40 @@ fn reason(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, input: &str
         ]),
     ];
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+/// A pin's diff of the `.env`, to confirm.
+fn pin(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, diff: &[String]) {
+    let yes = v.keymap.key_label(Mode::Confirm, Action::Confirm);
+    let no = v.keymap.key_label(Mode::Confirm, Action::Deny);
+    let width = area.width.saturating_sub(2).min(76);
+    let shown = diff.len().min(usize::from(area.height.saturating_sub(8)).max(1));
+    let r = centered(area, width, shown as u16 + 5);
+    f.render_widget(Clear, r);
+    let block = popup_block(v, format!(" pin {target}? "), false);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let room = inner.width as usize;
+    let mut lines = vec![Line::from(Span::styled(
+        fit("Writes the project's .env (atomically; recorded), so docker-compose up -d keeps what runs:", room),
+        v.style(Slot::Popup),
+    ))];
+    lines.extend(diff.iter().take(shown).map(|l| {
+        let slot = match l.chars().next() {
+            Some('-') => Slot::Unhealthy,
+            Some('+') => Slot::Healthy,
+            _ => Slot::Dim,
+        };
+        Line::from(Span::styled(fit(l, room), v.style(slot)))
+    }));
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(format!(" {yes} "), v.style(Slot::HintKey)),
+        Span::styled(" write it   ", v.style(Slot::Popup)),
+        Span::styled(format!(" {no} "), v.style(Slot::HintKey)),
+        Span::styled(" do nothing", v.style(Slot::Popup)),
+    ]));
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 /// The tag for a release of the marked services.

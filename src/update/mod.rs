@@ -161,6 +161,16 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 hold_latches(state, &mut fx);
             }
         }
+        Msg::PinPreview { target, preview } => {
+            state.dirty = true;
+            match preview {
+                Ok((diff, line)) => {
+                    let diff = diff.lines().map(|l| crate::logtext::inert(l).into_owned()).collect();
+                    state.ui.popup = Some(Popup::Pin { target, diff, line: crate::logtext::inert(&line).into_owned() });
+                }
+                Err(e) => state.ui.notice = Some(format!("pin {target}: {}", crate::logtext::inert(&e))),
+            }
+        }
         Msg::Tags { target, tags } => {
             if let Some(Popup::Picker { target: t, tags: slot, .. }) = state.ui.popup.as_mut()
                 && *t == target

@@ -72,6 +72,14 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
             super::environments::on_key(state, keymap, k, selected);
             true
         }
+        Some(Popup::Pin { target, diff, line }) => {
+            match keymap.action(Mode::Confirm, k) {
+                Some(Action::Confirm) => start_op(state, OpRequest::Pin { target, line }, fx),
+                Some(Action::Deny) => state.ui.notice = Some("cancelled: nothing was written".into()),
+                _ => state.ui.popup = Some(Popup::Pin { target, diff, line }),
+            }
+            true
+        }
         Some(Popup::Confirm(request)) => {
             match keymap.action(Mode::Confirm, k) {
                 Some(Action::Confirm) => start_op(state, request, fx),
@@ -341,6 +349,18 @@ pub(super) fn on_mutating(state: &mut AppState, action: Action, fx: &mut Vec<Eff
                     m.iter().cloned().collect::<Vec<_>>().join(", ")
                 )
             });
+        }
+        Action::Pin => {
+            let Some(c) = state.services.selected() else {
+                state.ui.notice = Some("select a service first".into());
+                return;
+            };
+            if !state.compose.drift.contains_key(&c.key) {
+                state.ui.notice = Some(format!("{}: its compose file runs what runs now: nothing to pin", c.key));
+                return;
+            }
+            fx.push(Effect::PinPreview { target: c.key.to_string() });
+            state.ui.notice = Some(format!("pin {}: reading its compose files and .env…", c.key));
         }
         Action::Deploy if !state.services.marked.is_empty() => {
             let targets = state.services.marked.iter().cloned().collect();

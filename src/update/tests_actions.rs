@@ -49,7 +49,7 @@ fn without_config_the_stop_targets_the_selected_service_and_n_cancels() {
 fn read_only_removes_every_mutating_action() {
     let (mut s, km, _) = connected_with(demo());
     s.read_only = true;
-    for c in ['X', 'd', 'r', 'S', 'C'] {
+    for c in ['X', 'd', 'r', 'S', 'C', 'P', ' ', 'e'] {
         let fx = update(&mut s, &km, key(c));
         assert!(fx.is_empty(), "{c}");
         assert_eq!(s.ui.popup, None, "{c}");
@@ -339,4 +339,52 @@ fn a_start_first_deploy_that_is_not_possible_offers_the_same_deploy_stop_first()
     let [Effect::RunOp { id, .. }] = fx.as_slice() else { panic!("{fx:?}") };
     update(&mut s, &km, Msg::Op(crate::msg::OpEvent::Done { id: *id, result: Err("rolled back".into()) }));
     assert_eq!(s.ui.popup, None);
+}
+
+#[test]
+fn marked_services_are_released_to_one_tag_after_a_checked_tag_and_a_confirmation() {
+    let (mut s, km, _) = connected_with(demo());
+    let first = s.services.selected().unwrap().key.to_string();
+    update(&mut s, &km, key(' '));
+    update(&mut s, &km, key('j'));
+    let second = s.services.selected().unwrap().key.to_string();
+    update(&mut s, &km, key(' '));
+    assert_eq!(s.services.marked.len(), 2, "{:?}", s.ui.notice);
+    update(&mut s, &km, key('d'));
+    assert!(matches!(&s.ui.popup, Some(Popup::Release { targets, .. }) if targets.len() == 2));
+    // Not a tag: said, and the prompt stays.
+    for c in "a/b".chars() {
+        update(&mut s, &km, key(c));
+    }
+    update(&mut s, &km, code(KeyCode::Enter));
+    assert!(s.ui.notice.as_deref().unwrap_or("").contains("is not an image tag"), "{:?}", s.ui.notice);
+    for _ in 0..3 {
+        update(&mut s, &km, code(KeyCode::Backspace));
+    }
+    update(&mut s, &km, key('2'));
+    update(&mut s, &km, code(KeyCode::Enter));
+    let mut targets = vec![first, second];
+    targets.sort();
+    let req = OpRequest::Release { targets, tag: "2".into(), stop_first: false };
+    assert_eq!(s.ui.popup, Some(Popup::Confirm(req.clone())));
+    assert!(s.services.marked.is_empty(), "the marks are used up");
+    let fx = update(&mut s, &km, key('y'));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: req }]);
+}
+
+#[test]
+fn a_pin_needs_drift_and_shows_its_diff_inert_before_it_writes() {
+    let (mut s, km, _) = connected_with(demo());
+    let fx = update(&mut s, &km, key('P'));
+    assert!(fx.is_empty());
+    assert!(s.ui.notice.as_deref().unwrap_or("").contains("nothing to pin"), "{:?}", s.ui.notice);
+    let target = s.services.selected().unwrap().key.to_string();
+    let preview = Ok(("-API_TAG=1\n+API_TAG=2\x1b[2J\n".to_owned(), "API_TAG=2".to_owned()));
+    update(&mut s, &km, Msg::PinPreview { target: target.clone(), preview });
+    let Some(Popup::Pin { diff, .. }) = &s.ui.popup else { panic!("{:?}", s.ui.popup) };
+    assert!(diff.iter().all(|l| !l.contains('\u{1b}')), "{diff:?}");
+    let fx = update(&mut s, &km, key('y'));
+    assert_eq!(fx, vec![Effect::RunOp { id: 1, request: OpRequest::Pin { target, line: "API_TAG=2".into() } }]);
+    update(&mut s, &km, Msg::PinPreview { target: "x".into(), preview: Err("no .env \x1b]0;t\x07".into()) });
+    assert!(!s.ui.notice.as_deref().unwrap_or("").contains('\u{1b}'), "{:?}", s.ui.notice);
 }
