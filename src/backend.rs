@@ -87,6 +87,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The engine's address, for messages and records.
     fn endpoint(&self) -> &str;
 
+    /// An orchestrator runs the instances (Swarm): a halt changes the service (replicas,
+    /// placement), not each container, and nothing is kept to recreate an instance by hand.
+    fn orchestrated(&self) -> bool {
+        false
+    }
+
     /// `service` (unique across projects), `project/service`, or a container name, matched
     /// exactly (never as a pattern).
     async fn resolve(&self, target: &str, project: Option<&str>) -> Result<Service, ResolveError>;

@@ -20,6 +20,9 @@ pub enum Msg {
     /// Wall-clock tick: uptimes and "last contact" ages.
     Tick(Timestamp),
     Engine(EngineEvent),
+    /// What the engine is in a swarm (`None`: not in one), and on a manager the nodes and the
+    /// services' modes, replicas and update states.
+    Swarm(Option<crate::domain::SwarmView>),
     Probe(ProbeResult),
     /// SIGTERM / SIGHUP / SIGINT.
     Signal(&'static str),

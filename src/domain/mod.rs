@@ -15,6 +15,7 @@ mod ops;
 mod pane;
 mod release;
 mod service;
+mod swarm;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
 pub use drift::{ComposeService, ComposeView, Drift, Newer, compare as compare_drift};
@@ -28,3 +29,4 @@ pub use service::{
     ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, NEXT_SUFFIX, PARKED_SUFFIX, RunState, ServiceKey,
     StatsSample, short_image_id,
 };
+pub use swarm::{STOPPED_CONSTRAINT, SwarmNode, SwarmRole, SwarmService, SwarmView, swarm_name};

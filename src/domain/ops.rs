@@ -209,6 +209,19 @@ pub enum RestartPolicy {
     UnlessStopped,
     /// `on-failure`, with at most this many retries when given.
     OnFailure(Option<u32>),
+    /// A replicated Swarm service: what runs it is its replica count (kept by an emergency stop
+    /// that scaled it to 0; `start` sets it again).
+    Replicas(u64),
+    /// A global Swarm service: what runs it is its placement (an emergency stop adds a
+    /// constraint no node meets; `start` takes it away again).
+    GlobalService,
+}
+
+impl RestartPolicy {
+    /// Kept by an orchestrator's service (Swarm), not by each container.
+    pub fn is_orchestrated(self) -> bool {
+        matches!(self, RestartPolicy::Replicas(_) | RestartPolicy::GlobalService)
+    }
 }
 
 impl RestartPolicy {
@@ -216,12 +229,14 @@ impl RestartPolicy {
     pub fn parse(s: &str) -> Option<RestartPolicy> {
         match s.split_once(':') {
             Some(("on-failure", n)) => n.parse().ok().map(|n| RestartPolicy::OnFailure(Some(n))),
+            Some(("swarm-replicas", n)) => n.parse().ok().map(RestartPolicy::Replicas),
             Some(_) => None,
             None => match s {
                 "" | "no" => Some(RestartPolicy::No),
                 "always" => Some(RestartPolicy::Always),
                 "unless-stopped" => Some(RestartPolicy::UnlessStopped),
                 "on-failure" => Some(RestartPolicy::OnFailure(None)),
+                "swarm-global" => Some(RestartPolicy::GlobalService),
                 _ => None,
             },
         }
@@ -236,6 +251,8 @@ impl fmt::Display for RestartPolicy {
             RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
             RestartPolicy::OnFailure(None) => f.write_str("on-failure"),
             RestartPolicy::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
+            RestartPolicy::Replicas(n) => write!(f, "swarm-replicas:{n}"),
+            RestartPolicy::GlobalService => f.write_str("swarm-global"),
         }
     }
 }
@@ -260,7 +277,7 @@ mod tests {
 
     #[test]
     fn restart_policies_round_trip() {
-        for s in ["no", "always", "unless-stopped", "on-failure", "on-failure:3"] {
+        for s in ["no", "always", "unless-stopped", "on-failure", "on-failure:3", "swarm-replicas:3", "swarm-global"] {
             assert_eq!(RestartPolicy::parse(s).map(|p| p.to_string()).as_deref(), Some(s));
         }
         assert_eq!(RestartPolicy::parse(""), Some(RestartPolicy::No));

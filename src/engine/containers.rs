@@ -142,6 +142,12 @@ impl ContainerBackend {
             RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
             RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
             RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, n.map(i64::from)),
+            // A Swarm service's (kept when its engine was a manager): a container has none of it.
+            RestartPolicy::Replicas(_) | RestartPolicy::GlobalService => {
+                return Err(EngineError::Refused(format!(
+                    "{policy} is a Swarm service's, not a container's: is this engine still the swarm's manager?"
+                )));
+            }
         };
         let body = ContainerUpdateBody {
             restart_policy: Some(bollard::models::RestartPolicy { name: Some(name), maximum_retry_count: max }),

@@ -30,6 +30,8 @@ pub(super) struct Follow {
     pub tail: u32,
     /// Resume after this engine timestamp instead of tailing.
     pub since: Option<String>,
+    /// `id` is a Swarm task: its logs come through the manager, from whichever node runs it.
+    pub task: bool,
 }
 
 pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) -> CancellationToken {
@@ -45,7 +47,7 @@ pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<
 }
 
 async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) {
-    let Follow { id, generation, tail, since } = f;
+    let Follow { id, generation, tail, since, task } = f;
     let since_ts: Option<jiff::Timestamp> = since.as_deref().and_then(|s| s.parse().ok());
     let mut b = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
     b = match since_ts {
@@ -54,7 +56,11 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
         Some(ts) => b.since(i32::try_from(ts.as_second()).unwrap_or(0)).tail("all"),
         None => b.tail(&tail.to_string()),
     };
-    let mut stream = docker.logs(&id.0, Some(b.build())).boxed();
+    let mut stream = if task {
+        docker.task_logs(&id.0, Some(b.build())).boxed()
+    } else {
+        docker.logs(&id.0, Some(b.build())).boxed()
+    };
     let mut out = Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx };
     let mut asm_out = Assembler::default();
     let mut asm_err = Assembler::default();

@@ -14,10 +14,14 @@ mod images;
 pub mod inspect;
 mod logs;
 mod recipe;
+mod session;
 pub mod shell;
 pub mod ssh;
 mod stats;
 mod supervisor;
+mod swarm;
+mod swarm_backend;
+mod swarm_session;
 mod unverified;
 
 /// The engine's default grace between the stop signal and SIGKILL.
@@ -26,6 +30,7 @@ const ENGINE_STOP_TIMEOUT: u32 = 10;
 pub use containers::ContainerBackend;
 pub use endpoint::Endpoint;
 pub use images::{keep_repo, repo_of};
+pub use swarm_backend::SwarmBackend;
 
 use crate::domain::{Container, ContainerId};
 use crate::domain::{EngineError, EngineInfo};
@@ -278,12 +283,23 @@ fn io_words(host: &str, io: &std::io::Error) -> String {
 
 /// Connect the backend that serves `ep` (today: its containers, grouped by compose labels).
 pub async fn backend(ep: &Endpoint) -> Result<std::sync::Arc<dyn crate::backend::Backend>, EngineError> {
-    Ok(std::sync::Arc::new(ContainerBackend::connect(ep).await?))
+    let local = ContainerBackend::connect(ep).await?;
+    // A swarm manager's services are operated as services (Swarm schedules their tasks).
+    let role = local.call(swarm::role(&local.docker)).await?;
+    if role == Some(crate::domain::SwarmRole::Manager) {
+        return Ok(std::sync::Arc::new(SwarmBackend::new(local)));
+    }
+    Ok(std::sync::Arc::new(local))
 }
 
 /// One-shot snapshot for `stackdeck status`: connect, list every container, inspect each.
 pub async fn snapshot(ep: &Endpoint, project: Option<&str>) -> Result<(EngineInfo, Vec<Container>), String> {
     let (docker, info) = connect(ep).await.map_err(|e| e.to_string())?;
+    // A swarm manager: the tasks of its services are the instances.
+    if swarm::role(&docker).await.ok().flatten() == Some(crate::domain::SwarmRole::Manager) {
+        let r = swarm::read(&docker, None).await.map_err(|e| describe(&ep.host, &e))?;
+        return Ok((info, swarm::instances(&r, None, project)));
+    }
     let containers = supervisor::list_all(&docker, project).await.map_err(|e| describe(&ep.host, &e))?;
     Ok((info, containers))
 }

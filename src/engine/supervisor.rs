@@ -1,6 +1,7 @@
 //! The supervisor: connect -> snapshot -> (events | resync | commands) until the engine fails,
 //! then report it, back off, and start over. Owns the stats and log stream tasks.
 
+use super::session::{SessionEnd, Wants, apply_cmd};
 use super::{CALL_TIMEOUT, Command, Endpoint, Options, connect, convert, describe, logs, project_filter, stats};
 use crate::domain::{Container, ContainerId, Health, RunState};
 use crate::msg::{EngineEvent, Msg};
@@ -48,7 +49,19 @@ pub(super) async fn run(
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
                     return;
                 }
-                match session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await {
+                // A swarm manager is read as a swarm (services, tasks, nodes); a worker as an
+                // engine, with a word that the swarm is managed elsewhere.
+                let role = super::swarm::role(&docker).await.ok().flatten();
+                let view = role.map(|r| crate::domain::SwarmView { role: r, nodes: vec![], services: vec![] });
+                if tx.send(Msg::Swarm(view)).await.is_err() {
+                    return;
+                }
+                let ended = if role == Some(crate::domain::SwarmRole::Manager) {
+                    super::swarm_session::run(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await
+                } else {
+                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await
+                };
+                match ended {
                     SessionEnd::Quit => return,
                     SessionEnd::Lost(reason) => reason,
                 }
@@ -76,37 +89,6 @@ pub(super) async fn run(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// What the app currently wants streamed, kept across reconnects.
-#[derive(Default)]
-struct Wants {
-    follow: Option<logs::Follow>,
-    /// Stats streams run only while the app shows them (the Metrics pane).
-    stats: bool,
-}
-
-/// Record a command; returns true when it concerns the log stream.
-fn apply_cmd(c: Command, wants: &mut Wants) -> bool {
-    match c {
-        Command::FollowLogs { container, generation, tail, since } => {
-            wants.follow = Some(logs::Follow { id: container, generation, tail, since });
-            true
-        }
-        Command::StopLogs => {
-            wants.follow = None;
-            true
-        }
-        Command::Stats(on) => {
-            wants.stats = on;
-            false
-        }
-    }
-}
-
-enum SessionEnd {
-    Quit,
-    Lost(String),
 }
 
 struct Streams {

@@ -86,12 +86,24 @@ pub(super) async fn run(
     one(ctx, &store, plan, p, cancel).await
 }
 
-/// Two laptops deploying one service: each would hold only its own lock and history.
+/// Two laptops deploying one service: each would hold only its own lock and history. And on
+/// Swarm a deploy is a service update, which is not built yet: refused, saying what works.
 pub(super) fn refuse_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
+    refuse_orchestrated(ctx, what)?;
     if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
     {
         return Err(OpError::Refused(format!(
             "{what} refused: the engine is remote and the history and locks are this machine's only (another operator's deploy would not be seen); run stackdeck on the server, set [state] url to the team's store, or give --local-state"
+        )));
+    }
+    Ok(())
+}
+
+/// On Swarm a deploy is a service update: not built yet, so refused, saying what works.
+pub(super) fn refuse_orchestrated(ctx: &Ctx, what: &str) -> Result<(), OpError> {
+    if ctx.backend.orchestrated() {
+        return Err(OpError::Refused(format!(
+            "{what} refused: the engine is a Swarm manager, where a deploy is a service update, and stackdeck's gated Swarm deploy is not built yet (docker service update --image IMAGE SERVICE does Swarm's own); the panel, status, stop and start work on Swarm"
         )));
     }
     Ok(())

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(super) async fn recover(ctx: &Ctx, target: &str, p: &mut Progress) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("recover")?;
+    super::deploy::refuse_orchestrated(ctx, "recover")?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     let _lock = ServiceLock::try_take(&ctx.state_dir, &key, "recover").map_err(OpError::Refused)?;

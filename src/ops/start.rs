@@ -35,7 +35,9 @@ pub(super) async fn start(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut
     let recorded = store.recorded_instances(&key).map_err(OpError::Failed)?;
     let missing: Vec<(String, serde_json::Value)> =
         recorded.into_iter().filter(|(name, _)| !svc.instances.iter().any(|c| &c.name == name)).collect();
-    if svc.instances.is_empty() && missing.is_empty() {
+    // A swarm service stopped by scaling it to 0 has no task: the latch says how to bring it back.
+    let orchestrated = store.kill_switch(&key).ok().flatten().is_some_and(|k| k.previous_policy.is_orchestrated());
+    if svc.instances.is_empty() && missing.is_empty() && !orchestrated {
         return Err(OpError::Usage(format!("{key} has no container, and none was recorded when it was stopped")));
     }
     let id = store
@@ -56,7 +58,7 @@ pub(super) async fn start(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut
         for (name, kept) in &missing {
             recreated.push(recreate(ctx, &store, name, kept, p).await?);
         }
-        if !svc.instances.is_empty() {
+        if !svc.instances.is_empty() || orchestrated {
             ctx.backend.resume(&svc, policy, p).await.map_err(OpError::from)?;
         }
         Ok::<_, OpError>(recreated)

@@ -98,7 +98,8 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         (Err(e), _) => unrecorded.push(format!("kill switch: {e}")),
         (Ok(()), None) => {}
     }
-    if let Some(s) = &store {
+    // On Swarm the service's spec is how its tasks come back: nothing to keep per instance.
+    if let Some(s) = store.as_ref().filter(|_| !ctx.backend.orchestrated()) {
         keep_recipes(ctx, s, &svc, p).await;
     }
     // Layer one: the service is told to stand down, within the hook's own limit.
@@ -129,6 +130,15 @@ async fn stop(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut Progress) -
         None => String::new(),
     };
     let (outcome, summary) = match &result {
+        Ok(h) if ctx.backend.orchestrated() => (
+            Outcome::Succeeded,
+            format!(
+                "{key} stopped in {:.1} s: no task of it runs on any node (Swarm's stop signal, grace {} s); {} kept for start{said}",
+                elapsed.as_secs_f64(),
+                h.grace,
+                latch.0.previous_policy
+            ),
+        ),
         Ok(h) => (
             Outcome::Succeeded,
             format!(

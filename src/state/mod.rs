@@ -101,6 +101,8 @@ pub struct AppState {
     pub services: services::ServicesState,
     /// The compose files' view and the drift from it.
     pub compose: compose::ComposeState,
+    /// The swarm, when the engine is in one.
+    pub swarm: Option<crate::domain::SwarmView>,
     pub logs: logs::LogView,
     pub metrics: metrics::MetricsState,
     pub history: history::HistoryState,
@@ -149,6 +151,7 @@ impl AppState {
             },
             services: services::ServicesState::default(),
             compose: compose::ComposeState::default(),
+            swarm: None,
             logs: logs::LogView::new(log_cap),
             metrics: metrics::MetricsState::default(),
             history: history::HistoryState::default(),

@@ -70,6 +70,20 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if drifting > 0 {
         title.push(Span::styled(format!("≠ {drifting} differ from compose file "), v.style(Slot::Starting)));
     }
+    match &st.swarm {
+        Some(sw) if sw.role == crate::domain::SwarmRole::Worker => {
+            title.push(Span::styled("swarm worker: the swarm is managed on a manager ", v.style(Slot::Dim)));
+        }
+        Some(sw) => {
+            let down = sw.down();
+            let ready = sw.nodes.len() - down.len();
+            title.push(Span::styled(format!("swarm {ready}/{} nodes ready ", sw.nodes.len()), v.style(Slot::Dim)));
+            if !down.is_empty() {
+                title.push(Span::styled(format!("⚠ DOWN: {} ", down.join(", ")), v.style(Slot::Unhealthy)));
+            }
+        }
+        None => {}
+    }
     if !svc.marked.is_empty() {
         title.push(Span::styled(format!("+ {} marked for a release ", svc.marked.len()), v.style(Slot::Title)));
     }
@@ -83,6 +97,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             return Some(format!(" ⚠ compose file of {project} not readable: {e} "));
         }
         st.compose.drift.get(&c.key).map(|d| format!(" ≠ {} ", d.sentence()))
+    });
+    // On a swarm: the selected service's mode, replicas, update state and ports.
+    let note = note.or_else(|| {
+        let c = svc.selected()?;
+        st.swarm.as_ref()?.service(&c.key).map(|s| format!(" {}: {} ", c.key.service, s.sentence()))
     });
     let mut block = v.block(Pane::Services, title);
     if let Some(text) = note {
@@ -149,7 +168,15 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 let name = v.stack.service(&c.key).and_then(|s| s.display_name.clone()).unwrap_or_else(|| {
                     // Show the container name when a service has several containers.
                     let siblings = svc.containers.values().filter(|o| o.key == c.key).count();
-                    if siblings > 1 { format!("{} ({})", c.key.service, c.name) } else { c.key.service.clone() }
+                    // A swarm task is named for its service already: `api-server.2@node`.
+                    let task = c.name.strip_prefix(&c.key.service).is_some_and(|r| r.starts_with(['.', '@']));
+                    if task {
+                        c.name.clone()
+                    } else if siblings > 1 {
+                        format!("{} ({})", c.key.service, c.name)
+                    } else {
+                        c.key.service.clone()
+                    }
                 });
                 let dim = |s: Style| if stale { s.patch(v.style(Slot::Stale)) } else { s };
                 let state_slot = match c.state {

@@ -74,6 +74,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
+        Msg::Swarm(view) => {
+            if state.swarm != view {
+                state.swarm = view;
+                state.dirty = true;
+            }
+        }
         Msg::Engine(ev) => {
             let containers = matches!(ev, EngineEvent::Snapshot(_) | EngineEvent::Upsert(_) | EngineEvent::Removed(_));
             on_engine(state, ev, &mut fx);

@@ -1,0 +1,229 @@
+//! Docker Swarm, read through a manager's API: services, their tasks and the nodes, turned into
+//! the domain's words. A task is an instance (`Container` named `service.slot@node`, its id the
+//! task's id), so the Services pane, the latch and the operations see a swarm service as they
+//! see a compose service. Every text from the engine is made inert here.
+
+use crate::domain::{
+    Container, ContainerId, Health, RunState, ServiceKey, SwarmNode, SwarmRole, SwarmService, SwarmView,
+};
+use crate::logtext::inert;
+use bollard::Docker;
+use bollard::models::{LocalNodeState, Node, Service, Task, TaskState};
+use bollard::query_parameters::{ListNodesOptions, ListServicesOptionsBuilder, ListTasksOptionsBuilder};
+use std::collections::HashMap;
+
+/// The label `docker stack deploy` puts on a stack's services.
+pub(super) const LABEL_STACK: &str = "com.docker.stack.namespace";
+
+/// What the engine is in a swarm (`None`: not in one).
+pub(super) async fn role(docker: &Docker) -> Result<Option<SwarmRole>, bollard::errors::Error> {
+    let s = docker.info().await?.swarm.unwrap_or_default();
+    if s.local_node_state != Some(LocalNodeState::ACTIVE) {
+        return Ok(None);
+    }
+    Ok(Some(if s.control_available == Some(true) { SwarmRole::Manager } else { SwarmRole::Worker }))
+}
+
+/// Everything a manager says of the swarm, limited to one stack when `project` is given.
+pub(super) struct Read {
+    pub services: Vec<Service>,
+    pub tasks: Vec<Task>,
+    pub nodes: Vec<Node>,
+}
+
+pub(super) async fn read(docker: &Docker, service: Option<&str>) -> Result<Read, bollard::errors::Error> {
+    let mut f: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(s) = service {
+        f.insert("service".into(), vec![s.to_owned()]);
+    }
+    let services = docker.list_services(Some(ListServicesOptionsBuilder::default().status(true).build())).await?;
+    let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
+    let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
+    Ok(Read { services, tasks, nodes })
+}
+
+/// A service's key: its stack and its name within it, or its name alone.
+pub(super) fn key_of(s: &Service) -> ServiceKey {
+    let spec = s.spec.as_ref();
+    let name = spec.and_then(|s| s.name.as_deref()).unwrap_or("?");
+    match spec.and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_STACK)) {
+        Some(stack) => {
+            let short = name.strip_prefix(&format!("{stack}_")).unwrap_or(name);
+            ServiceKey::new(Some(&inert(stack)), &inert(short))
+        }
+        None => ServiceKey::new(None, &inert(name)),
+    }
+}
+
+fn lower<T: std::fmt::Debug>(v: Option<T>) -> String {
+    v.map_or_else(|| "unknown".to_owned(), |v| format!("{v:?}").to_ascii_lowercase())
+}
+
+/// Still on its way up or running: what an emergency stop waits for to end.
+pub(super) fn is_live(state: Option<TaskState>) -> bool {
+    !matches!(
+        state,
+        Some(
+            TaskState::COMPLETE
+                | TaskState::SHUTDOWN
+                | TaskState::FAILED
+                | TaskState::REJECTED
+                | TaskState::REMOVE
+                | TaskState::ORPHANED
+        ) | None
+    )
+}
+
+fn run_state(state: Option<TaskState>) -> RunState {
+    match state {
+        Some(TaskState::RUNNING) => RunState::Running,
+        Some(TaskState::COMPLETE | TaskState::SHUTDOWN) => RunState::Exited,
+        Some(TaskState::FAILED | TaskState::REJECTED | TaskState::ORPHANED | TaskState::REMOVE) => RunState::Dead,
+        None => RunState::Unknown,
+        Some(_) => RunState::Created,
+    }
+}
+
+fn node_names(nodes: &[Node]) -> HashMap<String, (String, bool)> {
+    nodes
+        .iter()
+        .filter_map(|n| {
+            let id = n.id.clone()?;
+            let host = n.description.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or("?");
+            let ready = lower(n.status.as_ref().and_then(|s| s.state)) == "ready";
+            Some((id, (inert(host).into_owned(), ready)))
+        })
+        .collect()
+}
+
+/// The image a spec names, split into the reference shown and the digest (when recorded).
+pub(super) fn image_parts(image: &str) -> (String, String) {
+    match image.split_once('@') {
+        Some((r, d)) => (inert(r).into_owned(), inert(d).into_owned()),
+        None => (inert(image).into_owned(), String::new()),
+    }
+}
+
+/// The tasks that are meant to run (desired state running), as instances. A task on a node
+/// that is not ready cannot be seen: its state is unknown, not "running".
+pub(super) fn instances(r: &Read, only: Option<&ServiceKey>, project: Option<&str>) -> Vec<Container> {
+    let keys: HashMap<String, ServiceKey> =
+        r.services.iter().filter_map(|s| Some((s.id.clone()?, key_of(s)))).collect();
+    let nodes = node_names(&r.nodes);
+    let mut out = Vec::new();
+    for t in &r.tasks {
+        if t.desired_state != Some(TaskState::RUNNING) {
+            continue;
+        }
+        let Some(key) = t.service_id.as_ref().and_then(|id| keys.get(id)) else { continue };
+        if only.is_some_and(|o| o != key) || project.is_some_and(|p| key.project.as_deref() != Some(p)) {
+            continue;
+        }
+        let status = t.status.as_ref();
+        let (host, ready) = t.node_id.as_ref().and_then(|n| nodes.get(n)).cloned().unwrap_or(("?".into(), false));
+        let mut state = run_state(status.and_then(|s| s.state));
+        if !ready && t.node_id.is_some() {
+            state = RunState::Unknown;
+        }
+        let name = match t.slot {
+            Some(slot) => format!("{}.{slot}@{host}", key.service),
+            None => format!("{}@{host}", key.service),
+        };
+        let image = t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref());
+        let (image, digest) = image_parts(image.unwrap_or("?"));
+        let at = status.and_then(|s| s.timestamp.as_deref()).and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        out.push(Container {
+            id: ContainerId(t.id.clone().unwrap_or_default()),
+            name,
+            key: key.clone(),
+            state,
+            health: Health::None,
+            image,
+            image_id: digest,
+            started_at: if state == RunState::Running { at } else { None },
+            finished_at: if state == RunState::Running { None } else { at },
+            restarts: 0,
+            exit_code: status.and_then(|s| s.container_status.as_ref()).and_then(|c| c.exit_code),
+            memory_limit: 0,
+            compose: None,
+        });
+    }
+    out.sort_by(|a, b| (&a.key, &a.name).cmp(&(&b.key, &b.name)));
+    out
+}
+
+/// The swarm for the panel: nodes, and per service its mode, replicas, update state, ports and
+/// the latest task error.
+pub(super) fn view(r: &Read, role: SwarmRole, project: Option<&str>) -> SwarmView {
+    let nodes = r
+        .nodes
+        .iter()
+        .map(|n| {
+            let spec = n.spec.as_ref();
+            let leader = n.manager_status.as_ref().and_then(|m| m.leader) == Some(true);
+            let role = lower(spec.and_then(|s| s.role));
+            SwarmNode {
+                hostname: inert(n.description.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or("?")).into_owned(),
+                role: if leader { format!("{role} (leader)") } else { role },
+                availability: lower(spec.and_then(|s| s.availability)),
+                state: lower(n.status.as_ref().and_then(|s| s.state)),
+                engine: inert(
+                    n.description
+                        .as_ref()
+                        .and_then(|d| d.engine.as_ref())
+                        .and_then(|e| e.engine_version.as_deref())
+                        .unwrap_or("?"),
+                )
+                .into_owned(),
+                addr: inert(n.status.as_ref().and_then(|s| s.addr.as_deref()).unwrap_or("")).into_owned(),
+            }
+        })
+        .collect();
+    let services = r
+        .services
+        .iter()
+        .filter(|s| project.is_none_or(|p| key_of(s).project.as_deref() == Some(p)))
+        .map(|s| {
+            let spec = s.spec.as_ref();
+            let mode = spec.and_then(|s| s.mode.as_ref());
+            let global = mode.is_some_and(|m| m.global.is_some());
+            let status = s.service_status.as_ref();
+            let image = spec
+                .and_then(|s| s.task_template.as_ref())
+                .and_then(|t| t.container_spec.as_ref())
+                .and_then(|c| c.image.as_deref());
+            let update = s.update_status.as_ref().and_then(|u| {
+                let st = lower(u.state).replace("rollback_", "rollback ");
+                (st != "empty" && st != "unknown").then(|| (st, inert(u.message.as_deref().unwrap_or("")).into_owned()))
+            });
+            let ports = s
+                .endpoint
+                .as_ref()
+                .and_then(|e| e.ports.as_ref())
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            format!(
+                                "{}:{}/{} ({})",
+                                p.published_port.unwrap_or(0),
+                                p.target_port.unwrap_or(0),
+                                lower(p.protocol),
+                                lower(p.publish_mode)
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            SwarmService {
+                key: key_of(s),
+                mode: if global { "global".into() } else { "replicated".into() },
+                running: status.and_then(|s| s.running_tasks).unwrap_or(0),
+                desired: status.and_then(|s| s.desired_tasks).unwrap_or(0),
+                image: inert(image.unwrap_or("?")).into_owned(),
+                update,
+                ports,
+            }
+        })
+        .collect();
+    SwarmView { role, nodes, services }
+}
