@@ -137,24 +137,47 @@ fn list(f: &mut Frame<'_>, area: Rect, v: &View<'_>, title: &str, rows: Vec<Stri
 
 /// Starting an emergency-stopped service: the operator says why.
 fn reason(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, input: &str) {
-    let r = centered(area, 70, 8);
+    let (accept, cancel) = picker_keys(v);
+    let prompt = Prompt {
+        title: format!(" start {target}? "),
+        danger: true,
+        head: (format!("{target} is EMERGENCY-STOPPED."), Slot::Unhealthy),
+        body: format!(
+            "Starting it clears the stop. Why may it run again? {accept} starts it; {cancel} keeps it stopped."
+        ),
+        label: "reason> ",
+        height: 8,
+    };
+    text_prompt(f, area, v, &prompt, input);
+}
+
+/// The accept and cancel keys of a prompt, as labels.
+fn picker_keys(v: &View<'_>) -> (String, String) {
+    (v.keymap.key_label(Mode::Picker, Action::PickerAccept), v.keymap.key_label(Mode::Picker, Action::PickerCancel))
+}
+
+/// A popup that takes a line of text: a heading, what it does, and the input with its label.
+struct Prompt {
+    title: String,
+    danger: bool,
+    head: (String, Slot),
+    body: String,
+    label: &'static str,
+    height: u16,
+}
+
+fn text_prompt(f: &mut Frame<'_>, area: Rect, v: &View<'_>, p: &Prompt, input: &str) {
+    let r = centered(area, 70, p.height);
     f.render_widget(Clear, r);
-    let block = popup_block(v, format!(" start {target}? "), true);
+    let block = popup_block(v, p.title.clone(), p.danger);
     let inner = block.inner(r);
     f.render_widget(block, r);
-    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
-    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
     let lines = vec![
-        Line::from(Span::styled(format!("{target} is EMERGENCY-STOPPED."), v.style(Slot::Unhealthy))),
-        Line::from(Span::styled(
-            format!(
-                "Starting it clears the stop. Why may it run again? {accept} starts it; {cancel} keeps it stopped."
-            ),
-            v.style(Slot::Popup),
-        )),
+        Line::from(Span::styled(p.head.0.clone(), v.style(p.head.1))),
+        Line::from(Span::styled(p.body.clone(), v.style(Slot::Popup))),
         Line::from(""),
         Line::from(vec![
-            Span::styled("reason> ", v.style(Slot::HintKey)),
+            Span::styled(p.label, v.style(Slot::HintKey)),
             Span::styled(format!("{input}█"), v.style(Slot::Popup)),
         ]),
     ];
@@ -197,57 +220,37 @@ fn pin(f: &mut Frame<'_>, area: Rect, v: &View<'_>, target: &str, diff: &[String
 
 /// The tag for a release of the marked services.
 fn release(f: &mut Frame<'_>, area: Rect, v: &View<'_>, targets: &[String], input: &str) {
-    let r = centered(area, 70, 9);
-    f.render_widget(Clear, r);
-    let block = popup_block(v, format!(" release of {} services ", targets.len()), false);
-    let inner = block.inner(r);
-    f.render_widget(block, r);
-    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
-    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
-    let lines = vec![
-        Line::from(Span::styled(targets.join(", "), v.style(Slot::Title))),
-        Line::from(Span::styled(
-            format!(
-                "One tag for all (each keeps its repository), dependencies first, each gated; one failure moves the others back. {accept} goes on; {cancel} does nothing."
-            ),
-            v.style(Slot::Popup),
-        )),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled("tag> ", v.style(Slot::HintKey)),
-            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
-        ]),
-    ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    let (accept, cancel) = picker_keys(v);
+    let prompt = Prompt {
+        title: format!(" release of {} services ", targets.len()),
+        danger: false,
+        head: (targets.join(", "), Slot::Title),
+        body: format!(
+            "One tag for all (each keeps its repository), dependencies first, each gated; one failure moves the others back. {accept} goes on; {cancel} does nothing."
+        ),
+        label: "tag> ",
+        height: 9,
+    };
+    text_prompt(f, area, v, &prompt, input);
 }
 
 /// A confirmation that needs a word typed (a restore: the database's name).
 fn typed(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest, word: &str, input: &str) {
-    let r = centered(area, 70, 8);
-    f.render_widget(Clear, r);
-    let block = popup_block(v, format!(" {}? ", req.title()), true);
-    let inner = block.inner(r);
-    f.render_widget(block, r);
-    let accept = v.keymap.key_label(Mode::Picker, Action::PickerAccept);
-    let cancel = v.keymap.key_label(Mode::Picker, Action::PickerCancel);
+    let (accept, cancel) = picker_keys(v);
     let title = match v.state.environment.as_ref().filter(|e| e.is_production()) {
         Some(e) => format!("{} in PRODUCTION ({})", req.title(), crate::logtext::inert(&e.name)),
         None => req.title(),
     };
     let word = crate::logtext::inert(word);
-    let lines = vec![
-        Line::from(Span::styled(title, v.style(Slot::Unhealthy))),
-        Line::from(Span::styled(
-            format!("Type {word} and press {accept} to go ahead; {cancel} does nothing."),
-            v.style(Slot::Popup),
-        )),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled("> ", v.style(Slot::HintKey)),
-            Span::styled(format!("{input}█"), v.style(Slot::Popup)),
-        ]),
-    ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    let prompt = Prompt {
+        title: format!(" {}? ", req.title()),
+        danger: true,
+        head: (title, Slot::Unhealthy),
+        body: format!("Type {word} and press {accept} to go ahead; {cancel} does nothing."),
+        label: "> ",
+        height: 8,
+    };
+    text_prompt(f, area, v, &prompt, input);
 }
 
 fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {

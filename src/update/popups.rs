@@ -132,13 +132,10 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
             true
         }
         Some(Popup::Reason { target, mut input }) => {
-            match keymap.action(Mode::Picker, k) {
+            match edit(keymap, k, &mut input) {
                 Some(Action::PickerCancel) => {
                     state.ui.notice = Some("cancelled: the service stays stopped".into());
                     return true;
-                }
-                Some(Action::PickerErase) => {
-                    input.pop();
                 }
                 Some(Action::PickerAccept) if !input.trim().is_empty() => {
                     let request = OpRequest::Start { target, reason: Some(input.trim().to_owned()) };
@@ -148,28 +145,19 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                     }
                     return true;
                 }
-                Some(Action::PickerAccept) => state.ui.notice = Some("say why it may run again, or esc".into()),
-                _ => {
-                    if let Some(c) = typed_char(k)
-                        && input.len() < MAX_INPUT
-                    {
-                        input.push(c);
-                    }
-                }
+                Some(_) => state.ui.notice = Some("say why it may run again, or esc".into()),
+                None => {}
             }
             state.ui.popup = Some(Popup::Reason { target, input });
             true
         }
         Some(Popup::Release { targets, mut input }) => {
-            match keymap.action(Mode::Picker, k) {
+            match edit(keymap, k, &mut input) {
                 Some(Action::PickerCancel) => {
                     state.ui.notice = Some("cancelled: nothing was done (the services stay marked)".into());
                     return true;
                 }
-                Some(Action::PickerErase) => {
-                    input.pop();
-                }
-                Some(Action::PickerAccept) => match crate::domain::check_tag(input.trim()) {
+                Some(_) => match crate::domain::check_tag(input.trim()) {
                     Ok(()) => {
                         let request = OpRequest::Release { targets, tag: input.trim().to_owned(), stop_first: false };
                         state.services.marked.clear();
@@ -178,40 +166,23 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
                     }
                     Err(e) => state.ui.notice = Some(e),
                 },
-                _ => {
-                    if let Some(c) = typed_char(k)
-                        && input.len() < MAX_INPUT
-                    {
-                        input.push(c);
-                    }
-                }
+                None => {}
             }
             state.ui.popup = Some(Popup::Release { targets, input });
             true
         }
         Some(Popup::Typed { request, word, mut input }) => {
-            match keymap.action(Mode::Picker, k) {
+            match edit(keymap, k, &mut input) {
                 Some(Action::PickerCancel) => {
                     state.ui.notice = Some("cancelled: nothing was done".into());
                     return true;
                 }
-                Some(Action::PickerErase) => {
-                    input.pop();
-                }
-                Some(Action::PickerAccept) if input == word => {
+                Some(_) if input == word => {
                     start_op(state, request, fx);
                     return true;
                 }
-                Some(Action::PickerAccept) => {
-                    state.ui.notice = Some(format!("type {word} exactly to go ahead, or esc to do nothing"));
-                }
-                _ => {
-                    if let Some(c) = typed_char(k)
-                        && input.len() < MAX_INPUT
-                    {
-                        input.push(c);
-                    }
-                }
+                Some(_) => state.ui.notice = Some(format!("type {word} exactly to go ahead, or esc to do nothing")),
+                None => {}
             }
             state.ui.popup = Some(Popup::Typed { request, word, input });
             true
@@ -407,5 +378,25 @@ pub(super) fn confirmation(state: &AppState, request: OpRequest) -> Popup {
             Popup::Typed { request, word, input: String::new() }
         }
         _ => Popup::Confirm(request),
+    }
+}
+
+/// A key in a one-line text prompt: erase and printable keys edit `input` (`None`); accept and
+/// cancel are returned for the prompt to act on.
+fn edit(keymap: &Keymap, k: &KeyEvent, input: &mut String) -> Option<Action> {
+    match keymap.action(Mode::Picker, k) {
+        Some(a @ (Action::PickerAccept | Action::PickerCancel)) => Some(a),
+        Some(Action::PickerErase) => {
+            input.pop();
+            None
+        }
+        _ => {
+            if let Some(c) = typed_char(k)
+                && input.len() < MAX_INPUT
+            {
+                input.push(c);
+            }
+            None
+        }
     }
 }
