@@ -136,6 +136,15 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     assert!(out.contains("scaled back to 1"), "{out}");
     wait_for("1/1", Duration::from_secs(60), || replicas("sdt_trading-bot").starts_with("1/1").then_some(()));
 
+    // A service someone had scaled to 0 before the stop goes back to 0, and start says so.
+    on(1, &["service", "scale", "-d", "sdt_api-server=0"]);
+    let (code, out, err) = run(&["stop", "sdt/api-server", "--yes", "--reason", "zero"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["start", "sdt/api-server", "--yes", "--reason", "zero again"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("had 0 replicas when it was stopped"), "{out}");
+    on(1, &["service", "scale", "-d", "sdt_api-server=3"]);
+
     // A worker cut off: the panel says the node is down, and says it again when it is back.
     swarm(&["cut", "3"]);
     let down = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

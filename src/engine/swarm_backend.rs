@@ -252,6 +252,13 @@ impl Backend for SwarmBackend {
     ) -> Result<(), EngineError> {
         let name = swarm_name(&ServiceKey::parse(&service.key));
         match policy {
+            // Scaled to 0 before the stop: that is the state to go back to, and said.
+            Some(RestartPolicy::Replicas(0)) => {
+                report.line(format!(
+                    "{name} had 0 replicas when it was stopped: it stays at 0 (docker service scale {name}=N runs it)"
+                ));
+                return Ok(());
+            }
             Some(RestartPolicy::Replicas(n)) => {
                 self.update_spec(&name, |s| {
                     if let Some(r) = s.mode.get_or_insert_with(Default::default).replicated.as_mut() {
