@@ -42,6 +42,10 @@ pub enum Ready {
     Woken,
     /// The terminal is gone (hang-up, error).
     Gone,
+    /// Hung up, with bytes still readable: a pipe has data before its end, but a terminal that
+    /// hung up is gone (reading it again returns at once, for ever: found as orphaned panels
+    /// spinning at 40 % CPU after their tmux session ended).
+    Closing,
 }
 
 /// Wait until `fd` (the terminal) or `wake` is readable.
@@ -57,12 +61,13 @@ pub fn wait_readable(fd: impl AsFd, wake: &OwnedFd) -> Ready {
         let mut b = [0u8; 64];
         let _ = nix::unistd::read(wake.as_fd(), &mut b);
     }
-    if term.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
-        && !term.contains(PollFlags::POLLIN)
-    {
-        return Ready::Gone;
+    let hung_up = term.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL);
+    match (term.contains(PollFlags::POLLIN), hung_up) {
+        (false, true) => Ready::Gone,
+        (true, true) => Ready::Closing,
+        (true, false) => Ready::Terminal,
+        (false, false) => Ready::Woken,
     }
-    if term.contains(PollFlags::POLLIN) { Ready::Terminal } else { Ready::Woken }
 }
 
 pub fn spawn(tx: tokio::sync::mpsc::Sender<Msg>) -> std::io::Result<Input> {
@@ -116,7 +121,7 @@ pub fn spawn(tx: tokio::sync::mpsc::Sender<Msg>) -> std::io::Result<Input> {
                     }
                 }
                 Ready::Woken => {}
-                Ready::Gone => {
+                Ready::Gone | Ready::Closing => {
                     send(Msg::Signal("terminal closed"));
                     return;
                 }

@@ -66,7 +66,8 @@ pub async fn run(ep: &Endpoint, id: &ContainerId, cmd: Vec<String>, tty: bool) -
         let stdin = std::io::stdin();
         loop {
             match crate::input::wait_readable(stdin.as_fd(), &stop_rx) {
-                crate::input::Ready::Terminal => {
+                // A pipe that ended still has its last bytes: read until EOF.
+                crate::input::Ready::Terminal | crate::input::Ready::Closing => {
                     let mut buf = [0u8; 4096];
                     match nix::unistd::read(stdin.as_fd(), &mut buf) {
                         Ok(0) | Err(_) => return,
