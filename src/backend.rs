@@ -10,7 +10,7 @@
 //!
 //! This module sits just above `domain` and never names `ops`, `engine`, `store` or `ui`.
 
-use crate::domain::{Container, ContainerId, EngineError, RestartPolicy};
+use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, Rollout};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -193,4 +193,28 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// A tar stream of `path` in an instance.
     fn copy_out<'a>(&'a self, id: &'a ContainerId, path: &'a str) -> BoxStream<'a, Result<Bytes, EngineError>>;
+
+    /// An orchestrated service's rollout now: its spec's image, the orchestrator's update
+    /// state, its tasks by node.
+    async fn rollout(&self, service: &Service) -> Result<Rollout, EngineError> {
+        Err(not_orchestrated(&service.key))
+    }
+
+    /// An orchestrated deploy: the service's spec gets `image`; the orchestrator replaces the
+    /// tasks with the service's own update_config.
+    async fn update_image(&self, service: &Service, image: &str) -> Result<(), EngineError> {
+        let _ = image;
+        Err(not_orchestrated(&service.key))
+    }
+
+    /// The orchestrator's own rollback to the spec before the last update, only while the spec
+    /// still names `from` (an update or rollback by anyone else in between: `Conflict`).
+    async fn roll_back_spec(&self, service: &Service, from: &str) -> Result<(), EngineError> {
+        let _ = from;
+        Err(not_orchestrated(&service.key))
+    }
+}
+
+fn not_orchestrated(key: &str) -> EngineError {
+    EngineError::Refused(format!("{key} is not run by an orchestrator"))
 }

@@ -3,7 +3,9 @@
 //! `docker stack deploy`; the panel showing services, tasks on their nodes and the nodes, a node
 //! cut off shown as down; the emergency stop of the trading bot verified on every node, held
 //! against someone's `docker service scale`, and `start` restoring the replicas; what is not
-//! built (a gated Swarm deploy) refused with the reason.
+//! built (a release on Swarm) refused with the reason. A gated deploy as a service update: it
+//! passes, a broken tag goes back, a rollback goes two deploys back to an image by its id, a
+//! worker cut off mid-deploy ends in a recorded state; the panel over ssh to the manager.
 
 mod common;
 
@@ -41,14 +43,30 @@ fn replicas(service: &str) -> String {
     on(1, &["service", "ls", "--filter", &format!("name={service}"), "--format", "{{.Replicas}}"])
 }
 
+/// The swarm is one for every test of this file, and one of them cuts a node off: one test at a
+/// time, under nextest (a test group) and under cargo test (this lock) alike.
+fn one_at_a_time() -> std::fs::File {
+    let f = std::fs::File::create(std::env::temp_dir().join("stackdeck-swarm-tests.lock")).unwrap();
+    f.lock().unwrap();
+    f
+}
+
 /// The stack, deployed on the swarm and running (removed on drop).
 struct Stack(String);
 
 impl Stack {
-    fn deploy(name: &str) -> Stack {
+    /// `env`: the stack file's variables (BOT_PORT, API_IMAGE).
+    fn deploy(name: &str, env: &[(&str, &str)]) -> Stack {
         swarm(&["up"]);
         let file = format!("{ROOT}/tests/fixtures/swarm/stack.yml");
-        on(1, &["stack", "deploy", "-c", &file, name]);
+        let host = swarm(&["host", "1"]);
+        let o = Command::new("docker")
+            .env("DOCKER_HOST", &host)
+            .envs(env.iter().copied())
+            .args(["stack", "deploy", "-c", &file, name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "stack deploy: {}", String::from_utf8_lossy(&o.stderr));
         let s = Stack(name.to_owned());
         for (svc, want) in [("trading-bot", "1/1"), ("api-server", "3/3")] {
             let full = format!("{name}_{svc}");
@@ -69,7 +87,8 @@ impl Drop for Stack {
 
 #[test]
 fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
-    let stack = Stack::deploy("sdt");
+    let _one = one_at_a_time();
+    let stack = Stack::deploy("sdt", &[]);
     let manager = swarm(&["host", "1"]);
     let sd = Sd::new("swarm", "[services.\"sdt/trading-bot\"]\nkill_switch = true\n");
     let run = |args: &[&str]| {
@@ -105,9 +124,9 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     });
 
     // What is not built is refused with the reason, not half done.
-    let (code, _, err) = run(&["deploy", "sdt/api-server", "fx-api-server:2", "--yes"]);
+    let (code, _, err) = run(&["deploy", "--release", "2", "sdt/api-server", "sdt/trading-bot", "--yes"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("Swarm manager") && err.contains("docker service update"), "{err}");
+    assert!(err.contains("Swarm manager") && err.contains("rollback of one service at a time"), "{err}");
 
     // The emergency stop: scaled to 0, verified with no task left on any node.
     let (code, out, err) = run(&["stop", "sdt/trading-bot", "--yes", "--reason", "swarm drill"]);
@@ -168,5 +187,157 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     );
     w.wait("the worker's hint", |s| s.contains("swarm worker: the swarm is managed on a manager"));
     w.keys(&["q"]);
+    drop(stack);
+}
+
+/// The image a swarm service's spec names.
+fn spec_image(service: &str) -> String {
+    on(1, &["service", "inspect", service, "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"])
+}
+
+/// The images of a service's tasks that are meant to run, as `docker service ps` lists them.
+fn task_images(service: &str) -> Vec<String> {
+    let out = on(
+        1,
+        &["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Image}} {{.CurrentState}}"],
+    );
+    out.lines().map(|l| l.to_owned()).collect()
+}
+
+#[test]
+fn a_gated_swarm_deploy_passes_a_broken_tag_goes_back_and_rollback_reaches_two_deploys_back_by_id() {
+    let _one = one_at_a_time();
+    swarm(&["up"]);
+    // The stack runs its api-server as sdd-api:1, a tag the test gives fx-api-server:1 on every
+    // node, so the tag can go away later and the rollback has to name the image by its id.
+    for n in 1..=3 {
+        on(n, &["tag", "fx-api-server:1", "sdd-api:1"]);
+    }
+    let v1 = on(1, &["image", "inspect", "fx-api-server:1", "--format", "{{.Id}}"]);
+    let stack = Stack::deploy("sdd", &[("BOT_PORT", "59411"), ("API_IMAGE", "sdd-api:1")]);
+    let manager = swarm(&["host", "1"]);
+    let sd = Sd::new("swarmdeploy", "[services.\"sdd/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n");
+    let run = |args: &[&str]| {
+        let mut a = vec!["-H", manager.as_str()];
+        a.extend_from_slice(args);
+        sd.run(&a)
+    };
+    let svc = "sdd_api-server";
+
+    // A gated deploy that passes: a service update with the file's update_config, each task
+    // said as it moves, every task of the new image running, then the monitor window.
+    let (code, out, err) = run(&["deploy", "sdd/api-server", "fx-api-server:2", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("a service update"), "{out}");
+    assert!(out.contains("order start-first, parallelism 1") && out.contains("failure_action rollback"), "{out}");
+    assert!(out.contains("api-server.1 on sdsw") && out.contains("running (fx-api-server:2)"), "task by task: {out}");
+    assert!(out.contains("every task of fx-api-server:2 runs (3/3)") && out.contains("monitor window"), "{out}");
+    assert_eq!(spec_image(svc), "fx-api-server:2");
+    let tasks = task_images(svc);
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.starts_with("fx-api-server:2 Running")), "{tasks:?}");
+
+    // The broken tag: its tasks never turn healthy; the update goes back to fx-api-server:2 (by
+    // Swarm's own failure_action or by stackdeck's rollback = previous), recorded as rolled back.
+    let (code, out, err) = run(&["deploy", "sdd/api-server", "fx-api-server:2-broken", "--yes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("rolled back"), "{out}{err}");
+    assert!(out.contains("back on fx-api-server:2: 3/3 tasks running"), "{out}");
+    assert!(
+        out.contains("(fx-api-server:2-broken)") && out.contains("said last"),
+        "the failed task, in evidence: {out}"
+    );
+    wait_for("the spec back on :2", Duration::from_secs(60), || (spec_image(svc) == "fx-api-server:2").then_some(()));
+    let h = sd.history();
+    assert_eq!(h[0]["action"], "deploy");
+    assert_eq!(h[0]["outcome"], "rolled_back", "{:?}", h[0]);
+    assert_eq!(h[1]["outcome"], "succeeded", "{:?}", h[1]);
+
+    // Swarm remembers one spec back (the broken one, now); stackdeck's rollback goes to the last
+    // image that passed a gate other than the running one: sdd-api:1, two deploys back. Its tag
+    // is gone from the manager, so the service names the image by its id.
+    on(1, &["rmi", "sdd-api:1"]);
+    let (code, out, err) = run(&["rollback", "sdd/api-server", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(spec_image(svc), v1, "the spec names the image id");
+    let tasks = task_images(svc);
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.starts_with(&format!("{v1} Running"))), "{tasks:?}");
+    let h = sd.history();
+    assert_eq!(
+        (h[0]["action"].as_str(), h[0]["outcome"].as_str()),
+        (Some("rollback"), Some("succeeded")),
+        "{:?}",
+        h[0]
+    );
+
+    // A worker cut off during a deploy: the panel shows the node down, and the deploy ends in a
+    // defined state that history records, whatever Swarm managed meanwhile.
+    let t = Tmux::start(
+        "swarmdeploy",
+        120,
+        30,
+        &format!(
+            "{} -H {manager} --state-dir {} --config {}",
+            env!("CARGO_BIN_EXE_stackdeck"),
+            sd.state.display(),
+            sd.config.display()
+        ),
+    );
+    t.wait("the stack", |s| s.contains("▾ sdd") && s.contains("swarm 3/3 nodes ready"));
+    let mut child = sd.cmd(&["-H", &manager, "deploy", "sdd/api-server", "fx-api-server:2", "--yes"]).spawn().unwrap();
+    wait_for("the update under way", Duration::from_secs(60), || {
+        task_images(svc).iter().any(|t| t.starts_with("fx-api-server:2")).then_some(())
+    });
+    swarm(&["cut", "3"]);
+    let down = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        t.wait("node sdsw3 down", |s| s.contains("DOWN: sdsw3"))
+    }));
+    let ended = wait_for("the deploy to end", Duration::from_secs(400), || child.try_wait().unwrap());
+    swarm(&["mend", "3"]);
+    assert!(down.is_ok(), "the panel showed the node down");
+    assert!(ended.code().is_some_and(|c| c == 0 || c == 1), "{ended:?}");
+    let h = sd.history();
+    assert_eq!(h[0]["action"], "deploy");
+    let outcome = h[0]["outcome"].as_str().unwrap_or("").to_owned();
+    assert!(["succeeded", "rolled_back", "failed"].contains(&outcome.as_str()), "{:?}", h[0]);
+    let said = h[0]["transcript"].as_str().unwrap_or("");
+    assert!(said.contains("a service update") && said.contains("api-server."), "task by task: {said}");
+    t.wait("the node back", |s| s.contains("swarm 3/3 nodes ready"));
+    t.keys(&["q"]);
+    for n in 1..=3 {
+        let _ = Command::new("docker")
+            .env("DOCKER_HOST", swarm(&["host", &n.to_string()]))
+            .args(["rmi", "sdd-api:1"])
+            .output();
+    }
+    drop(stack);
+}
+
+#[test]
+fn the_panel_reaches_the_swarm_manager_over_ssh() {
+    let _one = one_at_a_time();
+    let stack = Stack::deploy("sds", &[("BOT_PORT", "59421")]);
+    let socket = swarm(&["host", "1"]);
+    let path = socket.strip_prefix("unix://").unwrap_or(&socket).to_owned();
+    let sshd = common::Sshd::start("swarm", 31291);
+    let sd = Sd::new("swarmssh", "");
+    std::fs::write(&sd.config, sshd.stack_config("ssh_config")).unwrap();
+    let t = Tmux::start(
+        "swarmssh",
+        120,
+        30,
+        &format!(
+            "{} --config {} --state-dir {} --host {}",
+            env!("CARGO_BIN_EXE_stackdeck"),
+            sd.config.display(),
+            sd.state.display(),
+            sshd.url(&path)
+        ),
+    );
+    t.wait("the swarm over ssh", |s| {
+        s.contains("▾ sds") && s.contains("swarm 3/3 nodes ready") && s.contains("ssh://root@127.0.0.1")
+    });
+    t.keys(&["q"]);
     drop(stack);
 }

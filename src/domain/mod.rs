@@ -14,6 +14,7 @@ mod observe;
 mod ops;
 mod pane;
 mod release;
+mod rollout;
 mod service;
 mod swarm;
 
@@ -25,6 +26,7 @@ pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, S
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, START_FIRST_BLOCKED, Step};
 pub use pane::Pane;
 pub use release::{check_tag, dependency_order, retag};
+pub use rollout::{Rollout, TaskLook};
 pub use service::{
     ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, NEXT_SUFFIX, PARKED_SUFFIX, RunState, ServiceKey,
     StatsSample, short_image_id,

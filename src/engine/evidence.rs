@@ -21,23 +21,37 @@ impl ContainerBackend {
             }
         }
         let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
-        let mut stream = self.docker.logs(&id.0, Some(opts)).boxed();
-        let mut text = String::new();
-        let read = async {
-            while let Some(item) = stream.next().await {
-                let Ok(LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message }) =
-                    item
-                else {
-                    break;
-                };
-                text.push_str(&String::from_utf8_lossy(&message));
-                if text.len() > MAX_BYTES {
-                    break;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(super::CALL_TIMEOUT, read).await;
-        out.extend(text.lines().rev().take(lines).collect::<Vec<_>>().into_iter().rev().map(|l| format!("log: {l}")));
+        out.extend(tail(self.docker.logs(&id.0, Some(opts)).boxed(), lines).await);
         Ok(out)
     }
+
+    /// The last `lines` log lines of a Swarm task on any node, through the manager (which
+    /// fetches them from the task's node).
+    pub(super) async fn task_words(&self, task: &ContainerId, lines: usize) -> Vec<String> {
+        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        tail(self.docker.task_logs(&task.0, Some(opts)).boxed(), lines).await
+    }
+}
+
+/// The last `lines` lines of a log stream, read for at most a call's timeout and 64 KiB.
+async fn tail(
+    mut stream: futures::stream::BoxStream<'_, Result<LogOutput, bollard::errors::Error>>,
+    lines: usize,
+) -> Vec<String> {
+    let mut text = String::new();
+    let read = async {
+        while let Some(item) = stream.next().await {
+            let Ok(LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message }) =
+                item
+            else {
+                break;
+            };
+            text.push_str(&String::from_utf8_lossy(&message));
+            if text.len() > MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(super::CALL_TIMEOUT, read).await;
+    text.lines().rev().take(lines).collect::<Vec<_>>().into_iter().rev().map(|l| format!("log: {l}")).collect()
 }

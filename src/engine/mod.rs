@@ -21,6 +21,7 @@ mod stats;
 mod supervisor;
 mod swarm;
 mod swarm_backend;
+mod swarm_rollout;
 mod swarm_session;
 mod unverified;
 

@@ -10,7 +10,9 @@
 use super::containers::ContainerBackend;
 use super::swarm::{Read, image_parts, instances, is_live, key_of, read};
 use crate::backend::{Backend, ExecOutput, Halt, Report, ResolveError, Retired, Service};
-use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, STOPPED_CONSTRAINT, ServiceKey, swarm_name};
+use crate::domain::{
+    Container, ContainerId, EngineError, RestartPolicy, Rollout, STOPPED_CONSTRAINT, ServiceKey, swarm_name,
+};
 use async_trait::async_trait;
 use bollard::models::{ServiceSpec, TaskSpecPlacement};
 use bollard::query_parameters::{InspectServiceOptions, UpdateServiceOptionsBuilder};
@@ -329,7 +331,9 @@ impl Backend for SwarmBackend {
     async fn last_words(&self, id: &ContainerId, lines: usize) -> Result<Vec<String>, EngineError> {
         match self.local_container(id).await {
             Ok(c) => self.local.last_words(&c, lines).await,
-            Err(_) => Ok(vec![]),
+            // A task on another node: its log through the manager (its health-check log stays
+            // on its node).
+            Err(_) => Ok(self.local.task_words(id, lines).await),
         }
     }
 
@@ -391,6 +395,57 @@ impl Backend for SwarmBackend {
     ) -> Result<ExecOutput, EngineError> {
         let c = self.local_container(id).await?;
         self.local.exec(&c, cmd, stdin, stdout, limit).await
+    }
+
+    async fn rollout(&self, service: &Service) -> Result<Rollout, EngineError> {
+        let name = swarm_name(&ServiceKey::parse(&service.key));
+        let r = self.read(Some(&name)).await?;
+        let svc = r
+            .services
+            .iter()
+            .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some(name.as_str()))
+            .ok_or_else(|| EngineError::NotFound(format!("service {name}")))?;
+        Ok(super::swarm_rollout::rollout(svc, &r))
+    }
+
+    async fn update_image(&self, service: &Service, image: &str) -> Result<(), EngineError> {
+        let name = swarm_name(&ServiceKey::parse(&service.key));
+        self.update_spec(&name, |s| {
+            let c = s
+                .task_template
+                .get_or_insert_with(Default::default)
+                .container_spec
+                .get_or_insert_with(Default::default);
+            c.image = Some(image.to_owned());
+        })
+        .await
+    }
+
+    async fn roll_back_spec(&self, service: &Service, from: &str) -> Result<(), EngineError> {
+        let name = swarm_name(&ServiceKey::parse(&service.key));
+        let svc = self.inspect(&name).await?;
+        let now = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.task_template.as_ref())
+            .and_then(|t| t.container_spec.as_ref())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        if now != from {
+            return Err(EngineError::Conflict(format!(
+                "{name} runs {} now, not {}: not rolled back",
+                crate::logtext::inert(&now),
+                crate::logtext::inert(from)
+            )));
+        }
+        // The version read with that spec: a change in between makes the engine refuse this.
+        let version = svc.version.and_then(|v| v.index).unwrap_or(0);
+        let opts = UpdateServiceOptionsBuilder::default()
+            .version(i32::try_from(version).unwrap_or(i32::MAX))
+            .rollback("previous")
+            .build();
+        let spec = svc.spec.unwrap_or_default();
+        self.local.call(self.local.docker.update_service(&name, spec, opts, None)).await.map(|_| ())
     }
 
     fn copy_out<'a>(&'a self, id: &'a ContainerId, path: &'a str) -> BoxStream<'a, Result<Bytes, EngineError>> {

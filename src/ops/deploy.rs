@@ -8,40 +8,13 @@
 
 use super::gate::{Stopped, abort_reason, gate, healthy_now, latched};
 use super::strategy::SwapError;
+pub(super) use super::target::{Kind, To, target_image};
 use super::{Ctx, Progress, retry};
 use crate::backend::{Retired, Service};
 use crate::config::stack::ServiceSettings;
 use crate::domain::{Container, ContainerId, Done, OpError, OpRequest, Outcome, ServiceKey, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Deploy,
-    Rollback,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Deploy => "deploy",
-            Kind::Rollback => "rollback",
-        }
-    }
-}
-
-/// The image a deploy moves a service to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum To {
-    /// An image reference, pulled first when `[engine] pull` allows.
-    Image(String),
-    /// The last image that passed a gate, other than the running one.
-    LastGood,
-    /// Exactly this image, already on the host (a release undone): a reference it ran under and
-    /// its id.
-    Exact { reference: String, id: String },
-}
 
 /// One service's deploy, its service locked and checked by the caller.
 #[derive(Debug, Clone)]
@@ -55,9 +28,6 @@ pub(super) struct Plan {
     /// The release this deploy is a part of.
     pub parent: Option<i64>,
 }
-
-/// How long a pull may take before the local image is used.
-const PULL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Deploy `image` (or, for a rollback, the last image that passed a gate) to `target`.
 pub(super) async fn run(
@@ -74,11 +44,21 @@ pub(super) async fn run(
         other => return Err(OpError::Usage(format!("{} is not a deploy", other.title()))),
     };
     ctx.refuse_if_read_only(kind.name())?;
-    refuse_unshared(ctx, kind.name())?;
+    refuse_remote_unshared(ctx, kind.name())?;
     let svc = ctx.backend.resolve(target, ctx.project()).await?;
     let key = svc.key.clone();
     // The lock first: during another deploy the service briefly has two containers.
     let _lock = ServiceLock::try_take(&ctx.state_dir, &key, kind.name()).map_err(OpError::Refused)?;
+    if ctx.backend.orchestrated() {
+        if stop_first_ok {
+            return Err(OpError::Usage(
+                "--stop-first is for compose services; on Swarm the service's update_config orders the update".into(),
+            ));
+        }
+        let store = ctx.store()?;
+        refuse_latched(&store, &key)?;
+        return super::swarm_deploy::one(ctx, &store, kind, &svc, &to, p, cancel).await;
+    }
     let old = single(&svc, kind.name())?;
     let store = ctx.store()?;
     refuse_latched(&store, &key)?;
@@ -86,10 +66,15 @@ pub(super) async fn run(
     one(ctx, &store, plan, p, cancel).await
 }
 
-/// Two laptops deploying one service: each would hold only its own lock and history. And on
-/// Swarm a deploy is a service update, which is not built yet: refused, saying what works.
+/// What replaces containers one by one (a release, recover) is not how Swarm deploys, and two
+/// laptops deploying one service would each hold only their own lock and history.
 pub(super) fn refuse_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     refuse_orchestrated(ctx, what)?;
+    refuse_remote_unshared(ctx, what)
+}
+
+/// Two laptops deploying one service: each would hold only its own lock and history.
+fn refuse_remote_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
     {
         return Err(OpError::Refused(format!(
@@ -99,11 +84,11 @@ pub(super) fn refuse_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-/// On Swarm a deploy is a service update: not built yet, so refused, saying what works.
+/// Releases and recover replace containers one by one: on Swarm, refused, saying what works.
 pub(super) fn refuse_orchestrated(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     if ctx.backend.orchestrated() {
         return Err(OpError::Refused(format!(
-            "{what} refused: the engine is a Swarm manager, where a deploy is a service update, and stackdeck's gated Swarm deploy is not built yet (docker service update --image IMAGE SERVICE does Swarm's own); the panel, status, stop and start work on Swarm"
+            "{what} refused: the engine is a Swarm manager, and stackdeck's {what} on Swarm is not built yet; deploy and rollback of one service at a time are (stackdeck deploy SERVICE IMAGE, stackdeck rollback SERVICE)"
         )));
     }
     Ok(())
@@ -144,53 +129,6 @@ pub(super) fn refuse_latched(store: &Store, key: &str) -> Result<(), OpError> {
     }
 }
 
-/// The image a plan names, by reference and id (a tag may move; the id is what passed or will
-/// pass the gate). Pulls when allowed.
-async fn target_image(ctx: &Ctx, store: &Store, plan: &Plan, p: &mut Progress) -> Result<(String, String), OpError> {
-    let key = &plan.key;
-    match &plan.to {
-        To::LastGood => store.last_good(key, Some(&plan.old.image_id)).map_err(OpError::Failed)?.ok_or_else(|| {
-            OpError::Failed(format!("no earlier image of {key} passed a health gate: nothing to roll back to"))
-        }),
-        To::Exact { reference, id } => match ctx.backend.image_id(id).await? {
-            Some(_) => Ok((reference.clone(), id.clone())),
-            None => Err(OpError::Failed(format!(
-                "the image {reference} ({}) is no longer on this host",
-                short_image_id(id)
-            ))),
-        },
-        To::Image(reference) => {
-            let local = ctx.backend.image_id(reference).await?;
-            if !ctx.stack.pull() {
-                if local.is_none() {
-                    return Err(OpError::Usage(format!(
-                        "image {reference} is not on this host (and [engine] pull = false)"
-                    )));
-                }
-                p.step(None, format!("not pulling ([engine] pull = false): using the local image {reference}"));
-            } else {
-                match ctx.backend.pull(reference, PULL_LIMIT).await {
-                    Ok(()) => p.step(None, format!("pulled {reference}")),
-                    Err(e) => {
-                        if local.is_none() {
-                            return Err(OpError::Usage(format!(
-                                "image {reference} is not on this host and could not be pulled: {e}"
-                            )));
-                        }
-                        p.step(None, format!("registry not reachable ({e}): using the local image {reference}"));
-                    }
-                }
-            }
-            let id = ctx
-                .backend
-                .image_id(reference)
-                .await?
-                .ok_or_else(|| OpError::Usage(format!("image {reference} not found")))?;
-            Ok((reference.clone(), id))
-        }
-    }
-}
-
 /// Carry out one deploy: record it, choose the strategy, replace the container behind the gate,
 /// record how it ended.
 pub(super) async fn one(
@@ -204,7 +142,7 @@ pub(super) async fn one(
     if kind == Kind::Deploy {
         baseline(ctx, store, key, old, p).await;
     }
-    let (to_ref, to_id) = target_image(ctx, store, &plan, p).await?;
+    let (to_ref, to_id) = target_image(ctx, store, key, &plan.to, &old.image_id, p).await?;
     let record = store
         .begin(&NewOp {
             action: kind.name().into(),

@@ -18,6 +18,8 @@ mod start;
 mod startfirst;
 mod stop;
 mod strategy;
+mod swarm_deploy;
+mod target;
 
 use crate::backend::{Backend, Report, ResolveError};
 use crate::config::Stack;
