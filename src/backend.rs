@@ -10,7 +10,7 @@
 //!
 //! This module sits just above `domain` and never names `ops`, `engine`, `store` or `ui`.
 
-use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, Rollout};
+use crate::domain::{Container, ContainerId, EngineError, RestartPolicy, Rollout, RunState};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -193,6 +193,17 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// A tar stream of `path` in an instance.
     fn copy_out<'a>(&'a self, id: &'a ContainerId, path: &'a str) -> BoxStream<'a, Result<Bytes, EngineError>>;
+
+    /// The instance a command runs in (a backup's exec or copy): a running one. On Swarm, a
+    /// running task on the connected node, else refused naming the nodes its tasks run on.
+    async fn exec_target(&self, service: &Service) -> Result<ContainerId, EngineError> {
+        service
+            .instances
+            .iter()
+            .find(|c| c.state == RunState::Running)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| EngineError::NotRunning(format!("{} is not running", service.key)))
+    }
 
     /// An orchestrated service's rollout now: its spec's image, the orchestrator's update
     /// state, its tasks by node.

@@ -106,6 +106,36 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
         assert!(text.contains(&format!("@{node}")), "a task on {node}: {text}");
     }
     assert!(text.contains("trading-bot.1@"), "{text}");
+    // The health of a task whose container runs on the manager's own node is read there.
+    let on_manager: Vec<&serde_json::Value> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["service"] == "api-server" && s["container"].as_str().unwrap_or("").ends_with("@sdsw1"))
+        .collect();
+    assert!(!on_manager.is_empty() && on_manager.iter().all(|s| s["health"] == "healthy"), "{text}");
+
+    // Backups run in a task on the manager's own node; the bot runs on a worker (its placement),
+    // so its job is refused naming the node, never skipped in silence.
+    let jobs = format!(
+        "[engine]\npull = false\n[backup]\ndir = \"{}\"\n[[backup.jobs]]\nname = \"api\"\nkind = \"exec\"\nservice = \"sdt/api-server\"\ncommand = [\"echo\", \"hello\"]\nextension = \"txt\"\n[[backup.jobs]]\nname = \"bot\"\nkind = \"exec\"\nservice = \"sdt/trading-bot\"\ncommand = [\"echo\", \"hello\"]\nextension = \"txt\"\n",
+        sd.state.with_file_name("backups").display()
+    );
+    let backup_cfg = sd.state.with_file_name("backup.toml");
+    std::fs::write(&backup_cfg, jobs).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+        .args(["-H", &manager, "--state-dir"])
+        .arg(sd.state.with_file_name("backup-state"))
+        .arg("--config")
+        .arg(&backup_cfg)
+        .arg("backup")
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("api: 26 B written, verified"), "the job in the manager's task ran: {said}");
+    assert!(said.contains("bot: FAILED: sdt/trading-bot: its running tasks are on sdsw"), "{said}");
+    assert!(said.contains("connected to (sdsw1)"), "{said}");
 
     // The panel on the manager: services grouped by stack, tasks with their node, the nodes.
     let t = Tmux::start(

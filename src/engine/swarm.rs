@@ -9,11 +9,15 @@ use crate::domain::{
 use crate::logtext::inert;
 use bollard::Docker;
 use bollard::models::{LocalNodeState, Node, Service, Task, TaskState};
-use bollard::query_parameters::{ListNodesOptions, ListServicesOptionsBuilder, ListTasksOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNodesOptions, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
+};
 use std::collections::HashMap;
 
 /// The label `docker stack deploy` puts on a stack's services.
 pub(super) const LABEL_STACK: &str = "com.docker.stack.namespace";
+/// The label Swarm puts on a task's container: the task's id.
+const LABEL_TASK: &str = "com.docker.swarm.task.id";
 
 /// What the engine is in a swarm (`None`: not in one).
 pub(super) async fn role(docker: &Docker) -> Result<Option<SwarmRole>, bollard::errors::Error> {
@@ -29,6 +33,9 @@ pub(super) struct Read {
     pub services: Vec<Service>,
     pub tasks: Vec<Task>,
     pub nodes: Vec<Node>,
+    /// The health of the tasks whose containers run on the connected node, by task id (the
+    /// other nodes' containers are not visible through the manager).
+    pub local_health: HashMap<String, Health>,
 }
 
 pub(super) async fn read(docker: &Docker, service: Option<&str>) -> Result<Read, bollard::errors::Error> {
@@ -39,7 +46,19 @@ pub(super) async fn read(docker: &Docker, service: Option<&str>) -> Result<Read,
     let services = docker.list_services(Some(ListServicesOptionsBuilder::default().status(true).build())).await?;
     let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
     let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
-    Ok(Read { services, tasks, nodes })
+    let mut local = HashMap::new();
+    local.insert("label".to_owned(), vec![LABEL_TASK.to_owned()]);
+    let here =
+        docker.list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&local).build())).await?;
+    let local_health = here
+        .iter()
+        .filter_map(|c| {
+            let task = c.labels.as_ref()?.get(LABEL_TASK)?.clone();
+            let (_, _, health) = super::convert::summary_fingerprint(c)?;
+            Some((task, health))
+        })
+        .collect();
+    Ok(Read { services, tasks, nodes, local_health })
 }
 
 /// A service's key: its stack and its name within it, or its name alone.
@@ -137,7 +156,7 @@ pub(super) fn instances(r: &Read, only: Option<&ServiceKey>, project: Option<&st
             name,
             key: key.clone(),
             state,
-            health: Health::None,
+            health: t.id.as_ref().and_then(|id| r.local_health.get(id)).copied().unwrap_or(Health::None),
             image,
             image_id: digest,
             started_at: if state == RunState::Running { at } else { None },

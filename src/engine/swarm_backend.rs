@@ -397,6 +397,27 @@ impl Backend for SwarmBackend {
         self.local.exec(&c, cmd, stdin, stdout, limit).await
     }
 
+    async fn exec_target(&self, service: &Service) -> Result<ContainerId, EngineError> {
+        let info = self.local.call(self.local.docker.info()).await?;
+        let here = info.name.clone().unwrap_or_default();
+        let running: Vec<&Container> =
+            service.instances.iter().filter(|c| c.state == crate::domain::RunState::Running).collect();
+        // A task's instance name ends with its node: `api-server.2@sdsw1`.
+        if let Some(c) = running.iter().find(|c| c.name.rsplit_once('@').is_some_and(|(_, n)| n == here)) {
+            return Ok(c.id.clone());
+        }
+        if running.is_empty() {
+            return Err(EngineError::NotRunning(format!("{} has no running task", service.key)));
+        }
+        let nodes: Vec<&str> = running.iter().filter_map(|c| c.name.rsplit_once('@').map(|(_, n)| n)).collect();
+        Err(EngineError::Refused(format!(
+            "{}: its running tasks are on {}, and stackdeck runs a command only in a task on the node it is connected to ({}): connect to that node's engine (--host), or place a task on this node",
+            service.key,
+            nodes.join(", "),
+            crate::logtext::inert(&here)
+        )))
+    }
+
     async fn rollout(&self, service: &Service) -> Result<Rollout, EngineError> {
         let name = swarm_name(&ServiceKey::parse(&service.key));
         let r = self.read(Some(&name)).await?;

@@ -3,7 +3,7 @@
 use super::JOB_LIMIT;
 use super::archive::{check_file, feed_decompressed, first_file_of_tar, gzip_from_channel, open_new, tar_paths};
 use crate::config::stack::BackupJob;
-use crate::domain::{BackupKind, ContainerId, JobEntry, RunState, VerifyMode};
+use crate::domain::{BackupKind, ContainerId, JobEntry, VerifyMode};
 use crate::ops::{Ctx, Progress};
 use crate::store::Store;
 use bytes::Bytes;
@@ -28,12 +28,7 @@ pub(super) fn describe(job: &BackupJob) -> String {
 
 pub(super) async fn running_container(ctx: &Ctx, service: &str) -> Result<ContainerId, String> {
     let svc = ctx.backend.resolve(service, ctx.project()).await.map_err(|e| e.to_string())?;
-    let key = svc.key;
-    svc.instances
-        .into_iter()
-        .find(|c| c.state == RunState::Running)
-        .map(|c| c.id)
-        .ok_or_else(|| format!("{key} is not running"))
+    ctx.backend.exec_target(&svc).await.map_err(|e| e.to_string())
 }
 
 pub(super) async fn run_job(ctx: &Ctx, job: &BackupJob, dir: &Path) -> Result<JobEntry, String> {
