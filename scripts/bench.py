@@ -19,7 +19,8 @@ baseline where engine CPU is measured) and prints medians and the stackdeck/oxke
 Environment: BENCH_QUICK=1 (short windows, 1 round: the CI smoke), BENCH_ROUNDS (default 3),
 BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1,
 BENCH_ONLY=exposure (section 6 alone), BENCH_ONLY=ssh (section 7 alone: over ssh next to the
-local socket, see scripts/bench_ssh.py).
+local socket, see scripts/bench_ssh.py), BENCH_ONLY=swarm (section 8 alone: a three-node swarm
+with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py).
 """
 
 import json
@@ -33,6 +34,7 @@ import tempfile
 import time
 
 import bench_ssh
+import bench_swarm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -232,10 +234,13 @@ class Panel:
 
     def close(self):
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
-        for _ in range(50):
+        for _ in range(100):
             if not os.path.exists(f"/proc/{self.pid}"):
-                break
+                return
             time.sleep(0.1)
+        # A panel that outlives its terminal would load every figure after it: said and killed.
+        print(f"bench: {self.tool} (pid {self.pid}) outlived its terminal by 10 s; killed", file=sys.stderr)
+        subprocess.run(["kill", "-9", str(self.pid)], capture_output=True)
 
 
 def listed(n):
@@ -528,6 +533,9 @@ def main():
         if os.environ.get("BENCH_ONLY") == "ssh":
             bench_ssh.report(bench_ssh.run(sys.modules[__name__]))
             return
+        if os.environ.get("BENCH_ONLY") == "swarm":
+            bench_swarm.report(bench_swarm.run(sys.modules[__name__]))
+            return
         if os.environ.get("BENCH_ONLY") == "exposure":
             for holder in ("guard", "panel"):
                 ex = latch_exposure(3 if QUICK else 20, holder)
@@ -572,9 +580,11 @@ def main():
             print(f"- only the {holder} running, {len(ex)} runs: {percentiles(ex)}")
         over_ssh = bench_ssh.run(sys.modules[__name__])
         bench_ssh.report(over_ssh)
+        on_swarm = bench_swarm.run(sys.modules[__name__])
+        bench_swarm.report(on_swarm)
         with open(f"{BENCH_DIR}/last.json", "w") as out:
-            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure, "ssh": over_ssh},
-                      out)
+            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure, "ssh": over_ssh,
+                       "swarm": on_swarm}, out)
     finally:
         clean_containers()
         if ENGINE[0] is not None:

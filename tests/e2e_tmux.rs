@@ -73,6 +73,23 @@ fn sigterm_and_sighup_restore_the_terminal() {
 }
 
 #[test]
+fn a_panel_whose_terminal_goes_away_exits_instead_of_spinning() {
+    require_engine();
+    let mut p = Project::new("hangup");
+    p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    let t = Tmux::start("sd-hangup", 80, 24, &panel_cmd(&p.name, ""));
+    t.wait("the panel", |s| s.contains("svc") && s.contains("connected"));
+    let pid =
+        common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
+    // The terminal goes away under the panel (an ssh connection dropped, a tmux session killed):
+    // poll(2) then says "hung up" and "readable" at once, and the panel must end, not loop.
+    assert!(common::tmux().args(["kill-session", "-t", &t.session]).status().unwrap().success());
+    common::wait_for("the panel gone with its terminal", std::time::Duration::from_secs(20), || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+}
+
+#[test]
 fn read_only_shows_the_badge_and_a_tiny_terminal_still_works() {
     require_engine();
     let mut p = Project::new("ro");

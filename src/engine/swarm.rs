@@ -39,26 +39,51 @@ pub(super) struct Read {
 }
 
 pub(super) async fn read(docker: &Docker, service: Option<&str>) -> Result<Read, bollard::errors::Error> {
+    let mut r = read_cluster(docker, service).await?;
+    r.local_health = local_health(docker).await?;
+    Ok(r)
+}
+
+/// Services, tasks and nodes, without the connected node's container health.
+pub(super) async fn read_cluster(docker: &Docker, service: Option<&str>) -> Result<Read, bollard::errors::Error> {
+    let services = services(docker).await?;
+    let (tasks, nodes) = tasks_and_nodes(docker, service).await?;
+    Ok(Read { services, tasks, nodes, local_health: HashMap::new() })
+}
+
+/// Every service, with its status (running and desired task counts).
+pub(super) async fn services(docker: &Docker) -> Result<Vec<Service>, bollard::errors::Error> {
+    docker.list_services(Some(ListServicesOptionsBuilder::default().status(true).build())).await
+}
+
+/// The tasks (of one service, or all) and the nodes.
+pub(super) async fn tasks_and_nodes(
+    docker: &Docker,
+    service: Option<&str>,
+) -> Result<(Vec<Task>, Vec<Node>), bollard::errors::Error> {
     let mut f: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(s) = service {
         f.insert("service".into(), vec![s.to_owned()]);
     }
-    let services = docker.list_services(Some(ListServicesOptionsBuilder::default().status(true).build())).await?;
     let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
     let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
+    Ok((tasks, nodes))
+}
+
+/// The health of the task containers on the connected node, by task id.
+pub(super) async fn local_health(docker: &Docker) -> Result<HashMap<String, Health>, bollard::errors::Error> {
     let mut local = HashMap::new();
     local.insert("label".to_owned(), vec![LABEL_TASK.to_owned()]);
     let here =
         docker.list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&local).build())).await?;
-    let local_health = here
+    Ok(here
         .iter()
         .filter_map(|c| {
             let task = c.labels.as_ref()?.get(LABEL_TASK)?.clone();
             let (_, _, health) = super::convert::summary_fingerprint(c)?;
             Some((task, health))
         })
-        .collect();
-    Ok(Read { services, tasks, nodes, local_health })
+        .collect())
 }
 
 /// A service's key: its stack and its name within it, or its name alone.
@@ -236,7 +261,17 @@ pub(super) fn view(r: &Read, role: SwarmRole, project: Option<&str>) -> SwarmVie
             SwarmService {
                 key: key_of(s),
                 mode: if global { "global".into() } else { "replicated".into() },
-                running: status.and_then(|s| s.running_tasks).unwrap_or(0),
+                // Counted from the tasks read with it (the services may be read less often).
+                running: r
+                    .tasks
+                    .iter()
+                    .filter(|t| {
+                        t.service_id.is_some()
+                            && t.service_id == s.id
+                            && t.desired_state == Some(TaskState::RUNNING)
+                            && t.status.as_ref().and_then(|st| st.state) == Some(TaskState::RUNNING)
+                    })
+                    .count() as u64,
                 desired: status.and_then(|s| s.desired_tasks).unwrap_or(0),
                 image: inert(image.unwrap_or("?")).into_owned(),
                 update,

@@ -1,11 +1,12 @@
 //! The supervisor's session with a swarm manager: the tasks of every service as the panel's
 //! instances, and the swarm (nodes, services) beside them. Read again at once on a service or
-//! node event (a node going down is one), and every couple of seconds for the tasks (a task
-//! changing state on another node is no event on the manager). Sent only when something
-//! changed, so an idle swarm keeps the panel idle.
+//! node event (a node going down is one) or a task container's event on the connected node,
+//! and every couple of seconds for the tasks and nodes (a task changing state on another node
+//! is no event on the manager); the services and the local health only on their events and
+//! every 20 s. Sent only when something changed, so an idle swarm keeps the panel idle.
 
 use super::session::{SessionEnd, Wants, apply_cmd};
-use super::swarm::{instances, read, view};
+use super::swarm::{Read, instances, local_health, services, tasks_and_nodes, view};
 use super::{Command, Endpoint, Options, describe, logs};
 use crate::domain::{Container, SwarmRole, SwarmView};
 use crate::msg::{EngineEvent, Msg};
@@ -18,6 +19,13 @@ use tokio::sync::mpsc;
 
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
+/// How often the services and the connected node's task containers (for their health) are
+/// listed when no event said that one changed.
+const SLOW_POLL: Duration = Duration::from_secs(20);
+/// The events that make the manager be read again: a service or node changing, and a task
+/// container of the connected node starting, dying or changing health. Not the exec events
+/// every healthcheck makes.
+const EVENTS: [&str; 6] = ["create", "update", "remove", "start", "die", "health_status"];
 
 pub(super) async fn run(
     docker: &Docker,
@@ -29,7 +37,8 @@ pub(super) async fn run(
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
-    filters.insert("type".into(), vec!["service".into(), "node".into()]);
+    filters.insert("type".into(), vec!["service".into(), "node".into(), "container".into()]);
+    filters.insert("event".into(), EVENTS.iter().map(|e| (*e).to_owned()).collect());
     let mut events = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build())).boxed();
     let mut tick = tokio::time::interval(TASK_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -47,8 +56,24 @@ pub(super) async fn run(
         }
     };
     follow_logs(wants, &mut log_stream);
+    // The tasks and nodes are read every time; the services and the local health when an event
+    // says they changed, or every SLOW_POLL.
+    let (mut svcs, mut health) = (Vec::new(), HashMap::new());
+    let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     loop {
-        match tokio::time::timeout(super::CALL_TIMEOUT, read(docker, None)).await {
+        let read = async {
+            if svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
+                svcs = services(docker).await?;
+                svcs_read = Some(tokio::time::Instant::now());
+            }
+            if health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
+                health = local_health(docker).await?;
+                health_read = Some(tokio::time::Instant::now());
+            }
+            let (tasks, nodes) = tasks_and_nodes(docker, None).await?;
+            Ok::<_, bollard::errors::Error>(Read { services: svcs.clone(), tasks, nodes, local_health: health.clone() })
+        };
+        match tokio::time::timeout(super::CALL_TIMEOUT, read).await {
             Ok(Ok(r)) => {
                 let now = (instances(&r, None, project), view(&r, SwarmRole::Manager, project));
                 if last.as_ref() != Some(&now) {
@@ -67,7 +92,12 @@ pub(super) async fn run(
             ev = events.next() => match ev {
                 None => return SessionEnd::Lost("the engine closed the events stream".into()),
                 Some(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
-                Some(Ok(_)) => {}
+                // A container of this node: its health is read again with the tasks.
+                Some(Ok(ev)) => match ev.typ {
+                    Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
+                    Some(bollard::models::EventMessageTypeEnum::SERVICE) => svcs_read = None,
+                    _ => {}
+                },
             },
             _ = tick.tick() => {}
             c = cmds.recv() => {
