@@ -91,8 +91,9 @@ def load_images(images):
         subprocess.run(["docker", "load", "-q"], input=save.stdout, env=ENV, capture_output=True, check=True)
 
 
-def engine_pids():
-    """dockerd, containerd and shims of the private engine (their command lines name its dirs)."""
+def engine_pids(mark=BENCH_DIR):
+    """dockerd, containerd and shims of an engine whose command lines name `mark` (by default the
+    private engine's directory)."""
     pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -103,7 +104,7 @@ def engine_pids():
             continue
         name = cmd.split(" ")[0].rsplit("/", 1)[-1]
         if name in ("dockerd", "containerd") or name.startswith("containerd-shim"):
-            if BENCH_DIR in cmd:
+            if mark in cmd:
                 pids.append(int(d))
     return pids
 

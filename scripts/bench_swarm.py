@@ -47,25 +47,9 @@ def stack_file(path, services):
                     f"    deploy: {{replicas: {replicas}}}\n")
 
 
-def manager_pids():
-    """The manager's dockerd, containerd and shims (their command lines name its directory)."""
-    mark = f"{SWARM_DIR}/n1/"
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            cmd = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        name = cmd.split(" ")[0].rsplit("/", 1)[-1]
-        if (name in ("dockerd", "containerd") or name.startswith("containerd-shim")) and mark in cmd:
-            pids.append(int(d))
-    return pids
-
-
 def manager_ticks(b):
-    return sum(b.cpu_ticks(p) for p in manager_pids())
+    # The manager's dockerd, containerd and shims (their command lines name its directory).
+    return sum(b.cpu_ticks(p) for p in b.engine_pids(f"{SWARM_DIR}/n1/"))
 
 
 def all_running(host, services):

@@ -51,6 +51,17 @@ fn one_at_a_time() -> std::fs::File {
     f
 }
 
+/// The panel against the manager at 120x30, in tmux.
+fn panel(session: &str, manager: &str, sd: &Sd) -> Tmux {
+    let cmd = format!(
+        "{} -H {manager} --state-dir {} --config {}",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display()
+    );
+    Tmux::start(session, 120, 30, &cmd)
+}
+
 /// The stack, deployed on the swarm and running (removed on drop).
 struct Stack(String);
 
@@ -138,17 +149,7 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     assert!(said.contains("connected to (sdsw1)"), "{said}");
 
     // The panel on the manager: services grouped by stack, tasks with their node, the nodes.
-    let t = Tmux::start(
-        "swarm",
-        120,
-        30,
-        &format!(
-            "{} -H {manager} --state-dir {} --config {}",
-            env!("CARGO_BIN_EXE_stackdeck"),
-            sd.state.display(),
-            sd.config.display()
-        ),
-    );
+    let t = panel("swarm", &manager, &sd);
     t.wait("the stack, its tasks and the nodes", |s| {
         s.contains("▾ sdt") && s.contains("api-server.1@sdsw") && s.contains("swarm 3/3 nodes ready")
     });
@@ -303,17 +304,7 @@ fn a_gated_swarm_deploy_passes_a_broken_tag_goes_back_and_rollback_reaches_two_d
 
     // A worker cut off during a deploy: the panel shows the node down, and the deploy ends in a
     // defined state that history records, whatever Swarm managed meanwhile.
-    let t = Tmux::start(
-        "swarmdeploy",
-        120,
-        30,
-        &format!(
-            "{} -H {manager} --state-dir {} --config {}",
-            env!("CARGO_BIN_EXE_stackdeck"),
-            sd.state.display(),
-            sd.config.display()
-        ),
-    );
+    let t = panel("swarmdeploy", &manager, &sd);
     t.wait("the stack", |s| s.contains("▾ sdd") && s.contains("swarm 3/3 nodes ready"));
     let mut child = sd.cmd(&["-H", &manager, "deploy", "sdd/api-server", "fx-api-server:2", "--yes"]).spawn().unwrap();
     wait_for("the update under way", Duration::from_secs(60), || {
