@@ -268,6 +268,10 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
         OpRequest::Deploy { stop_first: true, .. } => {
             "START-FIRST IS NOT POSSIBLE for this service (the notice says why). Deploy stop-first instead: the service is DOWN while the new container starts; rolled back automatically if unhealthy."
         }
+        // On a swarm manager a deploy is a service update.
+        OpRequest::Deploy { .. } if v.state.swarm.is_some() => {
+            "A Swarm service update with the service's own update_config; every task of the new image must run and pass the gate, else Swarm's rollback puts the old image back."
+        }
         OpRequest::Deploy { .. } => {
             "Replaces the container (start-first or stop-first, as its compose file and the config say), gates its health; rolls back automatically if unhealthy."
         }
@@ -447,7 +451,11 @@ pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let foot = match &op.done {
         None if op.cancellable => {
             let k = v.keymap.key_label(Mode::Global, Action::CancelOperation);
-            format!("{k} cancels (until the old container is removed)")
+            if v.state.swarm.is_some() {
+                format!("{k} cancels (until the gate passes)")
+            } else {
+                format!("{k} cancels (until the old container is removed)")
+            }
         }
         None => "running…".to_owned(),
         Some(Ok(s)) => format!("✓ {s}   ({} closes)", v.keymap.key_label(Mode::Global, Action::Cancel)),
