@@ -39,6 +39,18 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   [ "$had_prc" = 1 ] || rm -f "$prc"
 fi
+# The stack and the tests listen on fixed ports in 53000-60000 (the compose file's own ports, and
+# one port per test), which is inside Linux's ephemeral range (32768-60999). A client socket that
+# the kernel happens to give such a port makes the next listener there fail to bind. Reserve the
+# range so that the kernel never hands it out to client sockets (needs root; said otherwise).
+reserved=53000-60000
+rp=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$rp" ]; then
+  cur=$(cat "$rp")
+  case ",$cur," in *",$reserved,"*) ;; *) echo "${cur:+$cur,}$reserved" >"$rp" ;; esac
+elif ! grep -q "$reserved" "$rp" 2>/dev/null; then
+  echo "note: ports $reserved are not reserved from the ephemeral range (not root); a test may rarely fail to bind" >&2
+fi
 if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then exit 0; fi
 if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; then
   echo "DOCKER_HOST=$DOCKER_HOST does not answer and is not a local socket: not starting an engine" >&2

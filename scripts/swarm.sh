@@ -36,6 +36,9 @@ net_up() {
     ip link set "sdswv$i" up
     ip netns exec "sdsw$i" ip link set eth0 up
     ip netns exec "sdsw$i" ip link set lo up
+    # The stack's published and host ports (59401...) are inside the ephemeral range: keep the
+    # node's client sockets off them, as scripts/engine.sh does on the host.
+    ip netns exec "sdsw$i" sh -c 'echo 53000-60000 > /proc/sys/net/ipv4/ip_local_reserved_ports'
   done
 }
 
