@@ -10,6 +10,7 @@
 mod common;
 
 use common::{Sd, Tmux, wait_for};
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
@@ -359,6 +360,38 @@ fn the_panel_reaches_the_swarm_manager_over_ssh() {
     t.wait("the swarm over ssh", |s| {
         s.contains("▾ sds") && s.contains("swarm 3/3 nodes ready") && s.contains("ssh://root@127.0.0.1")
     });
+    // The first row is an api-server task: the Logs pane shows the service's merged logs, each
+    // line prefixed with its task's slot and node, from the tasks on the workers too.
+    let s = t.wait("api-server's logs from tasks on two nodes", |s| {
+        s.contains("Logs api-server · all tasks")
+            && log_origins(s).iter().map(|(_, node)| node).collect::<BTreeSet<_>>().len() >= 2
+    });
+    let origins = log_origins(&s);
+    let rows: BTreeSet<String> = s
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("api-server.")))
+        .map(str::to_owned)
+        .collect();
+    for (slot, node) in &origins {
+        assert!(
+            rows.contains(&format!("api-server.{slot}@{node}")),
+            "a log line's origin .{slot}@{node} is a task row:\n{s}"
+        );
+    }
     t.keys(&["q"]);
     drop(stack);
+}
+
+/// The `(slot, node)` of each merged-log line on the screen (`│.2@sdsw3 2026-...`).
+fn log_origins(screen: &str) -> BTreeSet<(String, String)> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start_matches(['│', '┃', ' ']).strip_prefix('.')?;
+            let (origin, _) = rest.split_once(' ')?;
+            let (slot, node) = origin.split_once('@')?;
+            (slot.chars().all(|c| c.is_ascii_digit()) && node.starts_with("sdsw"))
+                .then(|| (slot.to_owned(), node.to_owned()))
+        })
+        .collect()
 }

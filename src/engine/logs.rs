@@ -5,14 +5,17 @@
 //! counted), and when the app falls behind, at most [`MAX_PENDING`] lines wait here; older ones
 //! are dropped *and counted*, so the view can say "N lines skipped" instead of losing silently.
 
+use super::service_tasks::ServiceTasks;
 use crate::domain::ContainerId;
+use crate::logtext::inert;
 use crate::logtext::{LogLine, MAX_LINE_BYTES, Masker};
 use crate::msg::{EngineEvent, LogBatch, Msg};
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures::StreamExt;
-use std::collections::VecDeque;
+use futures::stream::SelectAll;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,9 +33,22 @@ pub(super) struct Follow {
     pub tail: u32,
     /// Resume after this engine timestamp instead of tailing.
     pub since: Option<String>,
-    /// `id` is a Swarm task: its logs come through the manager, from whichever node runs it.
-    pub task: bool,
+    /// Where the lines come from.
+    pub source: Source,
 }
+
+/// A container's own logs, or a Swarm service's: the merged logs of all its tasks, read through
+/// the manager from whichever nodes run them, each line prefixed with its task's slot and node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Source {
+    Container,
+    /// The service (its id) of the task `id`: the logs of every task of it that is meant to
+    /// run, merged, each line prefixed with its task's slot and node.
+    Service(String),
+}
+
+/// How often a followed service's tasks are listed, to follow the new ones.
+const TASK_REFRESH: Duration = Duration::from_secs(2);
 
 pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) -> CancellationToken {
     let token = CancellationToken::new();
@@ -46,39 +62,61 @@ pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<
     token
 }
 
+/// One stream of frames, tagged with the index of its origin (the task it comes from).
+type Tagged = futures::stream::BoxStream<'static, (usize, Result<LogOutput, bollard::errors::Error>)>;
+
 async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) {
-    let Follow { id, generation, tail, since, task } = f;
+    let Follow { id, generation, tail, since, source } = f;
     let since_ts: Option<jiff::Timestamp> = since.as_deref().and_then(|s| s.parse().ok());
-    let mut b = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
-    b = match since_ts {
+    let base = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
+    let first = match since_ts {
         // Resuming after a reconnect: everything since the last line we have (whole seconds,
         // so lines of that second are filtered below).
-        Some(ts) => b.since(i32::try_from(ts.as_second()).unwrap_or(0)).tail("all"),
-        None => b.tail(&tail.to_string()),
+        Some(ts) => base.clone().since(i32::try_from(ts.as_second()).unwrap_or(0)).tail("all"),
+        None => base.clone().tail(&tail.to_string()),
+    }
+    .build();
+    let mut streams: SelectAll<Tagged> = SelectAll::new();
+    // The label each stream's lines get (none for a container's own logs).
+    let mut labels: Vec<Option<String>> = Vec::new();
+    let mut tasks = match &source {
+        Source::Container => {
+            streams.push(docker.logs(&id.0, Some(first.clone())).map(|i| (0, i)).boxed());
+            labels.push(None);
+            None
+        }
+        Source::Service(svc) => Some(ServiceTasks::new(svc.clone())),
     };
-    let mut stream = if task {
-        docker.task_logs(&id.0, Some(b.build())).boxed()
-    } else {
-        docker.logs(&id.0, Some(b.build())).boxed()
-    };
-    let mut out = Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx };
-    let mut asm_out = Assembler::default();
-    let mut asm_err = Assembler::default();
+    // A task that starts after the first read is followed from its first line.
+    let started = i32::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
+    let later = base.since(started).tail("all").build();
+    let mut refresh = tokio::time::interval(TASK_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut out =
+        Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx, by_time: tasks.is_some() };
+    let mut asm: HashMap<(usize, bool), Assembler> = HashMap::new();
     let mut deadline: Option<tokio::time::Instant> = None;
     let ended = loop {
         let flush_at = deadline;
         tokio::select! {
-            item = stream.next() => {
-                let (bytes, stderr) = match item {
-                    None => break "log stream ended (container stopped)".to_owned(),
-                    Some(Err(e)) => break format!("log stream ended: {e}"),
-                    Some(Ok(LogOutput::StdErr { message })) => (message, true),
-                    Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message })) => (message, false),
+            item = streams.next(), if !streams.is_empty() => {
+                let (i, item) = match item {
+                    None => continue,
+                    Some(x) => x,
                 };
-                let asm = if stderr { &mut asm_err } else { &mut asm_out };
-                asm.push(&bytes, |raw, cut| {
-                    let mut line = LogLine::from_raw(raw, stderr, &masker);
-                    line.cut_bytes += cut;
+                let label = labels.get(i).cloned().flatten();
+                let (bytes, stderr) = match item {
+                    Err(e) if label.is_some() => {
+                        // One task's stream ends (its node went away, say); the others go on.
+                        out.push(LogLine::marker(format!("{} log stream ended: {}", label.unwrap_or_default(), inert(&e.to_string()))));
+                        continue;
+                    }
+                    Err(e) => break format!("log stream ended: {e}"),
+                    Ok(LogOutput::StdErr { message }) => (message, true),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => (message, false),
+                };
+                asm.entry((i, stderr)).or_default().push(&bytes, |raw, cut| {
+                    let line = labelled(raw, cut, stderr, &masker, label.as_deref());
                     if let (Some(since), Some(ts)) = (since_ts, line.timestamp.as_deref())
                         && ts.parse::<jiff::Timestamp>().is_ok_and(|t| t <= since) {
                             return;
@@ -96,16 +134,35 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
                 if !out.flush() { return; }
                 deadline = if out.pending.is_empty() { None } else { Some(tokio::time::Instant::now() + BATCH_DELAY) };
             }
+            _ = refresh.tick(), if tasks.is_some() => {
+                let Some(t) = tasks.as_mut() else { continue };
+                let opts = if labels.is_empty() { &first } else { &later };
+                for (task, label) in t.new_tasks(&docker).await {
+                    let i = labels.len();
+                    streams.push(docker.task_logs(&task, Some(opts.clone())).map(move |x| (i, x)).boxed());
+                    labels.push(Some(label));
+                }
+            }
+        }
+        if tasks.is_none() && streams.is_empty() {
+            break "log stream ended (container stopped)".to_owned();
         }
     };
-    for (asm, stderr) in [(&mut asm_out, false), (&mut asm_err, true)] {
-        asm.finish(|raw, cut| {
-            let mut line = LogLine::from_raw(raw, stderr, &masker);
-            line.cut_bytes += cut;
-            out.push(line);
-        });
+    for ((i, stderr), a) in &mut asm {
+        let label = labels.get(*i).cloned().flatten();
+        a.finish(|raw, cut| out.push(labelled(raw, cut, *stderr, &masker, label.as_deref())));
     }
     out.finish(ended).await;
+}
+
+/// A line made inert and masked, prefixed with the task it comes from when it has one.
+fn labelled(raw: &[u8], cut: usize, stderr: bool, masker: &Masker, label: Option<&str>) -> LogLine {
+    let mut line = LogLine::from_raw(raw, stderr, masker);
+    line.cut_bytes += cut;
+    if let Some(l) = label {
+        line.text = format!("{l} {}", line.text);
+    }
+    line
 }
 
 struct Outbox {
@@ -114,6 +171,9 @@ struct Outbox {
     pending: VecDeque<LogLine>,
     skipped: u64,
     tx: mpsc::Sender<Msg>,
+    /// Lines from several tasks: each batch is put in time order (the first batch holds every
+    /// task's tail).
+    by_time: bool,
 }
 
 impl Outbox {
@@ -126,6 +186,11 @@ impl Outbox {
     }
 
     fn batch(&mut self, ended: Option<String>) -> Msg {
+        if self.by_time {
+            self.pending
+                .make_contiguous()
+                .sort_by_cached_key(|l| l.timestamp.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
+        }
         Msg::Engine(EngineEvent::Logs(LogBatch {
             generation: self.generation,
             container: self.container.clone(),

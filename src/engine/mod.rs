@@ -14,6 +14,7 @@ mod images;
 pub mod inspect;
 mod logs;
 mod recipe;
+mod service_tasks;
 mod session;
 pub mod shell;
 pub mod ssh;

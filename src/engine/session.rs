@@ -15,7 +15,8 @@ pub(super) struct Wants {
 pub(super) fn apply_cmd(c: Command, wants: &mut Wants) -> bool {
     match c {
         Command::FollowLogs { container, generation, tail, since } => {
-            wants.follow = Some(logs::Follow { id: container, generation, tail, since, task: false });
+            wants.follow =
+                Some(logs::Follow { id: container, generation, tail, since, source: logs::Source::Container });
             true
         }
         Command::StopLogs => {

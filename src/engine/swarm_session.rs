@@ -16,6 +16,7 @@ use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
@@ -44,18 +45,22 @@ pub(super) async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<(Vec<Container>, SwarmView)> = None;
     let mut log_stream = None;
-    let follow_logs = |wants: &Wants, log_stream: &mut Option<tokio_util::sync::CancellationToken>| {
+    // Set when the followed row changed: the stream starts after the next read, which says which
+    // service the selected task belongs to.
+    let mut refollow = true;
+    let follow_logs = |wants: &Wants, tasks: &[bollard::models::Task], log_stream: &mut Option<CancellationToken>| {
         if let Some(t) = log_stream.take() {
             t.cancel();
         }
-        // The selected task's logs, through the manager from whichever node runs it (bounded,
-        // sanitized and masked as a container's).
-        if let Some(f) = wants.follow.as_ref() {
-            let f = logs::Follow { task: true, ..f.clone() };
-            *log_stream = Some(logs::spawn(docker.clone(), f, opts.masker.clone(), tx.clone()));
-        }
+        // A task row shows its service's merged logs, each line prefixed with the task's slot
+        // and node (bounded, sanitized and masked as a container's).
+        let Some(f) = wants.follow.as_ref() else { return };
+        let service =
+            tasks.iter().find(|t| t.id.as_deref() == Some(f.id.0.as_str())).and_then(|t| t.service_id.clone());
+        let source = service.map_or(logs::Source::Container, logs::Source::Service);
+        let f = logs::Follow { source, ..f.clone() };
+        *log_stream = Some(logs::spawn(docker.clone(), f, opts.masker.clone(), tx.clone()));
     };
-    follow_logs(wants, &mut log_stream);
     // The tasks and nodes are read every time; the services and the local health when an event
     // says they changed, or every SLOW_POLL.
     let (mut svcs, mut health) = (Vec::new(), HashMap::new());
@@ -75,6 +80,9 @@ pub(super) async fn run(
         };
         match tokio::time::timeout(super::CALL_TIMEOUT, read).await {
             Ok(Ok(r)) => {
+                if std::mem::take(&mut refollow) {
+                    follow_logs(wants, &r.tasks, &mut log_stream);
+                }
                 let now = (instances(&r, None, project), view(&r, SwarmRole::Manager, project));
                 if last.as_ref() != Some(&now) {
                     if tx.send(Msg::Engine(EngineEvent::Snapshot(now.0.clone()))).await.is_err()
@@ -103,7 +111,7 @@ pub(super) async fn run(
             c = cmds.recv() => {
                 let Some(c) = c else { return SessionEnd::Quit };
                 if apply_cmd(c, wants) {
-                    follow_logs(wants, &mut log_stream);
+                    refollow = true;
                 }
             }
         }
