@@ -100,9 +100,13 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
         let flush_at = deadline;
         tokio::select! {
             item = streams.next(), if !streams.is_empty() => {
-                let (i, item) = match item {
-                    None => continue,
-                    Some(x) => x,
+                let Some((i, item)) = item else {
+                    // Every stream ended: a container's log ends with it; a service's tasks
+                    // come and go (the refresh goes on).
+                    if tasks.is_none() {
+                        break "log stream ended (container stopped)".to_owned();
+                    }
+                    continue;
                 };
                 let label = labels.get(i).cloned().flatten();
                 let (bytes, stderr) = match item {
@@ -143,9 +147,6 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
                     labels.push(Some(label));
                 }
             }
-        }
-        if tasks.is_none() && streams.is_empty() {
-            break "log stream ended (container stopped)".to_owned();
         }
     };
     for ((i, stderr), a) in &mut asm {
