@@ -2,10 +2,11 @@
 //! in their own network namespaces on this machine): the trading stack deployed with
 //! `docker stack deploy`; the panel showing services, tasks on their nodes and the nodes, a node
 //! cut off shown as down; the emergency stop of the trading bot verified on every node, held
-//! against someone's `docker service scale`, and `start` restoring the replicas; what is not
-//! built (a release on Swarm) refused with the reason. A gated deploy as a service update: it
-//! passes, a broken tag goes back, a rollback goes two deploys back to an image by its id, a
-//! worker cut off mid-deploy ends in a recorded state; the panel over ssh to the manager.
+//! against someone's `docker service scale`, and `start` restoring the replicas. A gated deploy
+//! as a service update: it passes, a broken tag goes back, a rollback goes two deploys back to an
+//! image by its id, a worker cut off mid-deploy ends in a recorded state. A release of the stack's
+//! services as one operation, moved back when one fails, and rolled back service by service. The
+//! panel over ssh to the manager, with a service's merged logs.
 
 mod common;
 
@@ -155,10 +156,11 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
         s.contains("▾ sdt") && s.contains("api-server.1@sdsw") && s.contains("swarm 3/3 nodes ready")
     });
 
-    // What is not built is refused with the reason, not half done.
-    let (code, _, err) = run(&["deploy", "--release", "2", "sdt/api-server", "sdt/trading-bot", "--yes"]);
+    // Recover has nothing to put back on Swarm (no container is ever set aside): refused, saying
+    // what does go back.
+    let (code, _, err) = run(&["recover", "sdt/api-server", "--yes"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("Swarm manager") && err.contains("rollback of one service at a time"), "{err}");
+    assert!(err.contains("Swarm manager") && err.contains("stackdeck rollback SERVICE"), "{err}");
 
     // The emergency stop: scaled to 0, verified with no task left on any node.
     let (code, out, err) = run(&["stop", "sdt/trading-bot", "--yes", "--reason", "swarm drill"]);
@@ -333,6 +335,129 @@ fn a_gated_swarm_deploy_passes_a_broken_tag_goes_back_and_rollback_reaches_two_d
             .args(["rmi", "sdd-api:1"])
             .output();
     }
+    drop(stack);
+}
+
+/// Tags made on every node for one test, removed on drop.
+struct Tags(Vec<String>);
+
+impl Tags {
+    fn make(pairs: &[(&str, &str)]) -> Tags {
+        for n in 1..=3 {
+            for (from, to) in pairs {
+                on(n, &["tag", from, to]);
+            }
+        }
+        Tags(pairs.iter().map(|(_, to)| (*to).to_owned()).collect())
+    }
+}
+
+impl Drop for Tags {
+    fn drop(&mut self) {
+        for n in 1..=3 {
+            let host = swarm(&["host", &n.to_string()]);
+            for t in &self.0 {
+                let _ = Command::new("docker").env("DOCKER_HOST", &host).args(["rmi", t]).output();
+            }
+        }
+    }
+}
+
+/// The rows of one release, oldest first: (action, service, outcome).
+fn release_rows(h: &[serde_json::Value], release: i64) -> Vec<(String, String, String)> {
+    let mut rows: Vec<&serde_json::Value> = h.iter().filter(|r| r["release"] == release).collect();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows.iter()
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+            (field("action"), field("service"), field("outcome"))
+        })
+        .collect()
+}
+
+fn newest(h: &[serde_json::Value], action: &str) -> i64 {
+    h.iter().filter(|r| r["action"] == action).filter_map(|r| r["id"].as_i64()).max().expect(action)
+}
+
+fn row(action: &str, service: &str, outcome: &str) -> (String, String, String) {
+    (action.to_owned(), service.to_owned(), outcome.to_owned())
+}
+
+#[test]
+fn a_swarm_release_goes_back_when_one_service_fails_and_is_rolled_back_as_one_operation() {
+    let _one = one_at_a_time();
+    swarm(&["up"]);
+    // Tag 3: a good bot and a broken api-server; tag 2: both good.
+    let _tags = Tags::make(&[
+        ("fx-trading-bot:2", "sdr-bot:3"),
+        ("fx-api-server:2-broken", "sdr-api:3"),
+        ("fx-trading-bot:2", "sdr-bot:2"),
+        ("fx-api-server:2", "sdr-api:2"),
+        ("fx-trading-bot:1", "sdr-bot:1"),
+        ("fx-api-server:1", "sdr-api:1"),
+    ]);
+    let stack = Stack::deploy("sdr", &[("BOT_PORT", "59431"), ("API_IMAGE", "sdr-api:1"), ("BOT_IMAGE", "sdr-bot:1")]);
+    let manager = swarm(&["host", "1"]);
+    let sd = Sd::new(
+        "swarmrelease",
+        "[services.\"sdr/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n[services.\"sdr/trading-bot\"]\ngate_tries = 5\ngate_interval_secs = 1\n",
+    );
+    let run = |args: &[&str]| {
+        let mut a = vec!["-H", manager.as_str()];
+        a.extend_from_slice(args);
+        sd.run(&a)
+    };
+    let (bot, api) = ("sdr_trading-bot", "sdr_api-server");
+
+    // Tag 3: the bot moves (a service update, gated), the api-server's broken tasks do not pass
+    // and it goes back; then the bot is moved back too: one release, rolled back.
+    let (code, out, err) = run(&["deploy", "--release", "3", "sdr/trading-bot", "sdr/api-server", "--yes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("sdr/trading-bot -> sdr-bot:3, sdr/api-server -> sdr-api:3"), "{out}");
+    assert!(out.contains("a service update"), "each service is a Swarm service update: {out}");
+    assert!(err.contains("moved back: sdr/trading-bot"), "{out}{err}");
+    wait_for("both specs back on tag 1", Duration::from_secs(60), || {
+        (spec_image(bot) == "sdr-bot:1" && spec_image(api) == "sdr-api:1").then_some(())
+    });
+    let h = sd.history();
+    let r3 = newest(&h, "release");
+    assert_eq!(
+        release_rows(&h, r3),
+        vec![
+            row("deploy", "sdr/trading-bot", "succeeded"),
+            row("deploy", "sdr/api-server", "rolled_back"),
+            row("rollback", "sdr/trading-bot", "succeeded"),
+        ],
+        "{h:?}"
+    );
+    let parent = h.iter().find(|r| r["id"] == r3).unwrap();
+    assert_eq!(parent["outcome"], "rolled_back", "{parent:?}");
+
+    // Tag 2: both pass.
+    let (code, out, err) = run(&["deploy", "--release", "2", "sdr/trading-bot", "sdr/api-server", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!((spec_image(bot), spec_image(api)), ("sdr-bot:2".to_owned(), "sdr-api:2".to_owned()));
+    let h = sd.history();
+    let r2 = newest(&h, "release");
+    assert_eq!(
+        release_rows(&h, r2),
+        vec![row("deploy", "sdr/trading-bot", "succeeded"), row("deploy", "sdr/api-server", "succeeded")]
+    );
+
+    // Rolled back as one operation, service by service, newest first: every task on tag 1 again.
+    let (code, out, err) = run(&["rollback", "--release", &r2.to_string(), "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("in reverse order: sdr/api-server -> sdr-api:1"), "{out}");
+    assert_eq!((spec_image(bot), spec_image(api)), ("sdr-bot:1".to_owned(), "sdr-api:1".to_owned()));
+    for t in task_images(api) {
+        assert!(t.starts_with("sdr-api:1 Running"), "{t}");
+    }
+    let h = sd.history();
+    let undo = newest(&h, "release-rollback");
+    assert_eq!(
+        release_rows(&h, undo),
+        vec![row("rollback", "sdr/api-server", "succeeded"), row("rollback", "sdr/trading-bot", "succeeded")]
+    );
     drop(stack);
 }
 

@@ -57,7 +57,7 @@ pub(super) async fn run(
         }
         let store = ctx.store()?;
         refuse_latched(&store, &key)?;
-        return super::swarm_deploy::one(ctx, &store, kind, &svc, &to, p, cancel).await;
+        return super::swarm_deploy::one(ctx, &store, kind, &svc, &to, None, p, cancel).await;
     }
     let old = single(&svc, kind.name())?;
     let store = ctx.store()?;
@@ -66,15 +66,8 @@ pub(super) async fn run(
     one(ctx, &store, plan, p, cancel).await
 }
 
-/// What replaces containers one by one (a release, recover) is not how Swarm deploys, and two
-/// laptops deploying one service would each hold only their own lock and history.
-pub(super) fn refuse_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
-    refuse_orchestrated(ctx, what)?;
-    refuse_remote_unshared(ctx, what)
-}
-
 /// Two laptops deploying one service: each would hold only its own lock and history.
-fn refuse_remote_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
+pub(super) fn refuse_remote_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     if crate::domain::is_remote(ctx.backend.endpoint()) && !ctx.local_state && crate::store::shared::current().is_none()
     {
         return Err(OpError::Refused(format!(
@@ -84,11 +77,12 @@ fn refuse_remote_unshared(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-/// Releases and recover replace containers one by one: on Swarm, refused, saying what works.
+/// Recover puts back a container a deploy left aside: on Swarm there is none (Swarm keeps the
+/// old tasks itself), so it is refused, saying what works.
 pub(super) fn refuse_orchestrated(ctx: &Ctx, what: &str) -> Result<(), OpError> {
     if ctx.backend.orchestrated() {
         return Err(OpError::Refused(format!(
-            "{what} refused: the engine is a Swarm manager, and stackdeck's {what} on Swarm is not built yet; deploy and rollback of one service at a time are (stackdeck deploy SERVICE IMAGE, stackdeck rollback SERVICE)"
+            "{what} refused: the engine is a Swarm manager, where a deploy leaves no container aside (Swarm replaces the tasks itself); stackdeck rollback SERVICE goes back to the last gated image"
         )));
     }
     Ok(())

@@ -3,12 +3,14 @@
 //! one of them does not pass, those already moved go back to their previous images in reverse
 //! order. `rollback --release ID` undoes a release the same way.
 //!
+//! On a Swarm manager each service moves by its own gated service update (`swarm_deploy`).
+//!
 //! Every service of the release is locked for the whole of it, and checked before anything
 //! moves (one container, not emergency-stopped, the image there, start-first possible or
 //! stop-first accepted). An emergency stop of one of them ends the release where it is: nothing
 //! else moves, nothing goes back (the stop wins; `rollback --release` is there afterwards).
 
-use super::deploy::{Kind, Plan, To, one, refuse_latched, refuse_unshared, single};
+use super::deploy::{Kind, Plan, To, one, refuse_latched, refuse_remote_unshared, single};
 use super::{Ctx, Progress};
 use crate::domain::{Container, Done, OpError, Outcome, short_image_id};
 use crate::store::{NewOp, Store, lock::ServiceLock};
@@ -31,7 +33,7 @@ pub(super) async fn release(
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("release")?;
-    refuse_unshared(ctx, "release")?;
+    refuse_remote_unshared(ctx, "release")?;
     crate::domain::check_tag(tag).map_err(OpError::Usage)?;
     if targets.is_empty() {
         return Err(OpError::Usage("a release names one or more services".into()));
@@ -39,7 +41,7 @@ pub(super) async fn release(
     let mut olds: Vec<Container> = Vec::new();
     for t in targets {
         let svc = ctx.backend.resolve(t, ctx.project()).await?;
-        let old = single(&svc, "a release")?;
+        let old = current(ctx, &svc, "a release").await?;
         if !olds.iter().any(|o| o.key == old.key) {
             olds.push(old);
         }
@@ -83,7 +85,7 @@ pub(super) async fn release(
 /// it ran before, in reverse order, as one operation.
 pub(super) async fn undo(ctx: &Ctx, id: i64, p: &mut Progress, cancel: &CancellationToken) -> Result<Done, OpError> {
     ctx.refuse_if_read_only("roll back a release")?;
-    refuse_unshared(ctx, "roll back a release")?;
+    refuse_remote_unshared(ctx, "roll back a release")?;
     let store = ctx.store()?;
     let rec = store.get(id).map_err(OpError::Failed)?.ok_or_else(|| OpError::Usage(format!("no record {id}")))?;
     if rec.action != "release" {
@@ -124,7 +126,7 @@ pub(super) async fn undo(ctx: &Ctx, id: i64, p: &mut Progress, cancel: &Cancella
     let mut keys = Vec::new();
     for c in &stays {
         let svc = ctx.backend.resolve(&c.service, None).await?;
-        let now = single(&svc, "a release rollback")?;
+        let now = current(ctx, &svc, "a release rollback").await?;
         let (Some(from), Some(from_id)) = (c.from_image.clone(), c.from_image_id.clone()) else {
             return Err(OpError::Failed(format!("record {} does not say what {} ran before", c.id, c.service)));
         };
@@ -178,6 +180,10 @@ async fn preflight(ctx: &Ctx, store: &Store, moves: &[Move], kind: Kind, stop_fi
     for m in moves {
         let key = m.old.key.to_string();
         refuse_latched(store, &key)?;
+        if ctx.backend.orchestrated() {
+            // Swarm updates the tasks by the service's own update_config: no strategy to check.
+            continue;
+        }
         let cfg = ctx.stack.settings(&m.old.key);
         super::strategy::resolve(ctx, &m.old, &cfg, kind == Kind::Rollback, stop_first, store, &mut quiet)
             .await
@@ -192,9 +198,13 @@ async fn preflight(ctx: &Ctx, store: &Store, moves: &[Move], kind: Kind, stop_fi
 }
 
 /// Each service's `depends_on`, from its compose file (this machine's engine only: a remote
-/// engine's files are on the server, and the order given is kept).
+/// engine's files are on the server, and the order given is kept; on Swarm too).
 fn depends_on(ctx: &Ctx, olds: &[Container], p: &mut Progress) -> BTreeMap<String, Vec<String>> {
     let mut deps = BTreeMap::new();
+    if ctx.backend.orchestrated() {
+        p.step(None, "on Swarm the order given is kept (Swarm ignores a stack file's depends_on)".to_owned());
+        return deps;
+    }
     if crate::domain::is_remote(ctx.backend.endpoint()) {
         p.step(
             None,
@@ -241,15 +251,7 @@ async fn apply(
     let mut rest = moves.into_iter();
     while let Some(m) = rest.next() {
         let key = m.old.key.to_string();
-        let plan = Plan {
-            kind,
-            key: key.clone(),
-            old: m.old.clone(),
-            to: m.to,
-            stop_first_ok: stop_first,
-            parent: Some(parent),
-        };
-        let ended = one(ctx, store, plan, p, cancel).await;
+        let ended = move_one(ctx, store, parent, kind, &m.old, m.to, stop_first, p, cancel).await;
         p.record = Some(parent);
         let e = match ended {
             Ok(_) => {
@@ -312,26 +314,68 @@ async fn revert(ctx: &Ctx, store: &Store, parent: i64, moved: &[Container], p: &
     let mut failures = Vec::new();
     for before in moved.iter().rev() {
         let key = before.key.to_string();
-        let now =
-            match ctx.backend.resolve(&key, None).await.map_err(OpError::from).and_then(|s| single(&s, "a rollback")) {
-                Ok(c) => c,
-                Err(e) => {
-                    failures.push(format!("{key}: {e}"));
-                    continue;
-                }
-            };
+        let now = match ctx.backend.resolve(&key, None).await {
+            Ok(svc) => current(ctx, &svc, "a rollback").await,
+            Err(e) => Err(OpError::from(e)),
+        };
+        let now = match now {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{key}: {e}"));
+                continue;
+            }
+        };
         if let Err(e) = refuse_latched(store, &key) {
             failures.push(format!("{key}: {e}"));
             continue;
         }
         let to = To::Exact { reference: before.image.clone(), id: before.image_id.clone() };
-        let plan =
-            Plan { kind: Kind::Rollback, key: key.clone(), old: now, to, stop_first_ok: true, parent: Some(parent) };
-        if let Err(e) = one(ctx, store, plan, p, &CancellationToken::new()).await {
+        let cancel = CancellationToken::new();
+        if let Err(e) = move_one(ctx, store, parent, Kind::Rollback, &now, to, true, p, &cancel).await {
             failures.push(format!("{key}: {e}"));
         }
     }
     failures
+}
+
+/// Where a service is now, as one instance: a compose service's one container, or for a Swarm
+/// service its spec's image (and that image's id on the manager) on its first task.
+async fn current(ctx: &Ctx, svc: &crate::backend::Service, what: &str) -> Result<Container, OpError> {
+    if !ctx.backend.orchestrated() {
+        return single(svc, what);
+    }
+    let first = svc
+        .instances
+        .first()
+        .ok_or_else(|| OpError::Usage(format!("{} has no task meant to run: start it before {what}", svc.key)))?;
+    let image = ctx.backend.rollout(svc).await?.image;
+    let image_id = ctx.backend.image_id(&image).await?.ok_or_else(|| {
+        OpError::Failed(format!("{}'s image {image} is not on the manager: its image id is not known", svc.key))
+    })?;
+    Ok(Container { image, image_id, ..first.clone() })
+}
+
+/// One service of a release moved to `to`: a compose deploy of its container, or a gated
+/// service update on Swarm. Its lock is the release's.
+#[allow(clippy::too_many_arguments)]
+async fn move_one(
+    ctx: &Ctx,
+    store: &Store,
+    parent: i64,
+    kind: Kind,
+    old: &Container,
+    to: To,
+    stop_first: bool,
+    p: &mut Progress,
+    cancel: &CancellationToken,
+) -> Result<Done, OpError> {
+    let key = old.key.to_string();
+    if ctx.backend.orchestrated() {
+        let svc = ctx.backend.resolve(&key, None).await?;
+        return super::swarm_deploy::one(ctx, store, kind, &svc, &to, Some(parent), p, cancel).await;
+    }
+    let plan = Plan { kind, key, old: old.clone(), to, stop_first_ok: stop_first, parent: Some(parent) };
+    one(ctx, store, plan, p, cancel).await
 }
 
 fn list(keys: &[String]) -> String {

@@ -36,13 +36,16 @@ enum Ended {
     Changed(String),
 }
 
-/// Deploy `to` to the Swarm service `svc` (its lock taken and its latch checked by the caller).
+/// Deploy `to` to the Swarm service `svc` (its lock taken and its latch checked by the caller),
+/// on its own or as a part of the release `parent`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn one(
     ctx: &Ctx,
     store: &Store,
     kind: Kind,
     svc: &Service,
     to: &To,
+    parent: Option<i64>,
     p: &mut Progress,
     cancel: &CancellationToken,
 ) -> Result<Done, OpError> {
@@ -71,7 +74,7 @@ pub(super) async fn one(
             reason: None,
             container: None,
             digest: Some(old_id.clone()),
-            parent: None,
+            parent,
         })
         .map_err(OpError::Failed)?;
     p.record = Some(record);
