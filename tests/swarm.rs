@@ -4,7 +4,8 @@
 //! cut off shown as down; the emergency stop of the trading bot verified on every node, held
 //! against someone's `docker service scale`, and `start` restoring the replicas. A gated deploy
 //! as a service update: it passes, a broken tag goes back, a rollback goes two deploys back to an
-//! image by its id, a worker cut off mid-deploy ends in a recorded state. A release of the stack's
+//! image by its id, a worker cut off mid-deploy ends in a recorded state. An emergency stop during
+//! a deploy wins; a deploy killed with SIGKILL is recognised and its way back works. A release of the stack's
 //! services as one operation, moved back when one fails, and rolled back service by service. The
 //! panel over ssh to the manager, with a service's merged logs.
 
@@ -187,6 +188,7 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     let (code, out, err) = run(&["start", "sdt/trading-bot", "--yes", "--reason", "drill over"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("scaled back to 1"), "{out}");
+    assert!(out.contains("sdt_trading-bot: 1/1 tasks running"), "start waits until the task runs, and says so: {out}");
     wait_for("1/1", Duration::from_secs(60), || replicas("sdt_trading-bot").starts_with("1/1").then_some(()));
 
     // A service someone had scaled to 0 before the stop goes back to 0, and start says so.
@@ -458,6 +460,79 @@ fn a_swarm_release_goes_back_when_one_service_fails_and_is_rolled_back_as_one_op
         release_rows(&h, undo),
         vec![row("rollback", "sdr/api-server", "succeeded"), row("rollback", "sdr/trading-bot", "succeeded")]
     );
+    drop(stack);
+}
+
+#[test]
+fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_with_the_way_back() {
+    let _one = one_at_a_time();
+    let stack = Stack::deploy("sdk", &[("BOT_PORT", "59441")]);
+    let manager = swarm(&["host", "1"]);
+    let sd = Sd::new(
+        "swarmkill",
+        "[services.\"sdk/trading-bot\"]\nkill_switch = true\ngate_tries = 5\ngate_interval_secs = 1\n[services.\"sdk/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n",
+    );
+    let run = |args: &[&str]| {
+        let mut a = vec!["-H", manager.as_str()];
+        a.extend_from_slice(args);
+        sd.run(&a)
+    };
+    let (bot, api) = ("sdk_trading-bot", "sdk_api-server");
+    let under_way = |deploy: &mut std::process::Child, service: &str, image: &str| {
+        wait_for(&format!("{service}'s update to {image} under way"), Duration::from_secs(60), || {
+            if let Some(ended) = deploy.try_wait().unwrap() {
+                panic!("the deploy ended before its update was seen: {ended:?}");
+            }
+            task_images(service).iter().any(|t| t.starts_with(image)).then_some(())
+        });
+    };
+
+    // The emergency stop during the bot's deploy: the stop wins, the deploy ends where it is and
+    // says so, and nothing of the bot runs on any node, then or after the deploy ended.
+    let mut deploy =
+        sd.cmd(&["-H", &manager, "deploy", "sdk/trading-bot", "fx-trading-bot:2", "--yes"]).spawn().unwrap();
+    under_way(&mut deploy, bot, "fx-trading-bot:2");
+    let (code, out, err) = run(&["stop", "sdk/trading-bot", "--yes", "--reason", "mid-deploy drill"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no task of it runs on any node"), "{out}");
+    let ended = wait_for("the deploy to end", Duration::from_secs(120), || deploy.try_wait().unwrap());
+    assert_eq!(ended.code(), Some(1), "the deploy does not pass");
+    let h = sd.history();
+    let d = h.iter().find(|r| r["action"] == "deploy" && r["service"] == "sdk/trading-bot").expect("the deploy row");
+    assert_eq!(d["outcome"], "interrupted", "{d:?}");
+    assert!(d["reason"].as_str().unwrap_or("").contains("emergency stop"), "{d:?}");
+    for n in 1..=3 {
+        assert_eq!(running_on(n, bot), 0, "nothing of the bot runs on node {n}");
+    }
+    assert!(replicas(bot).starts_with("0/0"), "the deploy did not scale it back: {}", replicas(bot));
+    // Start brings it back on the image the interrupted deploy wrote into the spec: said, with
+    // the way back.
+    let (code, out, err) = run(&["start", "sdk/trading-bot", "--yes", "--reason", "drill over"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("note: sdk/trading-bot comes back on fx-trading-bot:2, put there by deploy #")
+            && out.contains("stackdeck rollback sdk/trading-bot goes back"),
+        "{out}"
+    );
+    assert!(out.contains("sdk_trading-bot: 1/1 tasks running"), "{out}");
+
+    // stackdeck killed (SIGKILL) during the api-server's deploy: Swarm goes on with the update,
+    // the next stackdeck recognises the record left running and says the way back, and the way
+    // back works: every task on the image that passed before.
+    let mut deploy = sd.cmd(&["-H", &manager, "deploy", "sdk/api-server", "fx-api-server:2", "--yes"]).spawn().unwrap();
+    under_way(&mut deploy, api, "fx-api-server:2");
+    deploy.kill().unwrap();
+    let _ = deploy.wait();
+    let h = sd.history();
+    let d = h.iter().find(|r| r["action"] == "deploy" && r["service"] == "sdk/api-server").expect("the deploy row");
+    assert_eq!(d["outcome"], "interrupted", "{d:?}");
+    assert!(d["reason"].as_str().unwrap_or("").contains("stackdeck rollback sdk/api-server goes back"), "{d:?}");
+    let (code, out, err) = run(&["rollback", "sdk/api-server", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(spec_image(api), "fx-api-server:1");
+    let tasks = task_images(api);
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.starts_with("fx-api-server:1 Running")), "{tasks:?}");
     drop(stack);
 }
 

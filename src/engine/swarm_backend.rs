@@ -294,9 +294,10 @@ impl Backend for SwarmBackend {
         // Said, not waited on for ever: Swarm schedules; the panel shows the tasks coming up.
         let t0 = Instant::now();
         loop {
-            let s = self.inspect(&name).await?;
-            let st = s.service_status.unwrap_or_default();
-            let (running, desired) = (st.running_tasks.unwrap_or(0), st.desired_tasks.unwrap_or(0));
+            // Counted from the tasks (a service's inspect carries no task counts).
+            let r = self.rollout(service).await?;
+            let running = r.tasks.iter().filter(|t| t.meant_to_run && t.state == "running").count() as u64;
+            let desired = r.desired;
             if desired > 0 && running >= desired {
                 report.line(format!("{name}: {running}/{desired} tasks running"));
                 return Ok(());

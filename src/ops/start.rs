@@ -51,6 +51,7 @@ pub(super) async fn start(ctx: &Ctx, target: &str, reason: Option<&str>, p: &mut
         })
         .map_err(OpError::Failed)?;
     p.record = Some(id);
+    ungated_image(ctx, &store, &svc, p).await;
     let ks = store.clear_kill_switch(&key).map_err(OpError::Failed)?;
     let policy = ks.as_ref().map(|k| k.previous_policy);
     let result = async {
@@ -143,4 +144,35 @@ fn recorded_key(store: &Store, target: &str, project: Option<&str>) -> Result<Op
             ResolveError::Ambiguous(target.to_owned(), many.iter().map(|k| (*k).clone()).collect()).to_string(),
         )),
     }
+}
+
+/// When the image the service comes back on was put there by a deploy or rollback that ended
+/// before its gate passed (the stop interrupted it, or stackdeck was killed), that is said, with
+/// the way back. Best effort: nothing here holds the start back.
+async fn ungated_image(ctx: &Ctx, store: &Store, svc: &Service, p: &mut Progress) {
+    let Ok(recent) = store.recent(50, Some(&svc.key)) else { return };
+    let Some(last) = recent.iter().find(|r| r.service == svc.key && matches!(r.action.as_str(), "deploy" | "rollback"))
+    else {
+        return;
+    };
+    if last.outcome != Outcome::Interrupted {
+        return;
+    }
+    let image = if ctx.backend.orchestrated() {
+        ctx.backend.rollout(svc).await.ok().map(|r| r.image)
+    } else {
+        svc.instances.first().map(|c| c.image.clone())
+    };
+    let Some(image) = image.filter(|i| Some(i.as_str()) == last.to_image.as_deref()) else { return };
+    p.step(
+        Some(store),
+        format!(
+            "note: {} comes back on {image}, put there by {} #{} which ended before its gate passed ({}); stackdeck rollback {} goes back to the last image that passed one",
+            svc.key,
+            last.action,
+            last.id,
+            last.reason.as_deref().unwrap_or("interrupted"),
+            svc.key
+        ),
+    );
 }

@@ -403,25 +403,31 @@ impl Store {
         self.db.verify()
     }
 
-    /// Mark `running` records of dead processes on this host as interrupted. Returns them.
+    /// Mark `running` records of dead processes on this host as interrupted, each with the way
+    /// back for its kind of operation. Returns them.
     pub fn mark_interrupted(&self) -> Result<Vec<OpRecord>, String> {
         let host = hostname();
         // The guard must be gone before finish() and get() take the lock again.
-        let rows: Vec<(i64, i64)> = self
+        let rows: Vec<(i64, i64, String, String)> = self
             .db
-            .query("SELECT id, pid FROM ops WHERE outcome = 'running' AND host = ?1", vec![t(host)])?
+            .query("SELECT id, pid, action, service FROM ops WHERE outcome = 'running' AND host = ?1", vec![t(host)])?
             .iter()
-            .filter_map(|r| Some((int(&r[0])?, int(&r[1])?)))
+            .filter_map(|r| Some((int(&r[0])?, int(&r[1])?, db::text(&r[2])?, db::text(&r[3])?)))
             .collect();
         let mut out = Vec::new();
-        for (id, pid) in rows {
+        for (id, pid, action, service) in rows {
             if !Path::new(&format!("/proc/{pid}")).exists() {
-                self.finish(
-                    id,
-                    Outcome::Interrupted,
-                    Some("stackdeck ended without recording the outcome (killed, or its record could not be written): check what is running"),
-                    None,
-                )?;
+                let way_back = match action.as_str() {
+                    "deploy" | "rollback" => format!(
+                        "; stackdeck rollback {service} goes back to the last image that passed a gate (on compose, stackdeck recover {service} first puts back a container it set aside)"
+                    ),
+                    "release" => format!("; stackdeck rollback --release {id} puts back what it moved"),
+                    _ => String::new(),
+                };
+                let why = format!(
+                    "stackdeck ended without recording the outcome (killed, or its record could not be written): check what is running{way_back}"
+                );
+                self.finish(id, Outcome::Interrupted, Some(&why), None)?;
                 if let Some(r) = self.get(id)? {
                     out.push(r);
                 }
