@@ -5,7 +5,8 @@
 //! against someone's `docker service scale`, and `start` restoring the replicas. A gated deploy
 //! as a service update: it passes, a broken tag goes back, a rollback goes two deploys back to an
 //! image by its id, a worker cut off mid-deploy ends in a recorded state. An emergency stop during
-//! a deploy wins; a deploy killed with SIGKILL is recognised and its way back works. A release of the stack's
+//! a deploy wins, and the guard holds it; a deploy killed with SIGKILL is recognised and its way
+//! back works. A release of the stack's
 //! services as one operation, moved back when one fails, and rolled back service by service. The
 //! panel over ssh to the manager, with a service's merged logs.
 
@@ -505,6 +506,26 @@ fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_
         assert_eq!(running_on(n, bot), 0, "nothing of the bot runs on node {n}");
     }
     assert!(replicas(bot).starts_with("0/0"), "the deploy did not scale it back: {}", replicas(bot));
+    // The guard (no panel) holds the latch on Swarm too: someone's scale-up is stopped again and
+    // recorded.
+    let log = sd.state.with_file_name("guard.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut guard = sd
+        .cmd(&["-H", &manager, "guard", "--metrics", "127.0.0.1:31292"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    wait_for("the guard's latch", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("latched: sdk/trading-bot").then_some(())
+    });
+    on(1, &["service", "scale", "-d", "sdk_trading-bot=2"]);
+    wait_for("the guard's hold", Duration::from_secs(90), || {
+        sd.history().iter().any(|r| r["action"] == "restart-blocked" && r["outcome"] == "succeeded").then_some(())
+    });
+    wait_for("0/0 again", Duration::from_secs(60), || replicas(bot).starts_with("0/0").then_some(()));
+    let _ = guard.kill();
+    let _ = guard.wait();
     // Start brings it back on the image the interrupted deploy wrote into the spec: said, with
     // the way back.
     let (code, out, err) = run(&["start", "sdk/trading-bot", "--yes", "--reason", "drill over"]);
