@@ -46,8 +46,17 @@ engine_up() {
   local i=$1 n="$dir/n$1"
   answers "$i" && return 0
   mkdir -p "$n"
+  # A dockerd of an earlier run that is still there is either starting (it answers soon) or
+  # shutting down (it goes away): wait for one or the other.
   if [ -f "$n/dockerd.pid" ] && kill -0 "$(cat "$n/dockerd.pid")" 2>/dev/null; then
-    :   # starting: wait below
+    for _ in $(seq 1 150); do
+      answers "$i" && return 0
+      kill -0 "$(cat "$n/dockerd.pid" 2>/dev/null || echo 0)" 2>/dev/null || break
+      sleep 0.2
+    done
+  fi
+  if [ -f "$n/dockerd.pid" ] && kill -0 "$(cat "$n/dockerd.pid")" 2>/dev/null; then
+    :   # still starting: wait below
   else
     rm -f "$n/dockerd.pid" "$(sock "$i")"
     # nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups from dockerd).

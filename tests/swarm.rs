@@ -6,7 +6,7 @@
 //! as a service update: it passes, a broken tag goes back, a rollback goes two deploys back to an
 //! image by its id, a worker cut off mid-deploy ends in a recorded state. An emergency stop during
 //! a deploy wins, and the guard holds it; a deploy killed with SIGKILL is recognised and its way
-//! back works. A release of the stack's
+//! back works; a deploy whose manager stops answering waits for it and ends recorded. A release of the stack's
 //! services as one operation, moved back when one fails, and rolled back service by service. The
 //! panel over ssh to the manager, with a service's merged logs.
 
@@ -554,6 +554,52 @@ fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_
     let tasks = task_images(api);
     assert_eq!(tasks.len(), 3, "{tasks:?}");
     assert!(tasks.iter().all(|t| t.starts_with("fx-api-server:1 Running")), "{tasks:?}");
+    drop(stack);
+}
+
+#[test]
+fn a_swarm_deploy_whose_manager_stops_answering_waits_for_it_and_ends_in_a_recorded_state() {
+    let _one = one_at_a_time();
+    let stack = Stack::deploy("sde", &[("BOT_PORT", "59451")]);
+    let manager = swarm(&["host", "1"]);
+    let sd = Sd::new("swarmengine", "[services.\"sde/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n");
+    let api = "sde_api-server";
+    let log = sd.state.with_file_name("deploy.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut deploy = sd
+        .cmd(&["-H", &manager, "deploy", "sde/api-server", "fx-api-server:2", "--yes"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    wait_for("the update under way", Duration::from_secs(60), || {
+        task_images(api).iter().any(|t| t.starts_with("fx-api-server:2")).then_some(())
+    });
+    // The manager's engine stops mid-deploy: the deploy says so and keeps trying; the engine
+    // comes back (its tasks on that node die with it); the deploy ends passed or rolled back,
+    // recorded either way, and the spec says the same as the record.
+    let pid = std::fs::read_to_string("/tmp/sdswarm/n1/dockerd.pid").unwrap();
+    assert!(Command::new("kill").arg(pid.trim()).status().unwrap().success());
+    wait_for("the deploy to say it is trying again", Duration::from_secs(60), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("trying again").then_some(())
+    });
+    swarm(&["up"]);
+    let ended = wait_for("the deploy to end", Duration::from_secs(300), || deploy.try_wait().unwrap());
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let h = sd.history();
+    let d = h.iter().find(|r| r["action"] == "deploy").expect("the deploy row");
+    match d["outcome"].as_str() {
+        Some("succeeded") => {
+            assert_eq!(ended.code(), Some(0), "{said}");
+            assert_eq!(spec_image(api), "fx-api-server:2", "{said}");
+        }
+        Some("rolled_back") => {
+            assert_eq!(ended.code(), Some(1), "{said}");
+            assert_eq!(spec_image(api), "fx-api-server:1", "{said}");
+        }
+        other => panic!("the deploy ended {other:?}, not passed or rolled back: {d:?}\n{said}"),
+    }
+    assert!(d["transcript"].as_str().unwrap_or("").contains("trying again"), "the wait is in the record: {d:?}");
     drop(stack);
 }
 

@@ -180,14 +180,18 @@ where
         match call().await {
             Err(e @ EngineError::Unreachable(_)) if tokio::time::Instant::now() < deadline => {
                 if !said {
-                    p.step(None, format!("{what}: {e}; trying again for up to {} s", ENGINE_RETRY.as_secs()));
+                    // Into the record with the next step: the wait is a part of what happened.
+                    crate::backend::Report::line(
+                        p,
+                        format!("{what}: {e}; trying again for up to {} s", ENGINE_RETRY.as_secs()),
+                    );
                     said = true;
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             r => {
                 if said && r.is_ok() {
-                    p.step(None, format!("{what}: the engine answers again"));
+                    crate::backend::Report::line(p, format!("{what}: the engine answers again"));
                 }
                 return r;
             }
