@@ -38,6 +38,13 @@ fn on(n: u8, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// stackdeck against the manager: (exit code, stdout, stderr).
+fn at_manager(sd: &Sd, manager: &str, args: &[&str]) -> (i32, String, String) {
+    let mut a = vec!["-H", manager];
+    a.extend_from_slice(args);
+    sd.run(&a)
+}
+
 /// Running tasks of a service on node `n`, as that node's own engine sees its containers.
 fn running_on(n: u8, service: &str) -> usize {
     on(n, &["ps", "-q", "--filter", &format!("label=com.docker.swarm.service.name={service}")]).lines().count()
@@ -106,11 +113,7 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
     let stack = Stack::deploy("sdt", &[]);
     let manager = swarm(&["host", "1"]);
     let sd = Sd::new("swarm", "[services.\"sdt/trading-bot\"]\nkill_switch = true\n");
-    let run = |args: &[&str]| {
-        let mut a = vec!["-H", manager.as_str()];
-        a.extend_from_slice(args);
-        sd.run(&a)
-    };
+    let run = |args: &[&str]| at_manager(&sd, &manager, args);
 
     // Status: the tasks are the instances, one api-server task on each node.
     let (code, out, err) = run(&["status", "--json"]);
@@ -254,11 +257,7 @@ fn a_gated_swarm_deploy_passes_a_broken_tag_goes_back_and_rollback_reaches_two_d
     let stack = Stack::deploy("sdd", &[("BOT_PORT", "59411"), ("API_IMAGE", "sdd-api:1")]);
     let manager = swarm(&["host", "1"]);
     let sd = Sd::new("swarmdeploy", "[services.\"sdd/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n");
-    let run = |args: &[&str]| {
-        let mut a = vec!["-H", manager.as_str()];
-        a.extend_from_slice(args);
-        sd.run(&a)
-    };
+    let run = |args: &[&str]| at_manager(&sd, &manager, args);
     let svc = "sdd_api-server";
 
     // A gated deploy that passes: a service update with the file's update_config, each task
@@ -405,11 +404,7 @@ fn a_swarm_release_goes_back_when_one_service_fails_and_is_rolled_back_as_one_op
         "swarmrelease",
         "[services.\"sdr/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n[services.\"sdr/trading-bot\"]\ngate_tries = 5\ngate_interval_secs = 1\n",
     );
-    let run = |args: &[&str]| {
-        let mut a = vec!["-H", manager.as_str()];
-        a.extend_from_slice(args);
-        sd.run(&a)
-    };
+    let run = |args: &[&str]| at_manager(&sd, &manager, args);
     let (bot, api) = ("sdr_trading-bot", "sdr_api-server");
 
     // Tag 3: the bot moves (a service update, gated), the api-server's broken tasks do not pass
@@ -473,11 +468,7 @@ fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_
         "swarmkill",
         "[services.\"sdk/trading-bot\"]\nkill_switch = true\ngate_tries = 5\ngate_interval_secs = 1\n[services.\"sdk/api-server\"]\ngate_tries = 5\ngate_interval_secs = 1\n",
     );
-    let run = |args: &[&str]| {
-        let mut a = vec!["-H", manager.as_str()];
-        a.extend_from_slice(args);
-        sd.run(&a)
-    };
+    let run = |args: &[&str]| at_manager(&sd, &manager, args);
     let (bot, api) = ("sdk_trading-bot", "sdk_api-server");
     let under_way = |deploy: &mut std::process::Child, service: &str, image: &str| {
         wait_for(&format!("{service}'s update to {image} under way"), Duration::from_secs(60), || {

@@ -47,7 +47,7 @@ pub(super) async fn read(docker: &Docker, service: Option<&str>) -> Result<Read,
 /// Services, tasks and nodes, without the connected node's container health.
 pub(super) async fn read_cluster(docker: &Docker, service: Option<&str>) -> Result<Read, bollard::errors::Error> {
     let services = services(docker).await?;
-    let (tasks, nodes) = tasks_and_nodes(docker, service).await?;
+    let (tasks, nodes) = tasks_and_nodes(docker, service, false).await?;
     Ok(Read { services, tasks, nodes, local_health: HashMap::new() })
 }
 
@@ -56,14 +56,20 @@ pub(super) async fn services(docker: &Docker) -> Result<Vec<Service>, bollard::e
     docker.list_services(Some(ListServicesOptionsBuilder::default().status(true).build())).await
 }
 
-/// The tasks (of one service, or all) and the nodes.
+/// The tasks (of one service, or all; only those meant to run when `meant_to_run`) and the
+/// nodes. Swarm keeps a few ended tasks per slot: the panel's feed, which shows only the tasks
+/// meant to run, leaves them out of every 2 s read.
 pub(super) async fn tasks_and_nodes(
     docker: &Docker,
     service: Option<&str>,
+    meant_to_run: bool,
 ) -> Result<(Vec<Task>, Vec<Node>), bollard::errors::Error> {
     let mut f: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(s) = service {
         f.insert("service".into(), vec![s.to_owned()]);
+    }
+    if meant_to_run {
+        f.insert("desired-state".into(), vec!["running".into()]);
     }
     let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
     let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
@@ -128,7 +134,7 @@ fn run_state(state: Option<TaskState>) -> RunState {
     }
 }
 
-fn node_names(nodes: &[Node]) -> HashMap<String, (String, bool)> {
+pub(super) fn node_names(nodes: &[Node]) -> HashMap<String, (String, bool)> {
     nodes
         .iter()
         .filter_map(|n| {

@@ -1,11 +1,10 @@
 //! A swarm service's rollout in the domain's words ([`Rollout`]): the spec's image, Swarm's update state and message, the update_config as the compose file writes
 //! it, and the service's tasks with their nodes. Every text from the engine is made inert here.
 
-use super::swarm::Read;
+use super::swarm::{Read, node_names};
 use crate::domain::{Rollout, TaskLook};
 use crate::logtext::inert;
 use bollard::models::{Service, ServiceSpec, TaskState};
-use std::collections::HashMap;
 use std::time::Duration;
 
 fn lower<T: std::fmt::Debug>(v: Option<T>) -> String {
@@ -52,15 +51,7 @@ fn policy(spec: Option<&ServiceSpec>) -> (String, Duration) {
 
 /// The rollout of `svc`, with the tasks and nodes in `r` (read for this service).
 pub(super) fn rollout(svc: &Service, r: &Read) -> Rollout {
-    let nodes: HashMap<String, (String, bool)> = r
-        .nodes
-        .iter()
-        .filter_map(|n| {
-            let host = n.description.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or("?");
-            let ready = lower(n.status.as_ref().and_then(|s| s.state)) == "ready";
-            Some((n.id.clone()?, (inert(host).into_owned(), ready)))
-        })
-        .collect();
+    let nodes = node_names(&r.nodes);
     let spec = svc.spec.as_ref();
     let (policy, monitor) = policy(spec);
     let update = svc.update_status.as_ref();

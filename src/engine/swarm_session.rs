@@ -75,7 +75,7 @@ pub(super) async fn run(
                 health = local_health(docker).await?;
                 health_read = Some(tokio::time::Instant::now());
             }
-            let (tasks, nodes) = tasks_and_nodes(docker, None).await?;
+            let (tasks, nodes) = tasks_and_nodes(docker, None, true).await?;
             Ok::<_, bollard::errors::Error>(Read { services: svcs.clone(), tasks, nodes, local_health: health.clone() })
         };
         match tokio::time::timeout(super::CALL_TIMEOUT, read).await {

@@ -385,15 +385,7 @@ async fn baseline(ctx: &Ctx, store: &Store, key: &str, old: &Container, p: &mut 
     if !healthy_now(ctx, &old.id, &ctx.stack.settings(&old.key)).await {
         return;
     }
-    let op = NewOp {
-        action: "baseline".into(),
-        service: key.to_owned(),
-        to_image: Some(old.image.clone()),
-        reason: Some("healthy before the deploy".into()),
-        ..NewOp::default()
-    };
-    if let Ok(id) = store.begin(&op) {
-        let _ = store.finish(id, Outcome::Succeeded, None, Some(&old.image_id));
+    if super::target::record_baseline(store, key, &old.image, &old.image_id, "healthy before the deploy") {
         protect(ctx, key, &old.image_id, p, store).await;
     }
 }

@@ -8,7 +8,7 @@
 //! of the operation, live. An emergency stop wins at every point: the deploy ends where it is.
 
 use super::gate::{abort_reason, latched};
-use super::target::{Kind, To, target_image};
+use super::target::{Kind, To, record_baseline, target_image};
 use super::{Ctx, Progress, retry};
 use crate::backend::Service;
 use crate::config::stack::ServiceSettings;
@@ -54,7 +54,8 @@ pub(super) async fn one(
     let old_ref = before.image.clone();
     let old_id = ctx.backend.image_id(&old_ref).await.ok().flatten().unwrap_or_default();
     if kind == Kind::Deploy && !old_id.is_empty() && before.settled_on(&old_ref) {
-        baseline(store, key, &old_ref, &old_id);
+        // Where a first rollback goes when no stackdeck gate has passed yet.
+        record_baseline(store, key, &old_ref, &old_id, "every task running before the deploy");
     }
     let (to_ref, to_id) = target_image(ctx, store, key, to, &old_id, p).await?;
     // The spec names exactly the gated image: its reference while it still names that image
@@ -123,23 +124,6 @@ pub(super) async fn one(
         _ => format!("{name} of {key} failed: {reason}"),
     };
     Err(OpError::Failed(text))
-}
-
-/// A healthy image that no stackdeck gate passed yet is where a first rollback goes.
-fn baseline(store: &Store, key: &str, image: &str, id: &str) {
-    if store.last_good(key, None).ok().flatten().is_some_and(|(_, last)| last == id) {
-        return;
-    }
-    let op = NewOp {
-        action: "baseline".into(),
-        service: key.to_owned(),
-        to_image: Some(image.to_owned()),
-        reason: Some("every task running before the deploy".into()),
-        ..NewOp::default()
-    };
-    if let Ok(row) = store.begin(&op) {
-        let _ = store.finish(row, Outcome::Succeeded, None, Some(id));
-    }
 }
 
 /// How long the rollout may take: every task placed, started and healthy, and the monitor.

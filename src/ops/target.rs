@@ -88,3 +88,26 @@ pub(super) async fn target_image(
         }
     }
 }
+
+/// Record `image` (`id`) as the service's baseline: the image a first rollback goes to when no
+/// stackdeck gate has passed yet. Nothing when it is already the last good image. Returns
+/// whether a row was written.
+pub(super) fn record_baseline(store: &Store, key: &str, image: &str, id: &str, why: &str) -> bool {
+    if store.last_good(key, None).ok().flatten().is_some_and(|(_, last)| last == id) {
+        return false;
+    }
+    let op = crate::store::NewOp {
+        action: "baseline".into(),
+        service: key.to_owned(),
+        to_image: Some(image.to_owned()),
+        reason: Some(why.to_owned()),
+        ..crate::store::NewOp::default()
+    };
+    match store.begin(&op) {
+        Ok(row) => {
+            let _ = store.finish(row, crate::domain::Outcome::Succeeded, None, Some(id));
+            true
+        }
+        Err(_) => false,
+    }
+}
