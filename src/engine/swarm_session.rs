@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
+/// After a service event, the tasks are read again this soon (then every TASK_POLL again).
+const FOLLOW_UP: Duration = Duration::from_millis(300);
 /// How often the services and the connected node's task containers (for their health) are
 /// listed when no event said that one changed.
 const SLOW_POLL: Duration = Duration::from_secs(20);
@@ -103,7 +105,12 @@ pub(super) async fn run(
                 // A container of this node: its health is read again with the tasks.
                 Some(Ok(ev)) => match ev.typ {
                     Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
-                    Some(bollard::models::EventMessageTypeEnum::SERVICE) => svcs_read = None,
+                    // A service changed: its tasks are made by the orchestrator moments after
+                    // the event, so they are read now and once more shortly after.
+                    Some(bollard::models::EventMessageTypeEnum::SERVICE) => {
+                        svcs_read = None;
+                        tick.reset_after(FOLLOW_UP);
+                    }
                     _ => {}
                 },
             },
