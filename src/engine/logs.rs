@@ -112,7 +112,8 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
                 let (bytes, stderr) = match item {
                     Err(e) if label.is_some() => {
                         // One task's stream ends (its node went away, say); the others go on.
-                        out.push(LogLine::marker(format!("{} log stream ended: {}", label.unwrap_or_default(), inert(&e.to_string()))));
+                        let why = masker.mask(&inert(&e.to_string())).into_owned();
+                        out.push(LogLine::marker(format!("{} log stream ended: {why}", label.unwrap_or_default())));
                         continue;
                     }
                     Err(e) => break format!("log stream ended: {e}"),
@@ -144,7 +145,8 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
                 for (task, label) in t.new_tasks(&docker).await {
                     let i = labels.len();
                     streams.push(docker.task_logs(&task, Some(opts.clone())).map(move |x| (i, x)).boxed());
-                    labels.push(Some(label));
+                    // Made of the engine's words (the node's name): masked once, here.
+                    labels.push(Some(masker.mask(&label).into_owned()));
                 }
             }
         }
