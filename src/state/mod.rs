@@ -246,6 +246,12 @@ impl AppState {
         keys
     }
 
+    /// The engine is a Swarm manager: deploys are service updates and a task row's logs are its
+    /// service's merged logs. (On a worker the panel works as on a plain engine.)
+    pub fn on_swarm_manager(&self) -> bool {
+        self.swarm.as_ref().is_some_and(|s| s.role == crate::domain::SwarmRole::Manager)
+    }
+
     /// Data is stale while the engine is not answering.
     pub fn stale(&self) -> bool {
         !matches!(self.engine.conn, Conn::Connected)

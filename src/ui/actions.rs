@@ -269,7 +269,7 @@ fn confirm(f: &mut Frame<'_>, area: Rect, v: &View<'_>, req: &OpRequest) {
             "START-FIRST IS NOT POSSIBLE for this service (the notice says why). Deploy stop-first instead: the service is DOWN while the new container starts; rolled back automatically if unhealthy."
         }
         // On a swarm manager a deploy is a service update.
-        OpRequest::Deploy { .. } if v.state.swarm.is_some() => {
+        OpRequest::Deploy { .. } if v.state.on_swarm_manager() => {
             "A Swarm service update with the service's own update_config; every task of the new image must run and pass the gate, else Swarm's rollback puts the old image back."
         }
         OpRequest::Deploy { .. } => {
@@ -451,7 +451,7 @@ pub fn op_popup(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let foot = match &op.done {
         None if op.cancellable => {
             let k = v.keymap.key_label(Mode::Global, Action::CancelOperation);
-            if v.state.swarm.is_some() {
+            if v.state.on_swarm_manager() {
                 format!("{k} cancels (until the gate passes)")
             } else {
                 format!("{k} cancels (until the old container is removed)")

@@ -28,10 +28,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let name = lv.container.as_ref().and_then(|id| v.state.services.containers.get(id)).map_or_else(
         || "-".to_owned(),
         // On a swarm manager a task row shows its service's merged logs.
-        |c| match &v.state.swarm {
-            Some(s) if s.role == crate::domain::SwarmRole::Manager => format!("{} · all tasks", c.key.service),
-            _ => c.name.clone(),
-        },
+        |c| if v.state.on_swarm_manager() { format!("{} · all tasks", c.key.service) } else { c.name.clone() },
     );
     let mut title = vec![Span::styled(format!("{name} "), v.style(Slot::Title))];
     let (mode, slot) = match (&lv.stream, lv.following()) {

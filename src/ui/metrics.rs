@@ -48,7 +48,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     };
     let series = st.metrics.series(&c.id);
     let Some(series) = series.filter(|s| !s.is_empty()) else {
-        let why = if st.swarm.as_ref().is_some_and(|s| s.role == crate::domain::SwarmRole::Manager) {
+        let why = if st.on_swarm_manager() {
             "a swarm task: the engine streams stats only for the containers of the node it runs on, and stackdeck reads none through the manager (no zeros shown); use the Prometheus panels"
         } else if c.state == RunState::Running {
             "waiting for the first stats sample (stats are streamed while this pane is on screen)…"
