@@ -130,8 +130,12 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                     tui_logger::move_events();
                 }
                 let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
-                guard.terminal.draw(|f| ui::draw(f, &view))?;
+                let area = guard.terminal.draw(|f| ui::draw(f, &view))?.area;
                 state.dirty = false;
+                if (area.width, area.height) != state.ui.screen {
+                    let fx = update(&mut state, &setup.keymap, Msg::Screen(area.width, area.height));
+                    debug_assert!(fx.is_empty(), "the screen's size starts nothing: {fx:?}");
+                }
                 last_draw = tokio::time::Instant::now();
                 // Test seam (debug builds only): prove the panic path restores the terminal.
                 #[cfg(debug_assertions)]

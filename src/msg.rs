@@ -17,6 +17,9 @@ pub enum Msg {
     Key(KeyEvent),
     /// The terminal was resized (the next draw picks up the size).
     Resize,
+    /// The size of the frame just drawn (columns, rows), when it changed: what scrolls by
+    /// screen (the help) is kept within it.
+    Screen(u16, u16),
     /// Wall-clock tick: uptimes and "last contact" ages.
     Tick(Timestamp),
     Engine(EngineEvent),

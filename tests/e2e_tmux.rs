@@ -42,11 +42,26 @@ fn panel_shows_services_health_and_live_masked_logs_at_80x24() {
     let s = t.wait("UNHEALTHY on screen", |s| s.contains("UNHEALTHY") && s.contains("✗"));
     assert!(s.contains("1 unhealthy"), "{s}");
 
-    // Help lists bindings; esc closes it; q quits and the terminal is restored.
+    // The help at 80x24: one column, the focused pane (Logs) first, scrolled page by page to
+    // its end, every description of the keymap whole on some page. Esc closes it.
     t.keys(&["?"]);
-    t.wait("the help popup", |s| s.contains("Keys (help or esc closes)") && s.contains("search the logs"));
+    let mut s = t.wait("the help popup", |s| s.contains("[Logs pane (focused)]") && s.contains("? or esc closes"));
+    let mut text = String::new();
+    loop {
+        text.push_str(&common::help::help_text(&s));
+        let (a, b, n) = common::help::help_range(&s).expect("the help's title");
+        if b == n {
+            break;
+        }
+        t.keys(&["PageDown"]);
+        s = t.wait("the next page", |s| common::help::help_range(s).is_some_and(|r| r.0 > a));
+    }
+    let km = stackdeck::config::Keymap::defaults();
+    for (_, action, keys) in km.all() {
+        assert!(keys.is_empty() || text.contains(action.help()), "not whole at 80x24: {:?}", action.help());
+    }
     t.keys(&["Escape"]);
-    t.wait("help closed", |s| !s.contains("Keys (help or esc closes)"));
+    t.wait("help closed", |s| !s.contains("? or esc closes"));
     t.keys(&["q"]);
     t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
     assert!(!t.alternate_screen_on(), "the alternate screen was left on");
@@ -275,23 +290,23 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     );
     let logs = String::from_utf8_lossy(&common::docker(&["logs", &bot]).stdout).into_owned();
     assert!(logs.contains("closing positions"), "a graceful stop first");
-    // Esc and the next key sent together read as alt-<key>: let the popup close first.
-    t.keys(&["Escape"]);
-    t.wait("the operation popup closed", |s| !s.contains("[done]"));
-    t.keys(&["4"]);
-    t.wait("the history pane", |s| {
-        s.contains("stop") && s.contains("succeeded") && s.contains(&format!("{}/trading-bot", p.name))
-    });
-    // Starting it again clears the stop: the panel asks why, and records it.
+    // Starting it again clears the stop: the panel asks why, and records it. The stop's result
+    // is still open: the prompt replaces it on screen (one popup at a time), the result waits.
     t.keys(&["1"]);
     t.keys(&["S"]);
-    t.wait("the reason prompt", |s| s.contains("is EMERGENCY-STOPPED") && s.contains("reason>"));
+    let s = t.wait("the reason prompt", |s| s.contains("is EMERGENCY-STOPPED") && s.contains("reason>"));
+    assert!(!s.contains("[done]") && s.contains("1 more waiting"), "two popups on screen:\n{s}");
     t.keys(&["-l", "limits reset by risk"]);
     t.keys(&["Enter"]);
     t.wait("the start done", |s| s.contains("[done]") && !s.contains(" STOPPED"));
     assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "true");
+    // Esc and the next key sent together read as alt-<key>: let the popup close first.
     t.keys(&["Escape"]);
     t.wait("the operation popup closed", |s| !s.contains("[done]"));
+    t.keys(&["4"]);
+    t.wait("the history pane: the stop, then the start", |s| {
+        s.contains("stop ") && s.contains("start ") && s.matches("succeeded").count() == 2
+    });
     t.keys(&["q"]);
     t.wait("a clean exit", |s| s.contains("STACKDECK-EXIT=0"));
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))

@@ -36,7 +36,7 @@ fn e_in_the_panel_opens_a_shell_inside_and_exit_returns_to_an_intact_panel() {
     assert_eq!(docker_ok(&["exec", &c, "cat", "/mark"]).trim(), "from-the-panel");
     // Keys reach the panel again (none was left to a reader of the shell's).
     t.keys(&["?"]);
-    t.wait("the help popup", |s| s.contains("Keys (help or esc closes)"));
+    t.wait("the help popup", |s| s.contains("? or esc closes"));
     t.keys(&["q"]);
     let h = sd.history();
     assert_eq!(h[0]["action"], "exec");

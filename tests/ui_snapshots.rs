@@ -1,6 +1,8 @@
 //! Whole-screen snapshots of the panes (ratatui TestBackend + insta) at fixed sizes, plus
 //! per-cell colour checks where colour carries meaning (snapshots do not capture colour).
 
+mod common;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 use ratatui::Terminal;
@@ -170,6 +172,43 @@ fn help_popup_lists_bindings_80x24() {
     key(&mut s, &km, KeyCode::Char('?'));
     let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
     insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_at_80x24_scrolls_through_every_description_whole_the_focused_pane_first() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('2')); // the Logs pane
+    key(&mut s, &km, KeyCode::Char('?'));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut first = None;
+    let mut last = String::new();
+    for _ in 0..200 {
+        let t = render(&s, &Theme::builtin_default(), &km, 80, 24);
+        let screen = t.backend().to_string();
+        if screen == last {
+            break; // the end: the last full screen
+        }
+        let text = common::help::help_text(&screen);
+        first.get_or_insert_with(|| text.clone());
+        for (_, action, keys) in km.all() {
+            if !keys.is_empty() && text.contains(action.help()) {
+                seen.insert(action.help());
+            }
+        }
+        last = screen;
+        key(&mut s, &km, KeyCode::Down);
+    }
+    let want: std::collections::BTreeSet<_> =
+        km.all().filter(|(_, _, ks)| !ks.is_empty()).map(|(_, a, _)| a.help()).collect();
+    let missing: Vec<_> = want.difference(&seen).collect();
+    assert!(missing.is_empty(), "descriptions never shown whole: {missing:?}");
+    assert!(first.unwrap().starts_with("[Logs pane (focused)]"), "the focused pane's keys come first");
+    assert!(last.contains(" of "), "the title counts the entries: {last}");
+    // Scrolled back up with the pane's own key: the top again.
+    key(&mut s, &km, KeyCode::Home);
+    let top = render(&s, &Theme::builtin_default(), &km, 80, 24).backend().to_string();
+    assert!(top.contains("Keys 1-"), "{top}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod environments;
 pub mod error;
+pub mod help;
 pub mod keys;
 pub mod observe;
 mod ranges;

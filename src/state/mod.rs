@@ -32,13 +32,23 @@ pub struct UiState {
     /// Which of Logs / Metrics / History fills the lower area.
     pub detail: Pane,
     pub help: bool,
+    /// The help's first entry shown (see `config::help::entries`).
+    pub help_scroll: usize,
+    /// The last frame's size (columns, rows).
+    pub screen: (u16, u16),
     pub panel_log: bool,
     /// The search prompt's text while it is open.
     pub search_input: Option<String>,
     /// A one-line notice for the status bar (e.g. "no more matches").
     pub notice: Option<String>,
     pub popup: Option<Popup>,
+    /// Popups that arrived while another was open (an operation's follow-up offer, a pin's
+    /// preview): the next one opens when the open one closes. One popup is on screen at a time.
+    pub queue: std::collections::VecDeque<Popup>,
 }
+
+/// How many popups may wait behind the open one.
+pub const MAX_QUEUED: usize = 8;
 
 /// Modal popups of the actions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,10 +170,13 @@ impl AppState {
                 focus: Pane::Services,
                 detail: Pane::Logs,
                 help: false,
+                help_scroll: 0,
+                screen: (80, 24),
                 panel_log: false,
                 search_input: None,
                 notice: None,
                 popup: None,
+                queue: std::collections::VecDeque::new(),
             },
             read_only: false,
             shared_store: None,
@@ -244,6 +257,34 @@ impl AppState {
         keys.sort();
         keys.dedup();
         keys
+    }
+
+    /// Open a popup that arrived by itself (not from a key): at once when none is open, else
+    /// after the open ones. At most [`MAX_QUEUED`] wait; the oldest is dropped first.
+    pub fn offer_popup(&mut self, popup: Popup) {
+        if self.ui.popup.is_none() {
+            self.ui.popup = Some(popup);
+        } else {
+            if self.ui.queue.len() >= MAX_QUEUED {
+                self.ui.queue.pop_front();
+            }
+            self.ui.queue.push_back(popup);
+        }
+        self.dirty = true;
+    }
+
+    /// After a popup closed: the next waiting one opens.
+    pub fn next_popup(&mut self) {
+        if self.ui.popup.is_none() {
+            self.ui.popup = self.ui.queue.pop_front();
+        }
+    }
+
+    /// What waits behind the popup on screen: queued popups, and an operation's popup (running
+    /// or with its result) hidden while another popup or the help is open.
+    pub fn popups_waiting(&self) -> usize {
+        let covered = self.ui.popup.is_some() || self.ui.help;
+        self.ui.queue.len() + usize::from(covered && self.op_shown().is_some())
     }
 
     /// The engine is a Swarm manager: deploys are service updates and a task row's logs are its

@@ -191,7 +191,13 @@ pub fn hints(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let width = |items: &[(String, &str, bool)]| {
         items.iter().map(|(k, l, _)| k.chars().count() + l.chars().count() + 3).sum::<usize>()
     };
-    while width(&items) > area.width as usize {
+    // Popups hidden behind the open one are counted first: they are not lost.
+    let waiting = match v.state.popups_waiting() {
+        0 => None,
+        n => Some(format!(" {n} more waiting ")),
+    };
+    let room = (area.width as usize).saturating_sub(waiting.as_ref().map_or(0, |w| w.chars().count()));
+    while width(&items) > room {
         match items.iter().rposition(|(_, _, e)| !e) {
             Some(i) => {
                 items.remove(i);
@@ -200,6 +206,9 @@ pub fn hints(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         }
     }
     let mut spans = Vec::new();
+    if let Some(w) = &waiting {
+        spans.push(Span::styled(w.clone(), v.style(Slot::Badge)));
+    }
     for (key, label, _) in &items {
         let slot = if label == &"STOP" { Slot::Badge } else { Slot::HintKey };
         spans.push(Span::styled(format!(" {key}"), v.style(slot)));

@@ -1,50 +1,56 @@
-//! The help popup: every binding of the live keymap, grouped by where it works.
+//! The help popup: one column, every binding of the live keymap with its description whole
+//! (wrapped, never cut), grouped by where it works, the focused pane first; scrolled by entry.
+//! The layout is `config::help`'s, which `update` scrolls.
 
 use super::View;
-use crate::config::{Mode, Slot};
+use crate::config::help::{KEYS, Row, entries, geometry, last_start, rows};
+use crate::config::{Action, Mode, Slot};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
-    let mut entries: Vec<Line<'_>> = Vec::new();
-    for mode in Mode::ALL {
-        let items: Vec<_> = v
-            .keymap
-            .all()
-            .filter(|(m, a, ks)| *m == mode && !ks.is_empty() && !(v.state.read_only && a.is_mutating()))
-            .collect();
-        if items.is_empty() {
-            continue;
-        }
-        entries.push(Line::styled(format!("[{}]", mode.name()), v.style(Slot::Header)));
-        for (_, action, keys) in items {
-            let k = keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
-            entries.push(Line::from(vec![
-                Span::styled(format!(" {k:<13}"), v.style(Slot::HintKey).patch(v.style(Slot::Popup))),
-                Span::styled(format!(" {}", action.help()), v.style(Slot::Popup)),
-            ]));
-        }
-    }
-    // Two columns when there is room, so the whole keymap fits on 80x24 as far as possible.
-    let w = area.width.saturating_sub(2).min(120);
-    let h = area.height;
+    let all = entries(v.keymap, v.state.ui.focus, v.state.read_only);
+    let (inner_w, height) = geometry((area.width, area.height));
+    let w = u16::try_from(inner_w + 2).unwrap_or(area.width);
     let [popup] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(popup);
     f.render_widget(Clear, popup);
+    let start = v.state.ui.help_scroll.min(last_start(&all, inner_w, height));
+    let key_style = v.style(Slot::HintKey).patch(v.style(Slot::Popup));
+    let text = v.style(Slot::Popup);
+    let mut shown: Vec<Line<'static>> = Vec::new();
+    let mut end = start;
+    for e in &all[start..] {
+        let r = rows(e, inner_w);
+        if shown.len() + r.len() > height {
+            break;
+        }
+        for row in r {
+            shown.push(match row {
+                Row::Heading(h) => Line::styled(h, v.style(Slot::Header)),
+                Row::Binding { keys, text: t } => Line::from(vec![
+                    Span::styled(format!(" {keys:<KEYS$}"), key_style),
+                    Span::styled(format!(" {t}"), text),
+                ]),
+            });
+        }
+        end += 1;
+    }
+    let more = if start > 0 || end < all.len() { " · ↑↓ PgUp PgDn scroll" } else { "" };
+    let close = [(Mode::Global, Action::Help), (Mode::Global, Action::Cancel)]
+        .map(|(m, a)| v.keymap.key_label(m, a))
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let title = format!(" Keys {}-{end} of {}{more} · {close} closes ", start + 1, all.len());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(v.style(Slot::BorderFocused))
         .style(v.style(Slot::Popup))
-        .title(Span::styled(" Keys (help or esc closes) ", v.style(Slot::TitleFocused)));
+        .title(Span::styled(title, v.style(Slot::TitleFocused)));
     let inner = block.inner(popup);
     f.render_widget(block, popup);
-    let rows = inner.height as usize;
-    let cols = if inner.width >= 76 { 2 } else { 1 };
-    let chunks = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(inner);
-    for (i, chunk) in chunks.iter().enumerate() {
-        let part: Vec<Line<'_>> = entries.iter().skip(i * rows).take(rows).cloned().collect();
-        f.render_widget(Paragraph::new(part), *chunk);
-    }
+    f.render_widget(Paragraph::new(shown), inner);
 }

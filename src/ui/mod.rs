@@ -98,10 +98,15 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
     if let Some(l) = log_area {
         panel_log(f, l, v);
     }
-    actions::op_popup(f, main, v);
-    actions::popup(f, area, v);
-    if v.state.ui.help {
+    // One popup at a time: the operator's open popup (the emergency stop's confirmation always
+    // replaces it), else the help, else the operation's progress or result. What is hidden waits
+    // (the hints bar counts it) and shows when the popup above it closes.
+    if v.state.ui.popup.is_some() {
+        actions::popup(f, area, v);
+    } else if v.state.ui.help {
         help::draw(f, area, v);
+    } else {
+        actions::op_popup(f, main, v);
     }
 }
 

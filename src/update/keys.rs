@@ -16,9 +16,17 @@ pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &m
         return;
     }
     if on_popup_key(state, keymap, k, fx) {
+        state.next_popup();
+        return;
+    }
+    if state.ui.help && help_scroll_key(state, keymap, k) {
         return;
     }
     let Some(action) = keymap.action(Mode::Pane(state.ui.focus), k) else { return };
+    // The help is modal too: only the emergency stop gets past it (and closes it).
+    if state.ui.help && action.is_mutating() && action != Action::EmergencyStop {
+        return;
+    }
     if action.is_mutating() {
         on_mutating(state, action, fx);
         return;
@@ -42,6 +50,37 @@ pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &m
     };
     if !taken {
         global_key(state, action, fx);
+    }
+}
+
+/// Scrolling the help, by entry: the pane's own line and page keys, and the arrow and page keys
+/// whatever they are bound to. Never past the last full screen.
+fn help_scroll_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent) -> bool {
+    use crossterm::event::KeyCode;
+    let by: isize = match (k.code, keymap.action(Mode::Pane(state.ui.focus), k)) {
+        (KeyCode::Down, _) | (_, Some(Action::ScrollDown | Action::SelectNext)) => 1,
+        (KeyCode::Up, _) | (_, Some(Action::ScrollUp | Action::SelectPrev)) => -1,
+        (KeyCode::PageDown, _) | (_, Some(Action::PageDown)) => 10,
+        (KeyCode::PageUp, _) | (_, Some(Action::PageUp)) => -10,
+        (KeyCode::Home, _) | (_, Some(Action::ScrollTop | Action::SelectFirst)) => isize::MIN,
+        (KeyCode::End, _) | (_, Some(Action::Follow | Action::SelectLast)) => isize::MAX,
+        _ => return false,
+    };
+    state.ui.help_scroll = state.ui.help_scroll.saturating_add_signed(by);
+    clamp_help(state, keymap);
+    state.dirty = true;
+    true
+}
+
+/// Keep the help's first entry within what the screen can show.
+pub(super) fn clamp_help(state: &mut AppState, keymap: &Keymap) {
+    use crate::config::help;
+    let all = help::entries(keymap, state.ui.focus, state.read_only);
+    let (w, h) = help::geometry(state.ui.screen);
+    let last = help::last_start(&all, w, h);
+    if state.ui.help_scroll > last {
+        state.ui.help_scroll = last;
+        state.dirty = true;
     }
 }
 
@@ -164,7 +203,10 @@ fn alerts_key(state: &mut AppState, action: Action) -> bool {
 fn global_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
     match action {
         Action::Quit => state.quit = true,
-        Action::Help => state.ui.help = !state.ui.help,
+        Action::Help => {
+            state.ui.help = !state.ui.help;
+            state.ui.help_scroll = 0;
+        }
         Action::Cancel => {
             if state.ui.help {
                 state.ui.help = false;

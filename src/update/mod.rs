@@ -31,6 +31,10 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Resize => state.dirty = true,
+        Msg::Screen(w, h) => {
+            state.ui.screen = (w, h);
+            keys::clamp_help(state, keymap);
+        }
         Msg::Tick(now) => {
             state.now = now;
             sample_availability(state, now);
@@ -137,7 +141,8 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
                 if let Some(req) = offer {
                     op.dismissed = true;
-                    state.ui.popup = Some(popups::confirmation(state, req));
+                    let popup = popups::confirmation(state, req);
+                    state.offer_popup(popup);
                 }
             }
         }
@@ -172,7 +177,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             match preview {
                 Ok((diff, line)) => {
                     let diff = diff.lines().map(|l| crate::logtext::inert(l).into_owned()).collect();
-                    state.ui.popup = Some(Popup::Pin { target, diff, line: crate::logtext::inert(&line).into_owned() });
+                    state.offer_popup(Popup::Pin { target, diff, line: crate::logtext::inert(&line).into_owned() });
                 }
                 Err(e) => state.ui.notice = Some(format!("pin {target}: {}", crate::logtext::inert(&e))),
             }
@@ -401,3 +406,5 @@ fn resume_logs(state: &mut AppState, fx: &mut Vec<Effect>) {
 mod tests;
 #[cfg(test)]
 mod tests_actions;
+#[cfg(test)]
+mod tests_popups;

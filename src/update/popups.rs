@@ -1,7 +1,8 @@
 //! The actions' popups and the start of operations. A mutating key opens a popup (a y/n
 //! confirmation, the image picker, the backup job list, the restore list, or a typed
 //! confirmation); only the popup's confirmation starts the operation. The emergency stop always
-//! takes the screen: it replaces whatever popup or prompt was open.
+//! takes the screen: it replaces whatever popup or prompt was open, and empties the queue of
+//! popups that arrived meanwhile (`AppState::offer_popup`). One popup is on screen at a time.
 
 use super::{Effect, MAX_INPUT, typed_char};
 use crate::config::{Action, Keymap, Mode};
@@ -52,8 +53,19 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
         && !stop_shown
         && keymap.action(Mode::Global, k) == Some(Action::EmergencyStop)
     {
+        // What was open, and what waited behind it, is closed: nothing of it is done, and no
+        // confirmation comes back after the stop to be answered by a reflex.
+        let closed = state.ui.queue.len() + 1;
         state.ui.popup = None;
+        state.ui.queue.clear();
         on_mutating(state, Action::EmergencyStop, fx);
+        if state.ui.popup.is_some() {
+            state.ui.notice = Some(format!(
+                "the emergency stop closed {closed} popup{}: nothing of {} was done",
+                if closed == 1 { "" } else { "s" },
+                if closed == 1 { "it" } else { "them" }
+            ));
+        }
         return true;
     }
     match state.ui.popup.take() {
@@ -82,7 +94,17 @@ pub(super) fn on_popup_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, 
         }
         Some(Popup::Confirm(request)) => {
             match keymap.action(Mode::Confirm, k) {
-                Some(Action::Confirm) => start_op(state, request, fx),
+                Some(Action::Confirm) => {
+                    // Nothing that waited opens over a stop that has just been started.
+                    if matches!(request, OpRequest::Stop { .. }) && !state.ui.queue.is_empty() {
+                        state.ui.notice = Some(format!(
+                            "{} waiting popup(s) closed for the stop: nothing of them was done",
+                            state.ui.queue.len()
+                        ));
+                        state.ui.queue.clear();
+                    }
+                    start_op(state, request, fx);
+                }
                 Some(Action::Deny) => state.ui.notice = Some("cancelled: nothing was done".into()),
                 _ => state.ui.popup = Some(Popup::Confirm(request)),
             }
