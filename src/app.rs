@@ -182,6 +182,17 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                             let _ = tx.send(Msg::Inspected(r)).await;
                         });
                     }
+                    Effect::Export(e) => {
+                        let (dir, tx, m) = (setup.state_dir.clone(), tx.clone(), setup.stack.masker.clone());
+                        tokio::spawn(async move {
+                            let r = tokio::task::spawn_blocking(move || {
+                                crate::export::write(&dir, &e, &m, jiff::Timestamp::now())
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(format!("the export task failed: {e}")));
+                            let _ = tx.send(Msg::Exported(r)).await;
+                        });
+                    }
                     Effect::Exec { target, cmd } => {
                         let x = crate::exec::Exec {
                             endpoint: &setup.endpoint,

@@ -165,6 +165,24 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// What services logged between two moments, merged by the engine's timestamps: every
+    /// container of each service named (of every service when none is), read once, inert and
+    /// masked as in the panel. `TIME SERVICE | TEXT` lines, or JSON lines with --json.
+    Logs {
+        /// `service`, `project/service` or a container's name.
+        services: Vec<String>,
+        /// From: 10m, 2h, 1d back from now; 03:12 today; 2026-11-30 03:12; or RFC 3339.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Until (same forms as --since).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Keep at most this many lines (the newest); how many more there were is said.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        limit: u32,
+    },
     /// Operations history (newest first).
     History {
         #[arg(long)]

@@ -244,6 +244,16 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
         Some(Command::Restore { ref backup, ref job, yes }) => {
             op(OpRequest::Restore { backup: backup.clone(), job: job.clone() }, yes)
         }
+        Some(Command::Logs { ref services, ref since, ref until, json, limit }) => {
+            let args = stackdeck::logcli::Args {
+                services,
+                since: since.as_deref(),
+                until: until.as_deref(),
+                json,
+                limit: limit as usize,
+            };
+            Ok(stackdeck::logcli::run(&ep, cli.project.as_deref(), &stack.masker, &args))
+        }
         Some(Command::History { verify: true, .. }) => Ok(stackdeck::opcli::verify(&state_dir)),
         Some(Command::History { json, ref service, limit, verify: false }) => {
             Ok(stackdeck::opcli::history(&state_dir, json, service.as_deref(), limit))

@@ -59,6 +59,8 @@ pub enum Msg {
     Compose(Vec<Result<crate::domain::ComposeView, (String, String)>>),
     /// The inspect view's container, or why it could not be read.
     Inspected(Result<crate::domain::Inspected, String>),
+    /// An export was written (the file, the lines), or why not.
+    Exported(Result<(std::path::PathBuf, usize), String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +140,8 @@ pub enum Effect {
     SetWindow(Window),
     /// Read every environment's summary (the picker is open).
     SummarizeEnvironments,
+    /// Write these lines to a file in the state dir (see `export`).
+    Export(crate::logtext::export::Export),
     /// Inspect one container for the inspect view.
     Inspect { container: ContainerId },
     /// Hand the terminal to `cmd` in the service's running container, then come back.

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::disk::SmallDisk;
 use common::{Project, docker_ok, health_of, require_engine, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -190,46 +191,6 @@ database = "trading"
     assert_eq!(code, 3, "{err}");
     s.cfg = PathBuf::new();
     let _ = std::fs::remove_dir_all(&s.dir);
-}
-
-/// A tmpfs of `kib` KiB mounted for the length of a test (a full disk on demand).
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(tag: &str, kib: u32) -> SmallDisk {
-        let path = std::env::temp_dir().join(format!("sd-full-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={kib}k,mode=0700"), "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount a tmpfs (the tests run as root)");
-        SmallDisk(path)
-    }
-
-    fn files(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.0.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push(p.strip_prefix(&self.0).unwrap().display().to_string());
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
 }
 
 #[test]

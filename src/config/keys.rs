@@ -144,6 +144,8 @@ actions! {
     ToggleFilter = "toggle_filter", "show only matching lines", [Logs];
     ToggleWrap = "toggle_wrap", "wrap long lines", [Logs];
     ToggleTimestamps = "toggle_timestamps", "show engine timestamps", [Logs];
+    Export = "export", "write the loaded lines to a file in the state dir (masked, 0600, plain text)", [Logs];
+    ExportJson = "export_json", "write the loaded lines to a file in the state dir as JSON lines", [Logs];
     SearchConfirm = "search_confirm", "run the search", [Search];
     SearchCancel = "search_cancel", "abandon the search", [Search];
     SearchErase = "search_erase", "delete the last character", [Search];

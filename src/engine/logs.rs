@@ -159,7 +159,7 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
 }
 
 /// A line made inert and masked, prefixed with the task it comes from when it has one.
-fn labelled(raw: &[u8], cut: usize, stderr: bool, masker: &Masker, label: Option<&str>) -> LogLine {
+pub(super) fn labelled(raw: &[u8], cut: usize, stderr: bool, masker: &Masker, label: Option<&str>) -> LogLine {
     let mut line = LogLine::from_raw(raw, stderr, masker);
     line.cut_bytes += cut;
     if let Some(l) = label {
@@ -227,14 +227,14 @@ impl Outbox {
 
 /// Reassembles lines from frames that may split or join them.
 #[derive(Default)]
-struct Assembler {
+pub(super) struct Assembler {
     buf: Vec<u8>,
     /// Bytes of the current line beyond what we keep.
     cut: usize,
 }
 
 impl Assembler {
-    fn push(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
+    pub(super) fn push(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
         while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
             self.take(&bytes[..nl]);
             emit(&self.buf, self.cut);
@@ -253,7 +253,7 @@ impl Assembler {
         self.cut += part.len() - keep;
     }
 
-    fn finish(&mut self, mut emit: impl FnMut(&[u8], usize)) {
+    pub(super) fn finish(&mut self, mut emit: impl FnMut(&[u8], usize)) {
         if !self.buf.is_empty() || self.cut > 0 {
             emit(&self.buf, self.cut);
             self.buf.clear();

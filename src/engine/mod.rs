@@ -12,6 +12,7 @@ pub mod endpoint;
 mod evidence;
 mod images;
 pub mod inspect;
+pub mod log_range;
 mod logs;
 mod recipe;
 mod service_tasks;

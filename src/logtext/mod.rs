@@ -4,6 +4,7 @@
 //! bytes -> [`sanitize`] (inert, visible control bytes) -> [`mask`] (secrets) -> [`level`].
 //! Nothing in this module may write to a terminal or allocate without bound.
 
+pub mod export;
 pub mod json;
 pub mod level;
 pub mod mask;

@@ -107,6 +107,11 @@ impl LogView {
         seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(i as usize))
     }
 
+    /// What an export writes: every loaded line the view shows (the filter applies when on).
+    pub fn exported(&self) -> Vec<LogLine> {
+        self.lines.iter().filter(|l| self.visible(l)).cloned().collect()
+    }
+
     pub fn last_timestamp(&self) -> Option<&str> {
         self.lines.iter().rev().find_map(|l| l.timestamp.as_deref())
     }

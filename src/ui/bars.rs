@@ -57,13 +57,6 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             v.style(Slot::StatusError),
         ));
     }
-    if st.observe.configured {
-        let slot = match st.observe.source {
-            crate::domain::Source::Scrape { fallback: Some(_) } => Slot::StatusError,
-            _ => Slot::StatusBar,
-        };
-        spans.push(Span::styled(format!("{} ", st.observe.source.label()), v.style(slot)));
-    }
     if st.read_only {
         spans.push(Span::styled(" READ-ONLY ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
@@ -72,6 +65,18 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     if crate::domain::is_remote(&st.engine.host) && st.shared_store.is_none() {
         spans.push(Span::styled(" history: this machine only ", v.style(Slot::Badge)));
         spans.push(Span::styled(" ", bar));
+    }
+    // The answer to the operator's last key comes before the engine's address: at 80 columns
+    // it must not be the part that is cut off.
+    if let Some(n) = &st.ui.notice {
+        spans.push(Span::styled(format!("· {n} · "), v.style(Slot::StatusBar)));
+    }
+    if st.observe.configured {
+        let slot = match st.observe.source {
+            crate::domain::Source::Scrape { fallback: Some(_) } => Slot::StatusError,
+            _ => Slot::StatusBar,
+        };
+        spans.push(Span::styled(format!("{} ", st.observe.source.label()), v.style(slot)));
     }
     let api = st.engine.info.as_ref().map(|i| format!(" API {}", i.api_version)).unwrap_or_default();
     // Where the engine came from, then where it is: "context prod-eu · ssh://deploy@host".
@@ -82,9 +87,6 @@ pub fn status(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     spans.push(Span::styled(format!("{from}{}{}", st.engine.host, api), bar));
     if let Some(p) = &st.project {
         spans.push(Span::styled(format!(" · project {p}"), bar));
-    }
-    if let Some(n) = &st.ui.notice {
-        spans.push(Span::styled(format!("  · {n}"), v.style(Slot::StatusBar)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
@@ -116,6 +118,7 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Pane(Pane::Logs), Action::SearchPrev, "prev"),
             (Mode::Pane(Pane::Logs), Action::ToggleFilter, "filter"),
             (Mode::Pane(Pane::Logs), Action::TogglePause, "pause"),
+            (Mode::Pane(Pane::Logs), Action::Export, "save"),
             (Mode::Pane(Pane::Logs), Action::ToggleWrap, "wrap"),
             (Mode::Pane(Pane::Logs), Action::ToggleTimestamps, "time"),
             (Mode::Global, Action::Help, "help"),

@@ -43,7 +43,7 @@ pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &m
     }
     let taken = match state.ui.focus {
         Pane::Services | Pane::Metrics => services_key(state, action, fx),
-        Pane::Logs => logs_key(state, action),
+        Pane::Logs => logs_key(state, action, fx),
         Pane::History => history_key(state, action),
         Pane::Charts => charts_key(state, action),
         Pane::Alerts => alerts_key(state, action),
@@ -135,7 +135,11 @@ fn services_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> b
     true
 }
 
-fn logs_key(state: &mut AppState, action: Action) -> bool {
+fn logs_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
+    if matches!(action, Action::Export | Action::ExportJson) {
+        export_logs(state, action == Action::ExportJson, fx);
+        return true;
+    }
     let logs = &mut state.logs;
     match action {
         Action::ScrollUp => logs.scroll(-1),
@@ -166,6 +170,20 @@ fn logs_key(state: &mut AppState, action: Action) -> bool {
         _ => return false,
     }
     true
+}
+
+/// Export what the Logs pane has loaded: written off the loop, the file named when done.
+fn export_logs(state: &mut AppState, json: bool, fx: &mut Vec<Effect>) {
+    let lines = state.logs.exported();
+    if lines.is_empty() {
+        state.ui.notice = Some("nothing to export: no lines are loaded".into());
+        return;
+    }
+    let container = state.logs.container.as_ref().and_then(|id| state.services.containers.get(id));
+    let service = state.logs.service.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into());
+    let container = container.map(|c| c.name.clone()).unwrap_or_default();
+    state.ui.notice = Some(format!("exporting {} lines…", lines.len()));
+    fx.push(Effect::Export(crate::logtext::export::Export { kind: "logs", service, container, lines, json }));
 }
 
 fn history_key(state: &mut AppState, action: Action) -> bool {

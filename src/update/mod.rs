@@ -182,6 +182,13 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 Err(e) => state.ui.notice = Some(format!("pin {target}: {}", crate::logtext::inert(&e))),
             }
         }
+        Msg::Exported(r) => {
+            state.ui.notice = Some(match r {
+                Ok((path, n)) => format!("exported {n} lines to {}", path.display()),
+                Err(e) => format!("export failed: {}", crate::logtext::inert(&e)),
+            });
+            state.dirty = true;
+        }
         Msg::Tags { target, tags } => {
             if let Some(Popup::Picker { target: t, tags: slot, .. }) = state.ui.popup.as_mut()
                 && *t == target

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod compose;
+pub mod disk;
 pub mod help;
 mod pg;
 mod sd;
