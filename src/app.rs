@@ -168,6 +168,9 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                     Effect::FollowLogs { container, generation, tail, since } => {
                         handle.send(engine::Command::FollowLogs { container, generation, tail, since });
                     }
+                    Effect::FollowMerged { sources, generation, tail, since } => {
+                        handle.send(engine::Command::FollowMerged { sources, generation, tail, since });
+                    }
                     Effect::StopLogs => handle.send(engine::Command::StopLogs),
                     Effect::Stats(on) => handle.send(engine::Command::Stats(on)),
                     Effect::RunOp { id, request } => runner.run(id, request),

@@ -124,6 +124,8 @@ pub struct ProbeResult {
 pub enum Effect {
     /// Follow this container's logs (replacing any other follow).
     FollowLogs { container: ContainerId, generation: u64, tail: u32, since: Option<String> },
+    /// Follow these containers' logs merged by time, each line labelled with its service.
+    FollowMerged { sources: Vec<(ContainerId, String)>, generation: u64, tail: u32, since: Option<String> },
     /// Stop following logs.
     StopLogs,
     /// Run an operation (id for its progress messages).

@@ -1,6 +1,7 @@
-//! Saving logs: the Logs pane's export keys (a 0600 file in the state dir, masked and inert,
-//! plain text or JSON lines; a full disk leaves no partial file) and `stackdeck logs` (several
-//! services merged by the engine's timestamps, --since/--until, --json), on the real engine.
+//! Logs across services and out of the panel, on the real engine: the Logs pane's merged mode
+//! (every service of a project by time, a jump to a moment), its export keys (a 0600 file in the
+//! state dir, masked and inert, plain text or JSON lines; a full disk leaves no partial file) and
+//! `stackdeck logs` (several services merged by time, --since/--until, --json).
 
 mod common;
 
@@ -27,6 +28,19 @@ fn assert_clean(what: &str, text: &str) {
     assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{what}: a raw control character:\n{text:?}");
 }
 
+/// The panel on `project` in tmux, with its own state dir: (tmux, the test's dir, the state dir).
+fn panel(test: &str, project: &str, w: u16, h: u16) -> (Tmux, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sd-{test}-{}", std::process::id()));
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let cmd = format!(
+        "XDG_CONFIG_HOME=/nonexistent {} --project {project} --state-dir {}; sleep 600",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        state.display()
+    );
+    (Tmux::start(&format!("sd-{test}"), w, h, &cmd), dir, state)
+}
+
 fn exports(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
     v.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with("logs-"));
@@ -39,16 +53,7 @@ fn the_logs_pane_exports_masked_0600_text_and_json_and_a_full_disk_leaves_nothin
     require_engine();
     let mut p = Project::new("export");
     logger(&mut p, "feed", "line", 150, 0);
-    let dir = std::env::temp_dir().join(format!("sd-export-{}", std::process::id()));
-    let state = dir.join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let cmd = format!(
-        "XDG_CONFIG_HOME=/nonexistent {} --project {} --state-dir {}; sleep 600",
-        env!("CARGO_BIN_EXE_stackdeck"),
-        p.name,
-        state.display()
-    );
-    let t = Tmux::start("sd-export", 80, 24, &cmd);
+    let (t, dir, state) = panel("export", &p.name, 80, 24);
     t.wait("the service", |s| s.contains("feed"));
     t.keys(&["Enter"]);
     t.wait("its last line", |s| s.contains("line 150"));
@@ -66,9 +71,12 @@ fn the_logs_pane_exports_masked_0600_text_and_json_and_a_full_disk_leaves_nothin
     assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o700);
 
     t.keys(&["M-s"]);
-    t.wait("the JSON export", |_| exports(&out).len() == 2);
-    let json = exports(&out).into_iter().find(|f| f.extension().unwrap() == "jsonl").unwrap();
-    let body = std::fs::read_to_string(&json).unwrap();
+    // The file exists from its first byte: wait until all of it is written.
+    let (json, body) = common::wait_for("the JSON export", std::time::Duration::from_secs(30), || {
+        let f = exports(&out).into_iter().find(|f| f.extension().unwrap() == "jsonl")?;
+        let body = std::fs::read_to_string(&f).ok()?;
+        (body.lines().count() == 150 && body.ends_with('\n')).then_some((f, body))
+    });
     assert_clean("JSON export", &body);
     let rows: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 150);
@@ -144,4 +152,47 @@ fn stackdeck_logs_merges_services_by_time_between_since_and_until() {
     let (code, two, err) = sd_logs(&p.name, &["--limit", "2"]);
     assert_eq!((code, two.lines().count()), (0, 2));
     assert!(err.contains("10 older lines left out"), "{err}");
+}
+
+#[test]
+fn merged_logs_interleave_the_projects_services_jump_to_a_time_and_export() {
+    require_engine();
+    let mut p = Project::new("merged");
+    for name in ["alpha", "beta", "gamma"] {
+        logger(&mut p, name, name, 100_000, 200_000);
+    }
+    let (t, dir, state) = panel("merged", &p.name, 100, 30);
+    t.wait("the services", |s| s.contains("alpha") && s.contains("gamma"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let moment = jiff::Timestamp::now();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    t.keys(&["Enter"]);
+    t.wait("one service's logs", |s| s.contains("Logs sdt-merged"));
+    t.keys(&["m"]);
+    let s = t.wait("lines of all three, tagged", |s| {
+        s.contains("merged · 3 containers") && ["alpha alpha", "beta beta", "gamma gamma"].iter().all(|w| s.contains(w))
+    });
+    assert!(!s.contains(SECRET), "{s}");
+    // The moment, as `@` and an RFC 3339 time: the view pauses there.
+    t.keys(&["/"]);
+    t.keys(&["-l", &format!("@{moment}")]);
+    t.keys(&["Enter"]);
+    t.wait("paused at the moment", |s| s.contains("[PAUSED]"));
+    // The export of merged logs holds every service, in time order.
+    t.keys(&["C-s"]);
+    t.wait("the export", |s| s.contains("exported"));
+    let files = exports(&state.join("exports"));
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_clean("merged export", &text);
+    assert!(files[0].to_str().unwrap().contains("logs-merged-"), "{files:?}");
+    let times: Vec<jiff::Timestamp> = text.lines().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+    for w in ["| alpha alpha", "| beta beta", "| gamma gamma"] {
+        assert!(text.contains(w), "{w} missing from the export");
+    }
+    // Off again: one service's logs.
+    t.keys(&["m"]);
+    t.wait("one service again", |s| !s.contains("merged ·") && s.contains("Logs sdt-merged"));
+    t.keys(&["q"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -455,3 +455,43 @@ fn a_latched_service_whose_container_was_removed_keeps_a_row_and_the_banner_says
     let screen = render_with(&s, &stack, 80, 24).backend().to_string();
     assert!(screen.contains("AUDIT CHAIN BROKEN at row 12"), "{screen}");
 }
+
+#[test]
+fn merged_logs_tag_every_line_with_its_service_in_the_services_own_style() {
+    let km = Keymap::defaults();
+    let mut s = demo_state(&km);
+    key(&mut s, &km, KeyCode::Char('2'));
+    key(&mut s, &km, KeyCode::Char('m'));
+    let m = Masker::default();
+    let lines = [
+        "2026-11-22T10:00:00Z trading-bot INFO order filled",
+        "2026-11-22T10:00:01Z api-server WARN slow upstream token=abc123456",
+        "2026-11-22T10:00:02Z postgres LOG checkpoint complete",
+        "2026-11-22T10:00:03Z trading-bot INFO heartbeat",
+    ]
+    .map(|l| LogLine::from_raw(l.as_bytes(), false, &m));
+    let generation = s.logs.generation;
+    let container = s.logs.container.clone().expect("merged logs follow the project");
+    let b = LogBatch { generation, container, lines: lines.to_vec(), skipped: 0, ended: None };
+    update(&mut s, &km, Msg::Engine(EngineEvent::Logs(b)));
+    let theme = Theme::builtin_default();
+    let t = render(&s, &theme, &km, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("merged · 4 containers"), "{screen}");
+    assert!(!screen.contains("abc123456"));
+    insta::assert_snapshot!(t.backend());
+    // The tag's cells: one style per service, the same on every line of it, and not the text's.
+    let buf = t.backend().buffer();
+    let tag_fg = |needle: &str, nth: usize| {
+        let ys: Vec<u16> =
+            screen.lines().enumerate().filter(|(_, l)| l.contains(needle)).map(|(y, _)| y as u16).collect();
+        let y = ys[nth];
+        let x =
+            screen.lines().nth(y as usize).unwrap().chars().position(|c| c == needle.chars().next().unwrap()).unwrap();
+        buf[(x as u16, y)].fg
+    };
+    let bot = tag_fg("trading-bot INFO", 0);
+    assert_eq!(bot, tag_fg("trading-bot INFO", 1));
+    assert_ne!(bot, tag_fg("api-server WARN", 0));
+    assert_ne!(bot, theme.style(stackdeck::config::Slot::LogInfo).fg.unwrap_or(Color::Reset));
+}

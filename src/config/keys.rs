@@ -138,12 +138,13 @@ actions! {
     ScrollTop = "scroll_top", "jump to the oldest line kept", [Logs];
     Follow = "follow", "jump to the newest line and follow", [Logs];
     TogglePause = "toggle_pause", "pause or resume following", [Logs];
-    Search = "search", "search the logs", [Logs];
+    Search = "search", "search the logs (@03:12 jumps to that time)", [Logs];
     SearchNext = "search_next", "next match", [Logs];
     SearchPrev = "search_prev", "previous match", [Logs];
     ToggleFilter = "toggle_filter", "show only matching lines", [Logs];
     ToggleWrap = "toggle_wrap", "wrap long lines", [Logs];
     ToggleTimestamps = "toggle_timestamps", "show engine timestamps", [Logs];
+    ToggleMerged = "merged", "merged logs: every service of the selected one's project in time order (the marked services when some are)", [Logs];
     Export = "export", "write the loaded lines to a file in the state dir (masked, 0600, plain text)", [Logs];
     ExportJson = "export_json", "write the loaded lines to a file in the state dir as JSON lines", [Logs];
     SearchConfirm = "search_confirm", "run the search", [Search];

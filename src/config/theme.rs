@@ -41,6 +41,12 @@ slots! {
     AlertCritical = "alert_critical", AlertWarning = "alert_warning", AlertInfo = "alert_info",
     ValueOk = "value_ok", ValueWarn = "value_warn", ValueCritical = "value_critical", ChartLine = "chart_line",
     Production = "production", ProductionBorder = "production_border",
+    Tag1 = "tag_1", Tag2 = "tag_2", Tag3 = "tag_3", Tag4 = "tag_4", Tag5 = "tag_5", Tag6 = "tag_6",
+}
+
+impl Slot {
+    /// The tag colours of merged logs, one chosen per service by its name.
+    pub const TAGS: [Slot; 6] = [Slot::Tag1, Slot::Tag2, Slot::Tag3, Slot::Tag4, Slot::Tag5, Slot::Tag6];
 }
 
 /// A resolved theme: one style per slot.

@@ -45,6 +45,9 @@ pub(super) enum Source {
     /// The service (its id) of the task `id`: the logs of every task of it that is meant to
     /// run, merged, each line prefixed with its task's slot and node.
     Service(String),
+    /// Several containers' logs merged by time, each line prefixed with its label (the
+    /// service's name): the merged logs of a project.
+    Containers(Vec<(ContainerId, String)>),
 }
 
 /// How often a followed service's tasks are listed, to follow the new ones.
@@ -86,14 +89,22 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
             None
         }
         Source::Service(svc) => Some(ServiceTasks::new(svc.clone())),
+        Source::Containers(list) => {
+            for (i, (c, label)) in list.iter().enumerate() {
+                streams.push(docker.logs(&c.0, Some(first.clone())).map(move |x| (i, x)).boxed());
+                // Names are inert from the engine's boundary; masked here as every label is.
+                labels.push(Some(masker.mask(label).into_owned()));
+            }
+            None
+        }
     };
+    let merged = !matches!(source, Source::Container);
     // A task that starts after the first read is followed from its first line.
     let started = i32::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
     let later = base.since(started).tail("all").build();
     let mut refresh = tokio::time::interval(TASK_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut out =
-        Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx, by_time: tasks.is_some() };
+    let mut out = Outbox { generation, container: id, pending: VecDeque::new(), skipped: 0, tx, by_time: merged };
     let mut asm: HashMap<(usize, bool), Assembler> = HashMap::new();
     let mut deadline: Option<tokio::time::Instant> = None;
     let ended = loop {
@@ -104,7 +115,11 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
                     // Every stream ended: a container's log ends with it; a service's tasks
                     // come and go (the refresh goes on).
                     if tasks.is_none() {
-                        break "log stream ended (container stopped)".to_owned();
+                        break if merged {
+                            "every log stream ended (the containers stopped)".to_owned()
+                        } else {
+                            "log stream ended (container stopped)".to_owned()
+                        };
                     }
                     continue;
                 };

@@ -64,6 +64,14 @@ pub enum Command {
         tail: u32,
         since: Option<String>,
     },
+    /// Follow several containers' logs merged by time, each line labelled (a project's merged
+    /// logs). Replaces any other follow.
+    FollowMerged {
+        sources: Vec<(ContainerId, String)>,
+        generation: u64,
+        tail: u32,
+        since: Option<String>,
+    },
     StopLogs,
     /// Stream stats of every running container (true) or of none (false).
     Stats(bool),

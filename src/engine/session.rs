@@ -19,6 +19,16 @@ pub(super) fn apply_cmd(c: Command, wants: &mut Wants) -> bool {
                 Some(logs::Follow { id: container, generation, tail, since, source: logs::Source::Container });
             true
         }
+        Command::FollowMerged { sources, generation, tail, since } => {
+            wants.follow = sources.first().map(|(id, _)| logs::Follow {
+                id: id.clone(),
+                generation,
+                tail,
+                since,
+                source: logs::Source::Containers(sources.clone()),
+            });
+            true
+        }
         Command::StopLogs => {
             wants.follow = None;
             true

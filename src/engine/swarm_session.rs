@@ -59,6 +59,7 @@ pub(super) async fn run(
         let Some(f) = wants.follow.as_ref() else { return };
         let service =
             tasks.iter().find(|t| t.id.as_deref() == Some(f.id.0.as_str())).and_then(|t| t.service_id.clone());
+        // (A project's merged logs are not offered on a manager: a task row is merged already.)
         let source = service.map_or(logs::Source::Container, logs::Source::Service);
         let f = logs::Follow { source, ..f.clone() };
         *log_stream = Some(logs::spawn(docker.clone(), f, opts.masker.clone(), tx.clone()));

@@ -39,6 +39,16 @@ pub struct LogView {
     pub timestamps: bool,
     /// Total lines dropped before they reached the buffer (panel could not keep up).
     pub skipped_total: u64,
+    /// Merged mode: the logs of every service of a project (or of the marked ones), each line
+    /// starting with its service's name, kept in time order.
+    pub merged: bool,
+    /// In merged mode, the containers followed.
+    pub sources: Vec<ContainerId>,
+}
+
+/// A line's engine time, for ordering (RFC 3339 with trimmed nanoseconds is not ordered as text).
+fn time_of(l: &LogLine) -> Option<jiff::Timestamp> {
+    l.timestamp.as_deref().and_then(|t| t.parse().ok())
 }
 
 impl LogView {
@@ -59,6 +69,8 @@ impl LogView {
             wrap: false,
             timestamps: false,
             skipped_total: 0,
+            merged: false,
+            sources: Vec::new(),
         }
     }
 
@@ -116,10 +128,23 @@ impl LogView {
         self.lines.iter().rev().find_map(|l| l.timestamp.as_deref())
     }
 
-    /// Append lines, evicting the oldest beyond the cap.
+    /// Append lines, evicting the oldest beyond the cap. In merged mode, lines older than the
+    /// newest already kept (another container's tail, a slower stream) are put in their place.
     pub fn push(&mut self, lines: impl IntoIterator<Item = LogLine>) {
+        let before = self.lines.len();
         for l in lines {
             self.lines.push_back(l);
+        }
+        if self.merged && before > 0 && before < self.lines.len() {
+            let first_new = self.lines.iter().skip(before).filter_map(time_of).min();
+            if let Some(t) = first_new
+                && self.lines.get(before - 1).and_then(time_of).is_some_and(|last| last > t)
+            {
+                // Sort only from the first kept line that is later than the batch's oldest.
+                let all = self.lines.make_contiguous();
+                let from = all[..before].partition_point(|l| time_of(l).is_none_or(|x| x <= t));
+                all[from..].sort_by_cached_key(time_of);
+            }
         }
         let over = self.lines.len().saturating_sub(self.cap);
         if over > 0 {
@@ -192,6 +217,19 @@ impl LogView {
     /// The neighbouring sequence number inside the buffer, if any.
     fn step(&self, seq: u64, forward: bool) -> Option<u64> {
         if forward { (seq + 1 < self.end_seq()).then_some(seq + 1) } else { (seq > self.first_seq).then(|| seq - 1) }
+    }
+
+    /// Pause on the first line at or after `t` (unix seconds), as a search pauses on a match:
+    /// it is the view's last line, what led up to it above. False when no kept line is so new.
+    pub fn jump_to_time(&mut self, t: i64) -> bool {
+        let at = self.lines.iter().position(|l| time_of(l).is_some_and(|x| x.as_second() >= t));
+        match at {
+            Some(i) => {
+                self.anchor = Some(self.first_seq + i as u64);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Move to the next (older = `prev`) match; pauses the view on it.
@@ -311,6 +349,30 @@ mod tests {
         v.retarget(Some(ContainerId("c".into())));
         v.push((0..n).map(|i| LogLine::marker(format!("line {i}"))));
         v
+    }
+
+    fn at(t: &str, text: &str) -> LogLine {
+        LogLine::from_raw(format!("{t} {text}").as_bytes(), false, &crate::logtext::Masker::default())
+    }
+
+    #[test]
+    fn merged_lines_that_arrive_late_are_put_in_time_order_and_a_time_can_be_jumped_to() {
+        let mut v = LogView::new(100);
+        v.merged = true;
+        v.retarget(Some(ContainerId("a".into())));
+        v.push([at("2026-11-30T03:12:00.5Z", "a 1"), at("2026-11-30T03:12:02Z", "a 2")]);
+        // Another container's tail, older than what is kept (and a timestamp without trailing
+        // zeros, which does not order as text).
+        v.push([at("2026-11-30T03:11:59Z", "b 0"), at("2026-11-30T03:12:01.25Z", "b 1")]);
+        assert_eq!(texts(&v, 10), vec!["b 0", "a 1", "b 1", "a 2"]);
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
+        assert!(v.jump_to_time(t("2026-11-30T03:12:01Z")));
+        assert_eq!(v.window(10).last().unwrap().1.text, "b 1", "the first line at or after the time ends the view");
+        assert!(!v.jump_to_time(t("2026-11-30T04:00:00Z")), "nothing that new");
+        // Not merged: lines stay in arrival order.
+        let mut plain = LogView::new(100);
+        plain.push([at("2026-11-30T03:12:02Z", "x"), at("2026-11-30T03:12:01Z", "y")]);
+        assert_eq!(texts(&plain, 10), vec!["x", "y"]);
     }
 
     fn texts(v: &LogView, n: usize) -> Vec<String> {

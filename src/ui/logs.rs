@@ -25,11 +25,14 @@ fn level_slot(l: Level) -> Slot {
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let lv = &v.state.logs;
-    let name = lv.container.as_ref().and_then(|id| v.state.services.containers.get(id)).map_or_else(
-        || "-".to_owned(),
+    let shown = lv.container.as_ref().and_then(|id| v.state.services.containers.get(id));
+    let name = match shown {
+        None => "-".to_owned(),
+        Some(_) if lv.merged => format!("merged · {} containers", lv.sources.len()),
         // On a swarm manager a task row shows its service's merged logs.
-        |c| if v.state.on_swarm_manager() { format!("{} · all tasks", c.key.service) } else { c.name.clone() },
-    );
+        Some(c) if v.state.on_swarm_manager() => format!("{} · all tasks", c.key.service),
+        Some(c) => c.name.clone(),
+    };
     let mut title = vec![Span::styled(format!("{name} "), v.style(Slot::Title))];
     let (mode, slot) = match (&lv.stream, lv.following()) {
         (StreamState::Idle, _) => ("no container selected", Slot::Dim),
@@ -89,7 +92,15 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             // At the front: the end of a long line is off screen unless wrapped.
             spans.push(Span::styled(format!("[{} more bytes not shown] ", l.cut_bytes), v.style(Slot::LogMarker)));
         }
-        highlight(&mut spans, &l.text, lv.query.as_ref().map(|_| lv.query_lower()), base, v.style(Slot::SearchMatch));
+        // Merged: the line's first word is its service, in the service's own tag style.
+        let text = match l.text.split_once(' ') {
+            Some((tag, rest)) if lv.merged && l.level != Level::Marker => {
+                spans.push(Span::styled(format!("{tag} "), v.style(tag_slot(tag))));
+                rest
+            }
+            _ => l.text.as_str(),
+        };
+        highlight(&mut spans, text, lv.query.as_ref().map(|_| lv.query_lower()), base, v.style(Slot::SearchMatch));
         let line = Line::from(spans);
         let w = line.width().max(1);
         rows_used.push(if lv.wrap { w.div_ceil(width) } else { 1 });
@@ -112,6 +123,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         }
     }
     f.render_widget(p, inner);
+}
+
+/// A service's tag style: the same service, the same style, on every screen and run.
+fn tag_slot(tag: &str) -> Slot {
+    let h = tag.bytes().fold(2_166_136_261_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
+    Slot::TAGS[h as usize % Slot::TAGS.len()]
 }
 
 /// "2026-11-22T13:55:41.123456789Z" -> "13:55:41.123" (UTC, as the engine stamps it).

@@ -89,6 +89,15 @@ fn on_search_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent) {
     match keymap.action(Mode::Search, k) {
         Some(Action::SearchConfirm) => {
             let q = state.ui.search_input.take().unwrap_or_default();
+            // `@03:12` (any form `stackdeck logs --since` takes): jump there, not a search.
+            if let Some(when) = q.strip_prefix('@') {
+                state.ui.notice = match crate::timearg::parse(when, state.now, &state.tz) {
+                    Ok(t) if state.logs.jump_to_time(t) => None,
+                    Ok(_) => Some(format!("no line loaded at or after {}", when.trim())),
+                    Err(e) => Some(e),
+                };
+                return;
+            }
             state.logs.set_query(if q.is_empty() { None } else { Some(q) });
             if state.logs.query.is_some() && state.logs.current_match.is_none() {
                 state.ui.notice = Some("no match".into());
@@ -136,6 +145,20 @@ fn services_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> b
 }
 
 fn logs_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
+    if action == Action::ToggleMerged {
+        if state.on_swarm_manager() {
+            state.ui.notice = Some("on a Swarm manager a task row's logs are its service's merged logs".into());
+            return true;
+        }
+        let logs = &mut state.logs;
+        logs.merged = !logs.merged;
+        logs.sources.clear();
+        // Either way the follow starts again: merged from every tail, or the selected service's
+        // own logs from theirs.
+        logs.container = None;
+        sync_log_target(state, fx);
+        return true;
+    }
     if matches!(action, Action::Export | Action::ExportJson) {
         export_logs(state, action == Action::ExportJson, fx);
         return true;
@@ -180,7 +203,11 @@ fn export_logs(state: &mut AppState, json: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let container = state.logs.container.as_ref().and_then(|id| state.services.containers.get(id));
-    let service = state.logs.service.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into());
+    let service = match (&state.logs.service, state.logs.merged) {
+        (_, true) => "merged".to_owned(),
+        (Some(k), false) => k.to_string(),
+        (None, false) => "-".to_owned(),
+    };
     let container = container.map(|c| c.name.clone()).unwrap_or_default();
     state.ui.notice = Some(format!("exporting {} lines…", lines.len()));
     fx.push(Effect::Export(crate::logtext::export::Export { kind: "logs", service, container, lines, json }));

@@ -370,6 +370,10 @@ fn hold_latches(state: &mut AppState, fx: &mut Vec<Effect>) {
 const KEPT_LINES: usize = 50;
 
 pub(super) fn sync_log_target(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if state.logs.merged {
+        sync_merged(state, fx);
+        return;
+    }
     let want = if state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected) {
         // A removed container's row has no logs to follow.
         state.services.selected.clone().filter(|id| !id.0.starts_with(crate::domain::GONE_PREFIX))
@@ -407,6 +411,64 @@ fn resume_logs(state: &mut AppState, fx: &mut Vec<Effect>) {
     state.logs.stream = StreamState::Connecting;
     let since = state.logs.last_timestamp().map(str::to_owned);
     fx.push(Effect::FollowLogs { container, generation: state.logs.generation, tail: state.tail, since });
+}
+
+/// At most this many containers in merged logs (each one is a stream from the engine).
+const MAX_MERGED: usize = 64;
+
+/// Merged mode: follow every container of the selected service's project (of the marked
+/// services when some are), each line tagged with its service. When that set changes (a deploy
+/// replaced a container, one was added), the kept lines stay and the follow resumes after them.
+fn sync_merged(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let connected = state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected);
+    let project = state.services.selected().map(|c| c.key.project.clone());
+    let marked = &state.services.marked;
+    let mut sources: Vec<(crate::domain::ContainerId, String)> = state
+        .services
+        .containers
+        .values()
+        .filter(|c| connected && !c.id.0.starts_with(crate::domain::GONE_PREFIX))
+        .filter(|c| {
+            if marked.is_empty() {
+                project.as_ref().is_some_and(|p| *p == c.key.project)
+            } else {
+                marked.contains(&c.key.to_string())
+            }
+        })
+        .map(|c| {
+            let many = state.services.containers.values().filter(|o| o.key == c.key).count() > 1;
+            let tag = if many { &c.name } else { &c.key.service };
+            // One word: the view tells the tag from the text at the first space.
+            (c.id.clone(), tag.replace(char::is_whitespace, "_"))
+        })
+        .collect();
+    sources.sort_by(|a, b| (&a.1, &a.0.0).cmp(&(&b.1, &b.0.0)));
+    if sources.len() > MAX_MERGED {
+        state.ui.notice = Some(format!("merged logs: the first {MAX_MERGED} of {} containers", sources.len()));
+        sources.truncate(MAX_MERGED);
+    }
+    let ids: Vec<crate::domain::ContainerId> = sources.iter().map(|(id, _)| id.clone()).collect();
+    if ids == state.logs.sources && state.logs.container.is_some() != ids.is_empty() {
+        return;
+    }
+    let first = ids.first().cloned();
+    // The same stack still (a container came or went): keep what is loaded. Another project:
+    // start from its tails.
+    let resume = ids.iter().any(|id| state.logs.sources.contains(id));
+    let generation = if resume {
+        state.logs.carry_over(first.clone(), usize::MAX, None)
+    } else {
+        state.logs.retarget(first.clone())
+    };
+    state.logs.sources = ids;
+    state.logs.service = None;
+    state.logs.stream = StreamState::Connecting;
+    if first.is_none() {
+        fx.push(Effect::StopLogs);
+        return;
+    }
+    let since = if resume { state.logs.last_timestamp().map(str::to_owned) } else { None };
+    fx.push(Effect::FollowMerged { sources, generation, tail: state.tail, since });
 }
 
 #[cfg(test)]

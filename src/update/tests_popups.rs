@@ -107,3 +107,42 @@ fn the_help_is_modal_for_actions_but_not_for_the_emergency_stop() {
     assert!(!s.ui.help, "the stop closes the help");
     assert!(estop(&s));
 }
+
+/// (Merged logs live here too: they are the Logs pane's other mode.)
+#[test]
+fn merged_logs_follow_every_container_of_the_project_and_resume_when_one_is_added() {
+    use super::tests::container;
+    use crate::domain::{ContainerId, Health, RunState};
+    use crate::msg::EngineEvent;
+    let (mut s, km, _) = connected_with(demo());
+    update(&mut s, &km, key('2'));
+    let fx = update(&mut s, &km, key('m'));
+    let sources = vec![(ContainerId("a".into()), "api-server".into()), (ContainerId("b".into()), "trading-bot".into())];
+    assert_eq!(fx, vec![Effect::FollowMerged { sources, generation: 2, tail: 200, since: None }], "the project only");
+    assert!(s.logs.merged);
+    let line = crate::logtext::LogLine::from_raw(b"2026-11-30T03:12:00Z api-server hello", false, &Default::default());
+    let batch = crate::msg::LogBatch {
+        generation: 2,
+        container: ContainerId("a".into()),
+        lines: vec![line],
+        skipped: 0,
+        ended: None,
+    };
+    update(&mut s, &km, Msg::Engine(EngineEvent::Logs(batch)));
+    // A new container joins the project: the follow resumes after the kept lines.
+    let mut list = demo();
+    list.push(container("c", Some("trading"), "redis", RunState::Running, Health::Healthy));
+    let fx = update(&mut s, &km, Msg::Engine(EngineEvent::Snapshot(list)));
+    match fx.as_slice() {
+        [Effect::FollowMerged { sources, since, .. }] => {
+            assert_eq!(sources.len(), 3);
+            assert_eq!(since.as_deref(), Some("2026-11-30T03:12:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.logs.len(), 1, "what was loaded stays");
+    // Off again: the selected service's own logs, from their tail.
+    let fx = update(&mut s, &km, key('m'));
+    assert!(matches!(fx.as_slice(), [Effect::FollowLogs { since: None, .. }]), "{fx:?}");
+    assert!(!s.logs.merged);
+}
