@@ -107,7 +107,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
         crate::drift::watch(compose_rx, tx.clone(), setup.stack.masker.clone());
     }
     let mut sources_seen = 0;
-    let mut guard = Guard::enter();
+    let mut guard = Guard::enter(setup.stack.mouse());
     let mut fatal_rx = catch_background_panics();
     #[cfg(debug_assertions)]
     if std::env::var_os("STACKDECK_TEST_TASK_PANIC").is_some() {
@@ -131,10 +131,12 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                 }
                 let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
                 let area = guard.terminal.draw(|f| ui::draw(f, &view))?.area;
+                let zones = ui::zones(&view, area);
                 state.dirty = false;
-                if (area.width, area.height) != state.ui.screen {
-                    let fx = update(&mut state, &setup.keymap, Msg::Screen(area.width, area.height));
-                    debug_assert!(fx.is_empty(), "the screen's size starts nothing: {fx:?}");
+                if (area.width, area.height) != state.ui.screen || zones != state.ui.zones {
+                    let (w, h) = (area.width, area.height);
+                    let fx = update(&mut state, &setup.keymap, Msg::Screen { w, h, zones });
+                    debug_assert!(fx.is_empty(), "the screen's layout starts nothing: {fx:?}");
                 }
                 last_draw = tokio::time::Instant::now();
                 // Test seam (debug builds only): prove the panic path restores the terminal.

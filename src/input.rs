@@ -5,7 +5,7 @@
 //! idle. Resizes come from SIGWINCH (`app`), not from here.
 
 use crate::msg::Msg;
-use crossterm::event::Event;
+use crossterm::event::{Event, MouseButton, MouseEventKind};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
@@ -136,6 +136,15 @@ fn forward(ev: std::io::Result<Event>, send: &impl Fn(Msg) -> bool) -> bool {
     match ev {
         Ok(Event::Key(k)) => send(Msg::Key(k)),
         Ok(Event::Resize(..)) => send(Msg::Resize),
+        // Clicks and the wheel only; releases (and anything else) wake nothing.
+        Ok(Event::Mouse(m))
+            if matches!(
+                m.kind,
+                MouseEventKind::Down(MouseButton::Left) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+            ) =>
+        {
+            send(Msg::Mouse(m))
+        }
         Ok(_) => true,
         Err(_) => {
             send(Msg::Signal("terminal closed"));

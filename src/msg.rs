@@ -17,9 +17,15 @@ pub enum Msg {
     Key(KeyEvent),
     /// The terminal was resized (the next draw picks up the size).
     Resize,
-    /// The size of the frame just drawn (columns, rows), when it changed: what scrolls by
-    /// screen (the help) is kept within it.
-    Screen(u16, u16),
+    /// The frame just drawn, when it changed: its size (columns, rows), for what scrolls by
+    /// screen (the help), and where each pane is, for the mouse.
+    Screen {
+        w: u16,
+        h: u16,
+        zones: Vec<crate::domain::Zone>,
+    },
+    /// A mouse click or wheel turn (only those are read: a moving pointer wakes nothing).
+    Mouse(crossterm::event::MouseEvent),
     /// Wall-clock tick: uptimes and "last contact" ages.
     Tick(Timestamp),
     Engine(EngineEvent),

@@ -21,6 +21,8 @@ pub struct StackConfig {
     #[serde(default)]
     pub logs: LogsConfig,
     #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
     pub state: StateConfig,
     #[serde(default)]
     pub backup: BackupConfig,
@@ -226,6 +228,14 @@ pub struct MaskingConfig {
     /// Use only `patterns`, not the built-in ones.
     #[serde(default)]
     pub replace_defaults: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Clicks focus panes and select rows, the wheel scrolls (default true). Off: the terminal's
+    /// own text selection works without a modifier key.
+    pub mouse: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -176,6 +176,11 @@ impl Stack {
         self.config.logs.tail.unwrap_or(defaults::TAIL)
     }
 
+    /// Mouse clicks and wheel in the panel (`[ui] mouse`, default on).
+    pub fn mouse(&self) -> bool {
+        self.config.ui.mouse.unwrap_or(true)
+    }
+
     pub fn buffer_lines(&self) -> usize {
         self.config.logs.buffer_lines.unwrap_or(defaults::BUFFER_LINES)
     }

@@ -24,7 +24,7 @@ pub use engine::{EngineError, EngineInfo, Inspected, is_remote};
 pub use environment::{EngineCounts, EnvBadge, EnvSummary};
 pub use observe::{Alert, Disk, HostReport, HostSample, Observation, PanelData, Severity, Source, Window};
 pub use ops::{Done, KillSwitch, OpError, OpRecord, OpRequest, Outcome, RestartPolicy, START_FIRST_BLOCKED, Step};
-pub use pane::Pane;
+pub use pane::{Pane, Zone};
 pub use release::{check_tag, dependency_order, retag};
 pub use rollout::{Rollout, TaskLook};
 pub use service::{

@@ -38,3 +38,20 @@ impl Pane {
         }
     }
 }
+
+/// Where a pane was drawn in the last frame (columns and rows from the top left, borders
+/// included): what a mouse click or wheel turn lands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone {
+    pub pane: Pane,
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Zone {
+    pub fn contains(&self, col: u16, row: u16) -> bool {
+        col >= self.x && col < self.x.saturating_add(self.w) && row >= self.y && row < self.y.saturating_add(self.h)
+    }
+}

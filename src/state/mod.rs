@@ -36,6 +36,8 @@ pub struct UiState {
     pub help_scroll: usize,
     /// The last frame's size (columns, rows).
     pub screen: (u16, u16),
+    /// Where the last frame drew each pane.
+    pub zones: Vec<crate::domain::Zone>,
     pub panel_log: bool,
     /// The search prompt's text while it is open.
     pub search_input: Option<String>,
@@ -172,6 +174,7 @@ impl AppState {
                 help: false,
                 help_scroll: 0,
                 screen: (80, 24),
+                zones: Vec::new(),
                 panel_log: false,
                 search_input: None,
                 notice: None,

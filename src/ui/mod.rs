@@ -57,45 +57,81 @@ impl View<'_> {
     }
 }
 
-/// Draw one frame.
-pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
-    let area = f.area();
+/// Where everything of a frame goes: one answer for drawing and for the mouse.
+struct Areas {
+    top: Rect,
+    bottom: Rect,
+    banners: Option<(Rect, Rect)>,
+    services: Option<Rect>,
+    detail: Option<Rect>,
+    log: Option<Rect>,
+    main: Rect,
+}
+
+fn areas(v: &View<'_>, area: Rect) -> Areas {
     let [top, main, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    bars::status(f, top, v);
-    bars::hints(f, bottom, v);
     // Banners on every screen: stopped kill-switch services, then alerts.
     let bh = actions::banner_height(v);
     let ah = alerts::banner_height(v);
-    let main = if bh + ah > 0 && main.height > bh + ah + 6 {
+    let (main, banners) = if bh + ah > 0 && main.height > bh + ah + 6 {
         let [b, a, m] =
             Layout::vertical([Constraint::Length(bh), Constraint::Length(ah), Constraint::Min(3)]).areas(main);
-        actions::banner(f, b, v);
-        alerts::banner(f, a, v);
-        m
+        (m, Some((b, a)))
     } else {
-        main
+        (main, None)
     };
-
-    let (main, log_area) = if v.state.ui.panel_log && main.height >= 10 {
+    let (main, log) = if v.state.ui.panel_log && main.height >= 10 {
         let [m, l] = Layout::vertical([Constraint::Min(5), Constraint::Length((main.height / 3).max(5))]).areas(main);
         (m, Some(l))
     } else {
         (main, None)
     };
     let rows = v.state.services.rows().len() as u16;
-    if main.height >= 14 {
+    let (services, detail) = if main.height >= 14 {
         let want = (rows + 3).max(5);
         let cap = (main.height / 2).max(6);
         let [s, d] = Layout::vertical([Constraint::Length(want.min(cap)), Constraint::Min(6)]).areas(main);
-        services::draw(f, s, v);
-        detail(f, d, v, v.state.ui.detail);
+        (Some(s), Some(d))
     } else if v.state.ui.focus == Pane::Services {
-        services::draw(f, main, v);
+        (Some(main), None)
     } else {
-        detail(f, main, v, v.state.ui.detail);
+        (None, Some(main))
+    };
+    Areas { top, bottom, banners, services, detail, log, main }
+}
+
+/// The panes of a frame of this size, for the mouse (see [`Zone`](crate::domain::Zone)).
+pub fn zones(v: &View<'_>, area: Rect) -> Vec<crate::domain::Zone> {
+    let a = areas(v, area);
+    let zone = |pane, r: Rect| crate::domain::Zone { pane, x: r.x, y: r.y, w: r.width, h: r.height };
+    let mut out = Vec::new();
+    if let Some(s) = a.services {
+        out.push(zone(Pane::Services, s));
     }
-    if let Some(l) = log_area {
+    if let Some(d) = a.detail {
+        out.push(zone(v.state.ui.detail, d));
+    }
+    out
+}
+
+/// Draw one frame.
+pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
+    let area = f.area();
+    let a = areas(v, area);
+    bars::status(f, a.top, v);
+    bars::hints(f, a.bottom, v);
+    if let Some((b, al)) = a.banners {
+        actions::banner(f, b, v);
+        alerts::banner(f, al, v);
+    }
+    if let Some(s) = a.services {
+        services::draw(f, s, v);
+    }
+    if let Some(d) = a.detail {
+        detail(f, d, v, v.state.ui.detail);
+    }
+    if let Some(l) = a.log {
         panel_log(f, l, v);
     }
     // One popup at a time: the operator's open popup (the emergency stop's confirmation always
@@ -106,7 +142,7 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
     } else if v.state.ui.help {
         help::draw(f, area, v);
     } else {
-        actions::op_popup(f, main, v);
+        actions::op_popup(f, a.main, v);
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod environments;
 mod keys;
+mod mouse;
 mod popups;
 
 pub use popups::picker_choices;
@@ -31,10 +32,12 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Resize => state.dirty = true,
-        Msg::Screen(w, h) => {
+        Msg::Screen { w, h, zones } => {
             state.ui.screen = (w, h);
+            state.ui.zones = zones;
             keys::clamp_help(state, keymap);
         }
+        Msg::Mouse(m) => mouse::on_mouse(state, keymap, &m, &mut fx),
         Msg::Tick(now) => {
             state.now = now;
             sample_availability(state, now);
@@ -476,4 +479,4 @@ mod tests;
 #[cfg(test)]
 mod tests_actions;
 #[cfg(test)]
-mod tests_popups;
+mod tests_incident;

@@ -1,6 +1,7 @@
-//! Pure tests of `update` for "one popup at a time": what arrives while a popup is open waits,
+//! Pure tests of `update` for "one popup at a time" (what arrives while a popup is open waits,
 //! the help is modal for every action but the emergency stop, and the emergency stop's
-//! confirmation replaces whatever is open and is never covered by what arrives later.
+//! confirmation replaces whatever is open and is never covered by what arrives later), and for
+//! the other incident-first additions to the panel: merged logs and the mouse.
 
 use super::tests::{code, connected_with, demo, key};
 use super::update;
@@ -145,4 +146,40 @@ fn merged_logs_follow_every_container_of_the_project_and_resume_when_one_is_adde
     let fx = update(&mut s, &km, key('m'));
     assert!(matches!(fx.as_slice(), [Effect::FollowLogs { since: None, .. }]), "{fx:?}");
     assert!(!s.logs.merged);
+}
+
+/// (And the mouse, which follows the same one-popup rule.)
+#[test]
+fn a_click_focuses_and_selects_the_row_under_it_and_the_wheel_scrolls_what_is_under_it() {
+    use crate::domain::{ContainerId, Pane, Zone};
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let (mut s, km, _) = connected_with(demo());
+    let zones = vec![
+        Zone { pane: Pane::Services, x: 0, y: 1, w: 80, h: 9 },
+        Zone { pane: Pane::Logs, x: 0, y: 10, w: 80, h: 13 },
+    ];
+    update(&mut s, &km, Msg::Screen { w: 80, h: 24, zones });
+    let at = |kind, column, row| Msg::Mouse(MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE });
+    let click = MouseEventKind::Down(MouseButton::Left);
+    // Rows: border (1), header (2), project "trading" (3), api-server (4), trading-bot (5).
+    let fx = update(&mut s, &km, at(click, 10, 5));
+    assert_eq!(s.services.selected, Some(ContainerId("b".into())));
+    assert!(matches!(fx.as_slice(), [Effect::FollowLogs { .. }]), "the logs follow the click: {fx:?}");
+    // A click on the project's row or the border selects nothing else.
+    update(&mut s, &km, at(click, 10, 3));
+    update(&mut s, &km, at(click, 0, 1));
+    assert_eq!(s.services.selected, Some(ContainerId("b".into())));
+    // The wheel over the logs scrolls them without taking the focus; a click takes it.
+    let line = |i| crate::logtext::LogLine::marker(format!("line {i}"));
+    s.logs.push((0..50).map(line));
+    update(&mut s, &km, at(MouseEventKind::ScrollUp, 10, 15));
+    assert!(!s.logs.following() && s.ui.focus == Pane::Services);
+    update(&mut s, &km, at(click, 10, 15));
+    assert_eq!(s.ui.focus, Pane::Logs);
+    // Under the help, the wheel scrolls the help and a click does nothing.
+    update(&mut s, &km, key('?'));
+    update(&mut s, &km, at(MouseEventKind::ScrollDown, 10, 5));
+    assert_eq!(s.ui.help_scroll, 1);
+    update(&mut s, &km, at(click, 10, 5));
+    assert_eq!((s.ui.focus, s.ui.help), (Pane::Logs, true));
 }
