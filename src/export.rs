@@ -5,7 +5,7 @@
 
 use crate::logtext::Masker;
 pub use crate::logtext::export::Export;
-use crate::logtext::export::{Origin, json, text};
+use crate::logtext::export::{json, text};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,10 +43,9 @@ pub fn write(state_dir: &Path, e: &Export, masker: &Masker, now: jiff::Timestamp
         })
         .ok_or_else(|| format!("{}: 100 exports in one second", dir.display()))?;
     let file = file.map_err(|err| format!("creating {}: {err}", path.display()))?;
-    let origin = Origin { service: &e.service, container: &e.container };
     let mut w = std::io::BufWriter::new(file);
-    let written = e.lines.iter().try_for_each(|l| {
-        let row = if e.json { json(origin, l, masker) } else { text(origin, l, masker) };
+    let written = e.sourced().try_for_each(|(origin, l)| {
+        let row = if e.json { json(origin, &l, masker) } else { text(origin, &l, masker) };
         writeln!(w, "{row}")
     });
     let done = written.and_then(|()| w.flush()).and_then(|()| w.get_ref().sync_all());
@@ -74,6 +73,7 @@ mod tests {
                 LogLine::from_raw(b"2026-11-30T03:12:01Z {\"level\":\"error\",\"msg\":\"x\"}", true, &m),
             ],
             json,
+            merged: false,
         }
     }
 

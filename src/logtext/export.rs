@@ -13,6 +13,21 @@ pub struct Export {
     pub container: String,
     pub lines: Vec<LogLine>,
     pub json: bool,
+    /// Merged logs: each line's first word is its service (written as the line's service).
+    pub merged: bool,
+}
+
+impl Export {
+    /// Each line with where it comes from: the export's service, or a merged line's own tag.
+    pub fn sourced(&self) -> impl Iterator<Item = (Origin<'_>, std::borrow::Cow<'_, LogLine>)> {
+        self.lines.iter().map(move |l| match l.text.split_once(' ') {
+            Some((tag, rest)) if self.merged && l.level != super::Level::Marker => {
+                let line = LogLine { text: rest.to_owned(), ..l.clone() };
+                (Origin { service: tag, container: "" }, std::borrow::Cow::Owned(line))
+            }
+            _ => (Origin { service: &self.service, container: &self.container }, std::borrow::Cow::Borrowed(l)),
+        })
+    }
 }
 
 /// Where a line comes from, as written beside it.

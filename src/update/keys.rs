@@ -210,7 +210,9 @@ fn export_logs(state: &mut AppState, json: bool, fx: &mut Vec<Effect>) {
     };
     let container = container.map(|c| c.name.clone()).unwrap_or_default();
     state.ui.notice = Some(format!("exporting {} lines…", lines.len()));
-    fx.push(Effect::Export(crate::logtext::export::Export { kind: "logs", service, container, lines, json }));
+    let merged = state.logs.merged;
+    let container = if merged { String::new() } else { container };
+    fx.push(Effect::Export(crate::logtext::export::Export { kind: "logs", service, container, lines, json, merged }));
 }
 
 fn history_key(state: &mut AppState, action: Action) -> bool {
