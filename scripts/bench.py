@@ -334,7 +334,7 @@ def flood():
                 while time.monotonic() - t_start < FLOOD + 4:
                     time.sleep(1.0)
                     if tool == "stackdeck":
-                        lat.append(p.key_to_frame("?", lambda s: "Keys (help" in s))
+                        lat.append(p.key_to_frame("?", lambda s: "or esc closes" in s))
                         p.keys("Escape")
                     else:
                         lat.append(p.key_to_frame("h", lambda s: "Keymap" in s))
