@@ -45,7 +45,9 @@ fn panel_shows_services_health_and_live_masked_logs_at_80x24() {
     // The help at 80x24: one column, the focused pane (Logs) first, scrolled page by page to
     // its end, every description of the keymap whole on some page. Esc closes it.
     t.keys(&["?"]);
-    let mut s = t.wait("the help popup", |s| s.contains("[Logs pane (focused)]") && s.contains("? or esc closes"));
+    t.wait("the help popup", |s| s.contains("[Logs pane (focused)]") && s.contains("? or esc closes"));
+    // Each page read whole: a capture can land while a frame is half written.
+    let mut s = t.settled();
     let mut text = String::new();
     loop {
         text.push_str(&common::help::help_text(&s));
@@ -54,7 +56,8 @@ fn panel_shows_services_health_and_live_masked_logs_at_80x24() {
             break;
         }
         t.keys(&["PageDown"]);
-        s = t.wait("the next page", |s| common::help::help_range(s).is_some_and(|r| r.0 > a));
+        t.wait("the next page", |s| common::help::help_range(s).is_some_and(|r| r.0 > a));
+        s = t.settled();
     }
     let km = stackdeck::config::Keymap::defaults();
     for (_, action, keys) in km.all() {

@@ -191,6 +191,20 @@ impl Tmux {
         }
     }
 
+    /// The screen once two captures 100 ms apart agree: not one caught halfway through a frame.
+    pub fn settled(&self) -> String {
+        let mut last = self.screen();
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.screen();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
+
     pub fn alternate_screen_on(&self) -> bool {
         let o = tmux().args(["display-message", "-p", "-t", &self.session, "#{alternate_on}"]).output().expect("tmux");
         String::from_utf8_lossy(&o.stdout).trim() == "1"
