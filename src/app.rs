@@ -40,7 +40,13 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     let resync = setup.stack.resync();
     let handle = engine::spawn(
         setup.endpoint.clone(),
-        engine::Options { project: setup.project.clone(), resync, masker: setup.stack.masker.clone() },
+        engine::Options {
+            project: setup.project.clone(),
+            resync,
+            masker: setup.stack.masker.clone(),
+            timeline_since: setup.stack.timeline_since(),
+            timeline_keep: setup.stack.timeline_keep(),
+        },
         tx.clone(),
     );
     crate::probe::spawn_all(&setup.stack, &tx);

@@ -100,6 +100,9 @@ pub enum EngineEvent {
         retry_in_secs: u64,
     },
     Stats(ContainerId, StatsSample),
+    /// What happened to containers and images (die, oom, kill, health, pull ...), for the
+    /// timeline: one row live, or the catch-up of the window before stackdeck connected.
+    Happened(Vec<crate::domain::Happening>),
     Logs(LogBatch),
 }
 

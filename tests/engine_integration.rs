@@ -12,6 +12,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+fn wait_for_exit(c: &str) {
+    common::wait_for("the container to exit", Duration::from_secs(30), || {
+        (docker_ok(&["inspect", "-f", "{{.State.Status}}", c]) == "exited").then_some(())
+    });
+}
+
 fn endpoint() -> Endpoint {
     engine::endpoint::resolve(None, None, &engine::endpoint::Env::from_process()).expect("endpoint")
 }
@@ -22,6 +28,8 @@ struct Watch {
     containers: HashMap<String, Container>,
     lines: Vec<LogLine>,
     stats: HashMap<String, u64>,
+    /// Timeline rows: (subject, kind, what).
+    happened: Vec<(String, &'static str, String)>,
     ended: Option<String>,
 }
 
@@ -32,9 +40,19 @@ impl Watch {
             project: Some(project.to_owned()),
             resync: Duration::from_secs(30),
             masker: Masker::default(),
+            timeline_since: Duration::from_secs(600),
+            timeline_keep: 1000,
         };
         let handle = engine::spawn(endpoint(), opts, tx);
-        Watch { rx, handle, containers: HashMap::new(), lines: Vec::new(), stats: HashMap::new(), ended: None }
+        Watch {
+            rx,
+            handle,
+            containers: HashMap::new(),
+            lines: Vec::new(),
+            stats: HashMap::new(),
+            ended: None,
+            happened: Vec::new(),
+        }
     }
 
     fn apply(&mut self, m: Msg) {
@@ -60,6 +78,9 @@ impl Watch {
                 if let Some(c) = self.containers.values().find(|c| c.id == id) {
                     self.stats.insert(c.name.clone(), s.mem_bytes);
                 }
+            }
+            EngineEvent::Happened(rows) => {
+                self.happened.extend(rows.into_iter().map(|h| (h.subject, h.kind.as_str(), h.what)));
             }
             EngineEvent::Connected(_) | EngineEvent::Unreachable { .. } => {}
         }
@@ -187,12 +208,23 @@ async fn lifecycle_events_update_and_remove() {
     require_engine();
     let mut p = Project::new("events");
     let c = p.run("svc", &[], &["bb:1", "sleep", "600"]);
+    // Before the watch: read back from the engine's events (the timeline's catch-up).
+    let early = p.run("early", &[], &["bb:1", "sh", "-c", "exit 3"]);
+    wait_for_exit(&early);
     let mut w = Watch::start(&p.name);
+    let saw = |w: &Watch, who: &str, kind: &str, what: &str| {
+        w.happened.iter().any(|h| h.0 == who && h.1 == kind && h.2 == what)
+    };
+    w.until("the early exit read back", 30, |w| saw(w, &early, "died", "exited with code 3")).await;
     w.until("running", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Running)).await;
     let id = w.get(&c).unwrap().id.clone();
     w.handle.send(engine::Command::FollowLogs { container: id, generation: 1, tail: 10, since: None });
     docker_ok(&["kill", &c]);
     w.until("exited", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Exited)).await;
+    w.until("the kill as it happened", 30, |w| {
+        saw(w, &c, "kill", "was sent SIGKILL") && saw(w, &c, "died", "exited with code 137")
+    })
+    .await;
     w.until("the log stream to report its end", 30, |w| w.ended.is_some()).await;
     docker_ok(&["start", &c]);
     w.until("running again with a restart", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Running)).await;

@@ -495,3 +495,99 @@ fn merged_logs_tag_every_line_with_its_service_in_the_services_own_style() {
     assert_ne!(bot, tag_fg("api-server WARN", 0));
     assert_ne!(bot, theme.style(stackdeck::config::Slot::LogInfo).fg.unwrap_or(Color::Reset));
 }
+
+/// A timeline: an engine kill and death, an OOM counted three times, a deploy from the history,
+/// an alert firing; hostile bytes in a service label.
+fn timeline_state(km: &Keymap) -> AppState {
+    use stackdeck::domain::{Alert, Happen, Happening, OpRecord, Outcome, Severity, Tone};
+    let mut s = demo_state(km);
+    let at = |secs: i64| Timestamp::from_second(NOW - secs).unwrap();
+    let row = |secs: i64, kind: Happen, svc: &str, what: &str, tone: Tone, times: u32| Happening {
+        at: at(secs),
+        kind,
+        service: format!("trading/{svc}"),
+        subject: format!("trading_{svc}_1"),
+        what: what.into(),
+        tone,
+        key: format!("{secs}|{svc}|{}", kind.as_str()),
+        container: Some(format!("{svc}-id")),
+        times,
+    };
+    let rows = vec![
+        row(600, Happen::Killed, "redis", "was sent SIGKILL", Tone::Warn, 1),
+        row(599, Happen::Died, "redis", "exited with code 137", Tone::Bad, 1),
+        row(400, Happen::Oom, "api-server", "ran out of memory: the kernel killed a process", Tone::Bad, 3),
+        row(120, Happen::Health, "trading-bot", "healthy", Tone::Good, 1),
+    ];
+    update(&mut s, km, Msg::Engine(EngineEvent::Happened(rows)));
+    let deploy = OpRecord {
+        id: 4,
+        action: "deploy".into(),
+        service: "trading/trading-bot".into(),
+        from_image: Some("fx-trading-bot:1".into()),
+        to_image: Some("fx-trading-bot:2".into()),
+        from_image_id: None,
+        to_image_id: None,
+        actor: "alice".into(),
+        started_at: at(200),
+        finished_at: Some(at(188)),
+        outcome: Outcome::Succeeded,
+        reason: None,
+        parent: None,
+    };
+    update(&mut s, km, Msg::History { records: vec![deploy], kill_switches: vec![], backups: vec![], chain: None });
+    let alert = Alert {
+        name: "DailyLossExceeded".into(),
+        severity: Severity::Critical,
+        firing: true,
+        summary: "Daily loss 6.8% \u{1b}[2Jabove 5%".into(),
+        since: Some(at(60)),
+        service: Some("trading-bot".into()),
+        origin: "local",
+    };
+    update(
+        &mut s,
+        km,
+        Msg::Observed(stackdeck::domain::Observation {
+            source: Default::default(),
+            window: Default::default(),
+            panels: vec![],
+            alerts: vec![alert],
+        }),
+    );
+    key(&mut s, km, KeyCode::Char('7'));
+    s
+}
+
+#[test]
+fn timeline_joins_engine_events_operations_and_alerts_newest_first_in_colour() {
+    let km = Keymap::defaults();
+    let mut s = timeline_state(&km);
+    let theme = Theme::builtin_default();
+    let t = render(&s, &theme, &km, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(!screen.contains("sk_live") && !screen.contains('\u{1b}'), "{screen}");
+    insta::assert_snapshot!("timeline_80x24", t.backend());
+    // The KIND cell carries the meaning: a death red, a kill yellow, health green.
+    let buf = t.backend().buffer();
+    // The column of `needle` on its row, in cells (the borders are several bytes each).
+    let kind_fg = |needle: &str| {
+        let y = row_of(&t, needle);
+        let line = screen.lines().nth(usize::from(y)).unwrap();
+        let x = line[..line.find(needle).unwrap()].chars().count() as u16;
+        buf[(x, y)].fg
+    };
+    let red = theme.style(stackdeck::config::Slot::Unhealthy).fg;
+    assert_eq!(Some(kind_fg("died ")), red);
+    assert_eq!(Some(kind_fg("oom ")), red);
+    assert_eq!(Some(kind_fg("kill ")), theme.style(stackdeck::config::Slot::Restarting).fg);
+    assert_eq!(Some(kind_fg("health ")), theme.style(stackdeck::config::Slot::Healthy).fg);
+    // The selection is drawn on the newest row; moving it moves the highlight.
+    key(&mut s, &km, KeyCode::Char('j'));
+    let t = render(&s, &theme, &km, 80, 24);
+    let y = row_of(&t, "health ");
+    assert_eq!(Some(t.backend().buffer()[(2, y)].bg), theme.style(stackdeck::config::Slot::Selected).bg);
+    // Wide: the date and the container's name.
+    let t = render(&s, &theme, &km, 120, 40);
+    insta::assert_snapshot!("timeline_120x40", t.backend());
+}

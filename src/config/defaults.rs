@@ -21,6 +21,9 @@ pub const GUARD_METRICS_PORT: u16 = 9464;
 /// `[logs]`: lines fetched when a log view opens, and lines kept per view.
 pub const TAIL: u32 = 200;
 pub const BUFFER_LINES: usize = 10_000;
+/// The timeline's catch-up window at start, and the engine rows it keeps.
+pub const TIMELINE_SINCE_SECS: u64 = 3_600;
+pub const TIMELINE_KEEP: usize = 2_000;
 
 /// `[backup]` retention (the stack's backup script keeps 7 days).
 pub const KEEP_DAYS: u32 = 7;

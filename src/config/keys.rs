@@ -24,7 +24,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 10] = [
+    pub const ALL: [Mode; 11] = [
         Mode::Global,
         Mode::Pane(Pane::Services),
         Mode::Pane(Pane::Logs),
@@ -32,6 +32,7 @@ impl Mode {
         Mode::Pane(Pane::History),
         Mode::Pane(Pane::Charts),
         Mode::Pane(Pane::Alerts),
+        Mode::Pane(Pane::Timeline),
         Mode::Search,
         Mode::Confirm,
         Mode::Picker,
@@ -69,6 +70,7 @@ mod m {
     pub const History: Mode = Mode::Pane(Pane::History);
     pub const Charts: Mode = Mode::Pane(Pane::Charts);
     pub const Alerts: Mode = Mode::Pane(Pane::Alerts);
+    pub const Timeline: Mode = Mode::Pane(Pane::Timeline);
     pub const Search: Mode = Mode::Search;
     pub const Confirm: Mode = Mode::Confirm;
     pub const Picker: Mode = Mode::Picker;
@@ -103,6 +105,7 @@ actions! {
     FocusHistory = "focus_history", "focus the history pane", [Global];
     FocusCharts = "focus_charts", "focus the charts pane", [Global];
     FocusAlerts = "focus_alerts", "focus the alerts pane", [Global];
+    FocusTimeline = "focus_timeline", "focus the timeline pane (what happened, in time order)", [Global];
     CycleWindow = "cycle_window", "chart and availability window: 5m, 1h, 24h", [Charts, Alerts];
     TogglePanelLog = "toggle_panel_log", "show or hide stackdeck's own log", [Global];
     EmergencyStop = "emergency_stop", "EMERGENCY STOP the kill-switch service(s)", [Global];
@@ -126,10 +129,13 @@ actions! {
     PickerCancel = "picker_cancel", "close the picker", [Picker];
     PickerErase = "picker_erase", "delete the last character", [Picker];
     PickerToggle = "picker_toggle", "check or uncheck the backup job", [Picker];
-    SelectNext = "select_next", "select the next service (panel in charts)", [Services, Metrics, Charts];
-    SelectPrev = "select_prev", "select the previous service (panel in charts)", [Services, Metrics, Charts];
-    SelectFirst = "select_first", "select the first service", [Services];
-    SelectLast = "select_last", "select the last service", [Services];
+    SelectNext = "select_next", "select the next row (service, chart panel, timeline row)", [Services, Metrics, Charts, Timeline];
+    SelectPrev = "select_prev", "select the previous row (service, chart panel, timeline row)", [Services, Metrics, Charts, Timeline];
+    SelectFirst = "select_first", "select the first row (the newest in the timeline)", [Services, Timeline];
+    SelectLast = "select_last", "select the last row (the oldest in the timeline)", [Services, Timeline];
+    FilterKind = "filter_kind", "timeline: every row, or only engine events, operations, alerts or latches", [Timeline];
+    FilterService = "filter_service", "timeline: only the service selected in Services, or every service", [Timeline];
+    JumpToLogs = "jump_to_logs", "the merged logs at the selected row's moment", [Timeline];
     OpenLogs = "open_logs", "show the selected service's logs", [Services];
     ScrollUp = "scroll_up", "scroll up one line", [Logs, History, Alerts];
     ScrollDown = "scroll_down", "scroll down one line", [Logs, History, Alerts];
@@ -145,8 +151,8 @@ actions! {
     ToggleWrap = "toggle_wrap", "wrap long lines", [Logs];
     ToggleTimestamps = "toggle_timestamps", "show engine timestamps", [Logs];
     ToggleMerged = "merged", "merged logs: every service of the selected one's project in time order (the marked services when some are)", [Logs];
-    Export = "export", "write the loaded lines to a file in the state dir (masked, 0600, plain text)", [Logs];
-    ExportJson = "export_json", "write the loaded lines to a file in the state dir as JSON lines", [Logs];
+    Export = "export", "write what is loaded (lines, timeline rows) to a file in the state dir (masked, 0600, plain text)", [Logs, Timeline];
+    ExportJson = "export_json", "write what is loaded (lines, timeline rows) to a file in the state dir as JSON lines", [Logs, Timeline];
     SearchConfirm = "search_confirm", "run the search", [Search];
     SearchCancel = "search_cancel", "abandon the search", [Search];
     SearchErase = "search_erase", "delete the last character", [Search];

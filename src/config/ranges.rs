@@ -154,6 +154,9 @@ pub(super) fn check(file: &str, text: &str, c: &StackConfig) -> Result<(), Confi
     let logs = Section::Table("logs");
     k.int(&logs, "tail", c.logs.tail.map(u64::from), 0, 100_000, " lines")?;
     k.int(&logs, "buffer_lines", c.logs.buffer_lines.map(|n| n as u64), 100, 1_000_000, " lines")?;
+    let timeline = Section::Table("timeline");
+    k.int(&timeline, "since_secs", c.timeline.since_secs, 0, 7 * DAY, " seconds")?;
+    k.int(&timeline, "keep", c.timeline.keep.map(|n| n as u64), 100, 100_000, " rows")?;
     let backup = Section::Table("backup");
     k.int(&backup, "keep_days", c.backup.keep_days.map(u64::from), 1, 3_650, " days")?;
     k.int(&backup, "keep_count", c.backup.keep_count.map(|n| n as u64), 1, 10_000, " backups")?;

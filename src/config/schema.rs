@@ -23,6 +23,8 @@ pub struct StackConfig {
     #[serde(default)]
     pub ui: UiConfig,
     #[serde(default)]
+    pub timeline: TimelineConfig,
+    #[serde(default)]
     pub state: StateConfig,
     #[serde(default)]
     pub backup: BackupConfig,
@@ -236,6 +238,16 @@ pub struct UiConfig {
     /// Clicks focus panes and select rows, the wheel scrolls (default true). Off: the terminal's
     /// own text selection works without a modifier key.
     pub mouse: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineConfig {
+    /// How far back the engine's events are read at start, for what happened while stackdeck
+    /// was not running (default 3600; 0 reads none).
+    pub since_secs: Option<u64>,
+    /// Rows kept from the engine (default 2000); the oldest go first.
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

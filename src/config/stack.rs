@@ -181,6 +181,16 @@ impl Stack {
         self.config.ui.mouse.unwrap_or(true)
     }
 
+    /// How far back the timeline reads the engine's events at start (`[timeline] since_secs`).
+    pub fn timeline_since(&self) -> Duration {
+        Duration::from_secs(self.config.timeline.since_secs.unwrap_or(defaults::TIMELINE_SINCE_SECS))
+    }
+
+    /// Timeline rows kept from the engine (`[timeline] keep`).
+    pub fn timeline_keep(&self) -> usize {
+        self.config.timeline.keep.unwrap_or(defaults::TIMELINE_KEEP)
+    }
+
     pub fn buffer_lines(&self) -> usize {
         self.config.logs.buffer_lines.unwrap_or(defaults::BUFFER_LINES)
     }

@@ -17,6 +17,7 @@ mod release;
 mod rollout;
 mod service;
 mod swarm;
+mod timeline;
 
 pub use backup::{BackupKind, BackupStatus, JobEntry, Manifest, VerifyMode};
 pub use drift::{ComposeService, ComposeView, Drift, Newer, compare as compare_drift};
@@ -32,3 +33,4 @@ pub use service::{
     StatsSample, short_image_id,
 };
 pub use swarm::{STOPPED_CONSTRAINT, SwarmNode, SwarmRole, SwarmService, SwarmView, swarm_name};
+pub use timeline::{Group, Happen, Happening, Tone};

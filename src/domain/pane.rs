@@ -10,10 +10,12 @@ pub enum Pane {
     History,
     Charts,
     Alerts,
+    Timeline,
 }
 
 impl Pane {
-    pub const ORDER: [Pane; 6] = [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History, Pane::Charts, Pane::Alerts];
+    pub const ORDER: [Pane; 7] =
+        [Pane::Services, Pane::Logs, Pane::Metrics, Pane::History, Pane::Charts, Pane::Alerts, Pane::Timeline];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -23,6 +25,7 @@ impl Pane {
             Pane::History => "History",
             Pane::Charts => "Charts",
             Pane::Alerts => "Alerts",
+            Pane::Timeline => "Timeline",
         }
     }
 
@@ -35,6 +38,7 @@ impl Pane {
             Pane::History => "history",
             Pane::Charts => "charts",
             Pane::Alerts => "alerts",
+            Pane::Timeline => "timeline",
         }
     }
 }

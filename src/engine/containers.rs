@@ -214,8 +214,8 @@ impl Backend for ContainerBackend {
         filters.entry("label".into()).or_default().push(format!("{}={svc}", convert::LABEL_SERVICE));
         let list = self.list(filters).await.map_err(ResolveError::Engine)?;
         let mut by_key: HashMap<String, Vec<Container>> = HashMap::new();
-        // Keys are inert (engine/convert.rs): compare with what the target is once inert too.
-        let (proj, svc) = (proj.map(|p| crate::logtext::inert(p).into_owned()), crate::logtext::inert(svc));
+        // Keys are inert and masked (engine/convert.rs): compare with the target made so too.
+        let (proj, svc) = (proj.map(convert::label), convert::label(svc));
         for c in list
             .into_iter()
             .filter(|c| c.key.service == svc && (proj.is_none() || c.key.project.as_deref() == proj.as_deref()))

@@ -7,6 +7,12 @@ use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, Containe
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
 
+/// A label's value as stackdeck names it: inert, and masked by the built-in patterns (a compose
+/// label can hold `token=...` as well as escapes, and a service's name goes everywhere).
+pub(super) fn label(v: &str) -> String {
+    crate::logtext::clean_builtin(v)
+}
+
 fn ts(s: Option<&str>) -> Option<jiff::Timestamp> {
     let s = s?;
     // The engine uses 0001-01-01T00:00:00Z for "never".
@@ -25,7 +31,7 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
     let config = ins.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
     let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
-        (Some(p), Some(s)) => ServiceKey::new(Some(&inert(p)), &inert(s)),
+        (Some(p), Some(s)) => ServiceKey::new(Some(&label(p)), &label(s)),
         _ => ServiceKey::new(None, &name),
     };
     let st = ins.state.unwrap_or_default();

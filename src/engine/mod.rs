@@ -10,6 +10,7 @@ mod containers;
 mod convert;
 pub mod endpoint;
 mod evidence;
+mod happenings;
 mod images;
 pub mod inspect;
 pub mod log_range;
@@ -53,6 +54,10 @@ pub struct Options {
     pub project: Option<String>,
     pub resync: Duration,
     pub masker: Masker,
+    /// How far back the timeline reads the engine's events at connect (zero: not at all).
+    pub timeline_since: Duration,
+    /// Timeline rows kept from the engine (the oldest go first).
+    pub timeline_keep: usize,
 }
 
 /// Commands from the app to the supervisor.

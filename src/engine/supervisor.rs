@@ -129,7 +129,14 @@ async fn session(
     // Only what changes the panel. Healthchecks alone produce three exec_* events per check per
     // container; filtering them on the engine side keeps an idle panel idle.
     filters.insert("event".into(), WATCHED_EVENTS.iter().map(|e| (*e).to_owned()).collect());
-    let mut events = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build())).boxed();
+    let containers = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build()));
+    // Image pulls, for the timeline (a project's label filter would hide them: their own stream).
+    let mut pulls = HashMap::new();
+    pulls.insert("type".to_owned(), vec!["image".to_owned()]);
+    pulls.insert("event".to_owned(), vec!["pull".to_owned()]);
+    let pulls = docker.events(Some(EventsOptionsBuilder::default().filters(&pulls).build()));
+    let mut events = futures::stream::select(containers, pulls).boxed();
+    super::happenings::start_catch_up(docker, opts, tx);
 
     let mut known: HashMap<ContainerId, (RunState, Health)> = HashMap::new();
     match list_all(docker, project).await {
@@ -156,6 +163,14 @@ async fn session(
                     Some(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
                     Some(Ok(ev)) => ev,
                 };
+                if let Some(h) = super::happenings::happening(&ev, &opts.masker)
+                    && tx.send(Msg::Engine(EngineEvent::Happened(vec![h]))).await.is_err()
+                {
+                    return SessionEnd::Quit;
+                }
+                if ev.typ == Some(bollard::models::EventMessageTypeEnum::IMAGE) {
+                    continue; // a pull: news for the timeline only
+                }
                 let action = ev.action.unwrap_or_default();
                 let Some(id) = ev.actor.and_then(|a| a.id).map(ContainerId) else { continue };
                 if action.starts_with("exec_") || action.starts_with("attach") || action == "resize" || action == "top" || action == "export" || action == "archive-path" || action == "extract-to-dir" {

@@ -99,7 +99,7 @@ pub(super) fn key_of(s: &Service) -> ServiceKey {
     match spec.and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_STACK)) {
         Some(stack) => {
             let short = name.strip_prefix(&format!("{stack}_")).unwrap_or(name);
-            ServiceKey::new(Some(&inert(stack)), &inert(short))
+            ServiceKey::new(Some(&super::convert::label(stack)), &super::convert::label(short))
         }
         None => ServiceKey::new(None, &inert(name)),
     }

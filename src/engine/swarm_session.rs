@@ -43,6 +43,7 @@ pub(super) async fn run(
     filters.insert("type".into(), vec!["service".into(), "node".into(), "container".into()]);
     filters.insert("event".into(), EVENTS.iter().map(|e| (*e).to_owned()).collect());
     let mut events = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build())).boxed();
+    super::happenings::start_catch_up(docker, opts, tx);
     let mut tick = tokio::time::interval(TASK_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<(Vec<Container>, SwarmView)> = None;
@@ -104,7 +105,14 @@ pub(super) async fn run(
                 None => return SessionEnd::Lost("the engine closed the events stream".into()),
                 Some(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
                 // A container of this node: its health is read again with the tasks.
-                Some(Ok(ev)) => match ev.typ {
+                Some(Ok(ev)) => {
+                    // This node's containers, for the timeline (tasks elsewhere are not seen).
+                    if let Some(h) = super::happenings::happening(&ev, &opts.masker)
+                        && tx.send(Msg::Engine(EngineEvent::Happened(vec![h]))).await.is_err()
+                    {
+                        return SessionEnd::Quit;
+                    }
+                    match ev.typ {
                     Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
                     // A service changed: its tasks are made by the orchestrator moments after
                     // the event, so they are read now and once more shortly after.
@@ -113,7 +121,8 @@ pub(super) async fn run(
                         tick.reset_after(FOLLOW_UP);
                     }
                     _ => {}
-                },
+                    }
+                }
             },
             _ = tick.tick() => {}
             c = cmds.recv() => {

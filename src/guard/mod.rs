@@ -168,7 +168,14 @@ impl World {
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let engine = engine::spawn(
             setup.endpoint.clone(),
-            engine::Options { project: setup.project.clone(), resync: stack.resync(), masker: stack.masker.clone() },
+            engine::Options {
+                project: setup.project.clone(),
+                resync: stack.resync(),
+                masker: stack.masker.clone(),
+                // The guard holds latches; it has no timeline to fill.
+                timeline_since: std::time::Duration::ZERO,
+                timeline_keep: 0,
+            },
             tx.clone(),
         );
         let notifier = crate::notify::Notifier::spawn(&stack.config.notify).with_lease(&setup.state_dir);

@@ -30,6 +30,15 @@ pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The built-in secret patterns, compiled once, for texts read where the config's masker is not
+/// at hand (compose labels, alert texts).
+static BUILT_IN: std::sync::LazyLock<Masker> = std::sync::LazyLock::new(Masker::default);
+
+/// [`clean`] with the built-in patterns.
+pub fn clean_builtin(text: &str) -> String {
+    clean(text, &BUILT_IN)
+}
+
 /// [`inert`], then masked: for what stackdeck stores, prints or sends about an operation.
 pub fn clean(text: &str, masker: &Masker) -> String {
     masker.mask(&inert(text)).into_owned()

@@ -5,7 +5,7 @@
 
 use crate::config::observe::PanelConfig;
 use crate::domain::{Alert, PanelData, Severity};
-use crate::logtext::inert;
+use crate::logtext::clean_builtin;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -249,12 +249,12 @@ fn from_prom(a: PromAlert) -> Option<Alert> {
         _ => return None,
     };
     Some(Alert {
-        name: inert(a.labels.get("alertname")?).into_owned(),
+        name: clean_builtin(a.labels.get("alertname")?),
         severity: severity(&a.labels),
         firing,
-        summary: inert(&summary(&a.labels, &a.annotations)).into_owned(),
+        summary: clean_builtin(&summary(&a.labels, &a.annotations)),
         since: a.active_at.and_then(|t| t.parse().ok()),
-        service: service_of(&a.labels).map(|s| inert(&s).into_owned()),
+        service: service_of(&a.labels).map(|s| clean_builtin(&s)),
         origin: "prometheus",
     })
 }
@@ -264,12 +264,12 @@ fn from_am(a: AmAlert) -> Option<Alert> {
         return None;
     }
     Some(Alert {
-        name: inert(a.labels.get("alertname")?).into_owned(),
+        name: clean_builtin(a.labels.get("alertname")?),
         severity: severity(&a.labels),
         firing: true,
-        summary: inert(&summary(&a.labels, &a.annotations)).into_owned(),
+        summary: clean_builtin(&summary(&a.labels, &a.annotations)),
         since: a.starts_at.and_then(|t| t.parse().ok()),
-        service: service_of(&a.labels).map(|s| inert(&s).into_owned()),
+        service: service_of(&a.labels).map(|s| clean_builtin(&s)),
         origin: "alertmanager",
     })
 }

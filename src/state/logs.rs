@@ -44,6 +44,9 @@ pub struct LogView {
     pub merged: bool,
     /// In merged mode, the containers followed.
     pub sources: Vec<ContainerId>,
+    /// A moment (unix seconds) to pause on once lines that new arrive (a jump from the
+    /// timeline to a moment older than what was loaded).
+    pub jump_at: Option<i64>,
 }
 
 /// A line's engine time, for ordering (RFC 3339 with trimmed nanoseconds is not ordered as text).
@@ -70,6 +73,7 @@ impl LogView {
             timestamps: false,
             skipped_total: 0,
             merged: false,
+            jump_at: None,
             sources: Vec::new(),
         }
     }
@@ -122,6 +126,11 @@ impl LogView {
     /// What an export writes: every loaded line the view shows (the filter applies when on).
     pub fn exported(&self) -> Vec<LogLine> {
         self.lines.iter().filter(|l| self.visible(l)).cloned().collect()
+    }
+
+    /// The oldest kept line's engine time.
+    pub fn first_time(&self) -> Option<jiff::Timestamp> {
+        self.lines.iter().find_map(time_of)
     }
 
     pub fn last_timestamp(&self) -> Option<&str> {

@@ -6,6 +6,7 @@ pub mod logs;
 pub mod metrics;
 pub mod observe;
 pub mod services;
+pub mod timeline;
 
 use crate::domain::{EngineInfo, OpRequest, Pane};
 use jiff::Timestamp;
@@ -119,6 +120,8 @@ pub struct AppState {
     pub metrics: metrics::MetricsState,
     pub history: history::HistoryState,
     pub observe: observe::ObserveState,
+    /// What happened, in time order (the Timeline pane).
+    pub timeline: timeline::TimelineState,
     pub ui: UiState,
     pub read_only: bool,
     /// The team's shared store (`[state] url`), as shown; `None`: this machine's file.
@@ -168,6 +171,7 @@ impl AppState {
             metrics: metrics::MetricsState::default(),
             history: history::HistoryState::default(),
             observe: observe::ObserveState::default(),
+            timeline: timeline::TimelineState::default(),
             ui: UiState {
                 focus: Pane::Services,
                 detail: Pane::Logs,

@@ -149,6 +149,16 @@ fn hint_actions(pane: Pane) -> &'static [(Mode, Action, &'static str)] {
             (Mode::Global, Action::Help, "help"),
             (Mode::Global, Action::Quit, "quit"),
         ],
+        Pane::Timeline => &[
+            (Mode::Global, Action::EmergencyStop, "STOP"),
+            (Mode::Pane(Pane::Timeline), Action::JumpToLogs, "logs here"),
+            (Mode::Pane(Pane::Timeline), Action::FilterKind, "kinds"),
+            (Mode::Pane(Pane::Timeline), Action::FilterService, "service"),
+            (Mode::Pane(Pane::Timeline), Action::Export, "save"),
+            (Mode::Global, Action::FocusNext, "pane"),
+            (Mode::Global, Action::Help, "help"),
+            (Mode::Global, Action::Quit, "quit"),
+        ],
         Pane::History => &[
             (Mode::Global, Action::EmergencyStop, "STOP"),
             (Mode::Pane(Pane::History), Action::ScrollDown, "older"),

@@ -126,7 +126,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
 }
 
 /// A service's tag style: the same service, the same style, on every screen and run.
-fn tag_slot(tag: &str) -> Slot {
+pub(super) fn tag_slot(tag: &str) -> Slot {
     let h = tag.bytes().fold(2_166_136_261_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
     Slot::TAGS[h as usize % Slot::TAGS.len()]
 }

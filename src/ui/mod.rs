@@ -12,6 +12,7 @@ mod inspect;
 mod logs;
 mod metrics;
 mod services;
+mod timeline;
 
 use crate::config::{Keymap, Slot, Stack, Theme};
 use crate::domain::Pane;
@@ -152,6 +153,7 @@ fn detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>, pane: Pane) {
         Pane::History => history::draw(f, area, v),
         Pane::Charts => charts::draw(f, area, v),
         Pane::Alerts => alerts::draw(f, area, v),
+        Pane::Timeline => timeline::draw(f, area, v),
         Pane::Logs | Pane::Services => logs::draw(f, area, v),
     }
 }

@@ -4,7 +4,7 @@
 //! the global handler for what it does not take. Adding a pane means one handler here.
 
 use super::popups::{on_mutating, on_popup_key};
-use super::{Effect, MAX_INPUT, sync_log_target, typed_char};
+use super::{Effect, MAX_INPUT, focus, sync_log_target, typed_char};
 use crate::config::{Action, Keymap, Mode};
 use crate::domain::Pane;
 use crate::state::AppState;
@@ -47,6 +47,7 @@ pub(super) fn on_key(state: &mut AppState, keymap: &Keymap, k: &KeyEvent, fx: &m
         Pane::History => history_key(state, action),
         Pane::Charts => charts_key(state, action),
         Pane::Alerts => alerts_key(state, action),
+        Pane::Timeline => super::timeline::key(state, action, fx),
     };
     if !taken {
         global_key(state, action, fx);
@@ -145,6 +146,8 @@ fn services_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> b
 }
 
 fn logs_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) -> bool {
+    // The operator moved on: a jump still waiting for its lines is dropped.
+    state.logs.jump_at = None;
     if action == Action::ToggleMerged {
         if state.on_swarm_manager() {
             state.ui.notice = Some("on a Swarm manager a task row's logs are its service's merged logs".into());
@@ -273,6 +276,7 @@ fn global_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
         Action::FocusHistory => focus(state, Pane::History, fx),
         Action::FocusCharts => focus(state, Pane::Charts, fx),
         Action::FocusAlerts => focus(state, Pane::Alerts, fx),
+        Action::FocusTimeline => focus(state, Pane::Timeline, fx),
         Action::CycleWindow => {
             state.observe.window = state.observe.window.next();
             fx.push(Effect::SetWindow(state.observe.window));
@@ -281,18 +285,5 @@ fn global_key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) {
         Action::Environments => super::environments::open(state, fx),
         // Pane keys of another pane, prompt and popup keys: nothing to do here.
         _ => {}
-    }
-}
-
-pub(super) fn focus(state: &mut AppState, pane: Pane, fx: &mut Vec<Effect>) {
-    state.ui.focus = pane;
-    if pane != Pane::Services {
-        state.ui.detail = pane;
-    }
-    sync_log_target(state, fx);
-    let want = state.ui.detail == Pane::Metrics;
-    if want != state.metrics.streaming {
-        state.metrics.streaming = want;
-        fx.push(Effect::Stats(want));
     }
 }

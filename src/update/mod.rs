@@ -8,6 +8,7 @@ mod environments;
 mod keys;
 mod mouse;
 mod popups;
+mod timeline;
 
 pub use popups::picker_choices;
 
@@ -53,6 +54,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             ob.alerts = o.alerts;
             ob.last_round = Some(state.now);
             ob.selected = ob.selected.min(ob.panels.len().saturating_sub(1));
+            state.timeline.alerts(ob.alerts.iter().chain(&ob.host_alerts), state.now);
             if visible {
                 state.dirty = true;
             }
@@ -62,6 +64,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             let visible = ob.host_alerts != r.alerts || matches!(state.ui.detail, Pane::Alerts);
             ob.host = Some(r.sample);
             ob.host_alerts = r.alerts;
+            state.timeline.alerts(ob.alerts.iter().chain(&ob.host_alerts), state.now);
             if visible {
                 state.dirty = true;
             }
@@ -170,6 +173,7 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 h.scroll = h.scroll.min(h.order.len().saturating_sub(1));
                 let latched = h.kill_switches.iter().map(|k| crate::domain::ServiceKey::parse(&k.service)).collect();
                 state.services.set_latched(latched);
+                state.timeline.history(&h.records, &h.kill_switches);
                 state.compose.refresh(&state.services.containers, &state.history.records);
                 state.dirty = true;
                 hold_latches(state, &mut fx);
@@ -201,7 +205,23 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
         }
     }
+    timeline::refresh_if_shown(state);
     fx
+}
+
+/// Focus a pane (any but Services also becomes the pane shown below Services); the log follow
+/// and the stats stream follow what is shown.
+pub(super) fn focus(state: &mut AppState, pane: Pane, fx: &mut Vec<Effect>) {
+    state.ui.focus = pane;
+    if pane != Pane::Services {
+        state.ui.detail = pane;
+    }
+    sync_log_target(state, fx);
+    let want = state.ui.detail == Pane::Metrics;
+    if want != state.metrics.streaming {
+        state.metrics.streaming = want;
+        fx.push(Effect::Stats(want));
+    }
 }
 
 /// The longest text a prompt takes.
@@ -289,6 +309,7 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
                 state.dirty = true;
             }
         }
+        EngineEvent::Happened(rows) => state.timeline.engine(rows),
         EngineEvent::Stats(id, s) => {
             let shown = state.ui.detail == Pane::Metrics || state.ui.focus == Pane::Metrics;
             state.metrics.push(id, s);
@@ -308,6 +329,11 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
                 ))));
             }
             state.logs.push(batch.lines);
+            if let Some(t) = state.logs.jump_at
+                && state.logs.jump_to_time(t)
+            {
+                state.logs.jump_at = None;
+            }
             state.logs.stream = match batch.ended {
                 Some(reason) => {
                     state.logs.push(std::iter::once(LogLine::marker(format!("··· {reason} ···"))));
@@ -423,6 +449,12 @@ const MAX_MERGED: usize = 64;
 /// services when some are), each line tagged with its service. When that set changes (a deploy
 /// replaced a container, one was added), the kept lines stay and the follow resumes after them.
 fn sync_merged(state: &mut AppState, fx: &mut Vec<Effect>) {
+    merged_follow(state, fx, None);
+}
+
+/// Follow the merged logs of the selected project (or the marked services) when they changed;
+/// with `from`, read them again from that engine time whatever was loaded (a timeline jump).
+fn merged_follow(state: &mut AppState, fx: &mut Vec<Effect>, from: Option<String>) {
     let connected = state.ui.detail == Pane::Logs && matches!(state.engine.conn, Conn::Connected);
     let project = state.services.selected().map(|c| c.key.project.clone());
     let marked = &state.services.marked;
@@ -451,13 +483,14 @@ fn sync_merged(state: &mut AppState, fx: &mut Vec<Effect>) {
         sources.truncate(MAX_MERGED);
     }
     let ids: Vec<crate::domain::ContainerId> = sources.iter().map(|(id, _)| id.clone()).collect();
-    if ids == state.logs.sources && state.logs.container.is_some() != ids.is_empty() {
+    if from.is_none() && ids == state.logs.sources && state.logs.container.is_some() != ids.is_empty() {
         return;
     }
     let first = ids.first().cloned();
     // The same stack still (a container came or went): keep what is loaded. Another project:
     // start from its tails.
-    let resume = ids.iter().any(|id| state.logs.sources.contains(id));
+    let resume = from.is_none() && ids.iter().any(|id| state.logs.sources.contains(id));
+    state.logs.jump_at = None;
     let generation = if resume {
         state.logs.carry_over(first.clone(), usize::MAX, None)
     } else {
@@ -470,7 +503,7 @@ fn sync_merged(state: &mut AppState, fx: &mut Vec<Effect>) {
         fx.push(Effect::StopLogs);
         return;
     }
-    let since = if resume { state.logs.last_timestamp().map(str::to_owned) } else { None };
+    let since = if resume { state.logs.last_timestamp().map(str::to_owned) } else { from };
     fx.push(Effect::FollowMerged { sources, generation, tail: state.tail, since });
 }
 

@@ -3,8 +3,8 @@
 //! help takes the mouse as it takes the keys: the wheel scrolls it, a click does nothing there.
 //! Where the panes are comes from the last frame (`Msg::Screen`).
 
-use super::keys::{clamp_help, focus};
-use super::{Effect, sync_log_target};
+use super::keys::clamp_help;
+use super::{Effect, focus, sync_log_target};
 use crate::config::Keymap;
 use crate::domain::{Pane, Zone};
 use crate::state::services::Row;
@@ -45,6 +45,9 @@ pub(super) fn on_mouse(state: &mut AppState, keymap: &Keymap, m: &MouseEvent, fx
         if zone.pane == Pane::Services {
             select_row(state, zone, m.row, fx);
         }
+        if zone.pane == Pane::Timeline {
+            select_timeline_row(state, zone, m.row);
+        }
     } else {
         wheel(state, zone.pane, step, fx);
     }
@@ -69,6 +72,21 @@ fn select_row(state: &mut AppState, zone: Zone, row: u16, fx: &mut Vec<Effect>) 
     }
 }
 
+/// The Timeline table as drawn: a border, a header row, then the rows from
+/// [`first_shown`](crate::state::timeline::first_shown).
+fn select_timeline_row(state: &mut AppState, zone: Zone, row: u16) {
+    let top = zone.y + 2;
+    let visible = usize::from(zone.h.saturating_sub(3));
+    if row < top || usize::from(row - top) >= visible {
+        return;
+    }
+    let t = &mut state.timeline;
+    let at = crate::state::timeline::first_shown(t.selected_index(), visible) + usize::from(row - top);
+    if let Some(r) = t.rows.get(at) {
+        t.selected = if at == 0 { None } else { Some(r.key.clone()) };
+    }
+}
+
 fn wheel(state: &mut AppState, pane: Pane, step: i64, fx: &mut Vec<Effect>) {
     match pane {
         Pane::Services | Pane::Metrics => {
@@ -88,5 +106,6 @@ fn wheel(state: &mut AppState, pane: Pane, step: i64, fx: &mut Vec<Effect>) {
             let ob = &mut state.observe;
             ob.scroll = ob.scroll.saturating_add_signed(step as isize).min(500);
         }
+        Pane::Timeline => state.timeline.move_selection(step as isize),
     }
 }
