@@ -207,6 +207,8 @@ fn numbers_out_of_range_and_an_empty_state_dir_are_refused_at_their_line() {
     for (text, line, range) in [
         ("[engine]\nresync_secs = 18446744073709551615\n", 2, "use 5 to 86400 seconds"),
         ("[backup]\nkeep_days = 4294967295\n", 2, "use 1 to 3650 days"),
+        ("[ui]\nmouse = true\n[timeline]\nkeep = 10\n", 4, "use 100 to 100000 rows"),
+        ("[timeline]\nsince_secs = 99999999999\n", 2, "use 0 to 604800 seconds"),
         ("[services.bot]\nkill_switch = true\ngate_tries = 0\n", 3, "use 1 to 1000 tries"),
         ("[host]\ncpu_percent = nan\n", 2, "use a number from 0 to 100"),
         ("[state]\ndir = \"\"\n", 2, "name a directory"),
