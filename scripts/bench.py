@@ -20,7 +20,8 @@ Environment: BENCH_QUICK=1 (short windows, 1 round: the CI smoke), BENCH_ROUNDS 
 BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1,
 BENCH_ONLY=exposure (section 6 alone), BENCH_ONLY=ssh (section 7 alone: over ssh next to the
 local socket, see scripts/bench_ssh.py), BENCH_ONLY=swarm (section 8 alone: a three-node swarm
-with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py).
+with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py), BENCH_ONLY=merged
+(section 3b alone: merged logs of 10 services under the same flood, see scripts/bench_merged.py).
 """
 
 import json
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 
+import bench_merged
 import bench_ssh
 import bench_swarm
 
@@ -534,6 +536,9 @@ def main():
         if os.environ.get("BENCH_ONLY") == "ssh":
             bench_ssh.report(bench_ssh.run(sys.modules[__name__]))
             return
+        if os.environ.get("BENCH_ONLY") == "merged":
+            bench_merged.report(bench_merged.run(sys.modules[__name__]), [])
+            return
         if os.environ.get("BENCH_ONLY") == "swarm":
             bench_swarm.report(bench_swarm.run(sys.modules[__name__]))
             return
@@ -567,6 +572,8 @@ def main():
             for m in rows:
                 print(f"- {tool}: produced {m['produced']} lines, newest on screen #{m['last_seq']}, "
                       f"'lines skipped' marker shown: {m['skip_marker']}")
+        merged = bench_merged.run(sys.modules[__name__])
+        bench_merged.report(merged, f.get("stackdeck", []))
 
         t = emergency_stop(3 if QUICK else 20)
         t.sort()
@@ -584,7 +591,8 @@ def main():
         on_swarm = bench_swarm.run(sys.modules[__name__])
         bench_swarm.report(on_swarm)
         with open(f"{BENCH_DIR}/last.json", "w") as out:
-            json.dump({"idle": r, "flood": f, "startup": s, "stop_ms": t, "exposure_ms": exposure, "ssh": over_ssh,
+            json.dump({"idle": r, "flood": f, "merged_flood": merged, "startup": s, "stop_ms": t,
+                       "exposure_ms": exposure, "ssh": over_ssh,
                        "swarm": on_swarm}, out)
     finally:
         clean_containers()

@@ -128,11 +128,6 @@ impl LogView {
         self.lines.iter().filter(|l| self.visible(l)).cloned().collect()
     }
 
-    /// The oldest kept line's engine time.
-    pub fn first_time(&self) -> Option<jiff::Timestamp> {
-        self.lines.iter().find_map(time_of)
-    }
-
     pub fn last_timestamp(&self) -> Option<&str> {
         self.lines.iter().rev().find_map(|l| l.timestamp.as_deref())
     }

@@ -513,3 +513,5 @@ mod tests;
 mod tests_actions;
 #[cfg(test)]
 mod tests_incident;
+#[cfg(test)]
+mod tests_timeline;

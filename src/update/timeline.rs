@@ -57,9 +57,9 @@ pub(super) fn key(state: &mut AppState, action: Action, fx: &mut Vec<Effect>) ->
     true
 }
 
-/// The selected row's moment in the merged logs: the view pauses on the first line at or after
-/// it. When that moment is older than what is loaded, the logs are read again from a minute
-/// before it, and the view jumps when the lines arrive.
+/// The selected row's moment in the merged logs: they are read from a minute before it (only the
+/// logs on screen are followed, so nothing is loaded while the timeline is), and the view pauses
+/// on the first line at or after the moment when it arrives.
 fn jump(state: &mut AppState, fx: &mut Vec<Effect>) {
     let Some(row) = state.timeline.selected_row() else {
         state.ui.notice = Some("the timeline is empty".into());
@@ -78,11 +78,6 @@ fn jump(state: &mut AppState, fx: &mut Vec<Effect>) {
     }
     focus(state, Pane::Logs, fx);
     let t = at.as_second();
-    let loaded = state.logs.first_time().is_some_and(|first| first.as_second() <= t);
-    if loaded && state.logs.jump_to_time(t) {
-        state.logs.jump_at = None;
-        return;
-    }
     let from = jiff::Timestamp::from_second(t - LEAD_SECS).unwrap_or(at);
     // One follow: from the moment, not from the tails the focus change just asked for.
     fx.retain(|e| !matches!(e, Effect::FollowMerged { .. }));
