@@ -143,6 +143,8 @@ fn kill_oom_deploy_and_alert_appear_in_order_live_at_80x24_and_read_back_at_120x
     let (kill, oom) = (line_of(&s, KILL).unwrap(), line_of(&s, OOM));
     assert!(oom.is_none_or(|o| o < kill), "the OOM is newer than the kill:\n{s}");
 
+    live.keys(&["g"]);
+
     // The same story read back by a panel started now, at 120x40: the engine's events of the
     // window, the history, and the alert still firing.
     let back = panel(&sd, &p.name, "sd-tl-120", 120, 40);
@@ -198,6 +200,17 @@ fn kill_oom_deploy_and_alert_appear_in_order_live_at_80x24_and_read_back_at_120x
     let order = [at("| kill: "), at("| oom: "), at("| op: deploy #"), at("| alert: DailyLossExceeded firing")];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "not oldest first: {order:?}\n{text}");
     assert!(text.contains("token=****"), "the hostile label is masked, not dropped:\n{text}");
+
+    // Last, the emergency stop from an incident script: the latch's row, and the stop's own, in
+    // both panels (the history is shared). The alert is not read back after it resolves: what
+    // stackdeck shows of alerts is what it saw firing.
+    let (code, out, err) = sd.run(&["stop", &format!("{}/trading-bot", p.name), "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for t in [&live, &back] {
+        let s = t.wait("the latch's row", |s| shows(s, &["latch", "latch engaged by"]) && shows(s, &["stop #", "succeeded"]));
+        assert!(line_of(&s, &["latch engaged by"]).unwrap() < line_of(&s, DEPLOY).unwrap_or(usize::MAX), "{s}");
+        assert_inert("the latch", &s);
+    }
     live.keys(&["q"]);
     back.keys(&["q"]);
 }
