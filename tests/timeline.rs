@@ -207,7 +207,9 @@ fn kill_oom_deploy_and_alert_appear_in_order_live_at_80x24_and_read_back_at_120x
     let (code, out, err) = sd.run(&["stop", &format!("{}/trading-bot", p.name), "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     for t in [&live, &back] {
-        let s = t.wait("the latch's row", |s| shows(s, &["latch", "latch engaged by"]) && shows(s, &["stop #", "succeeded"]));
+        let s = t.wait("the latch's row", |s| {
+            shows(s, &["latch", "latch engaged by"]) && shows(s, &["stop #", "succeeded"])
+        });
         assert!(line_of(&s, &["latch engaged by"]).unwrap() < line_of(&s, DEPLOY).unwrap_or(usize::MAX), "{s}");
         assert_inert("the latch", &s);
     }
