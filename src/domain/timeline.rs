@@ -86,6 +86,19 @@ pub enum Tone {
     Plain,
 }
 
+impl super::Outcome {
+    /// How an operation's outcome reads (the History and Timeline panes colour it so).
+    pub fn tone(self) -> Tone {
+        use super::Outcome::*;
+        match self {
+            Succeeded => Tone::Good,
+            Running => Tone::Plain,
+            RolledBack | Interrupted | Paused => Tone::Warn,
+            Failed => Tone::Bad,
+        }
+    }
+}
+
 /// One row of the timeline. Every text is inert and masked when it is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Happening {

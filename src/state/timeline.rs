@@ -91,15 +91,6 @@ fn insert(rows: &mut VecDeque<Happening>, counted: &mut HashSet<String>, h: Happ
     true
 }
 
-fn outcome_tone(o: Outcome) -> Tone {
-    match o {
-        Outcome::Succeeded => Tone::Good,
-        Outcome::Running => Tone::Plain,
-        Outcome::RolledBack | Outcome::Interrupted | Outcome::Paused => Tone::Warn,
-        Outcome::Failed => Tone::Bad,
-    }
-}
-
 /// Does an operation on `op_service` (one service, or several joined by commas) touch `service`?
 fn touches(op_service: &str, service: &str) -> bool {
     let name = service.rsplit_once('/').map_or(service, |(_, s)| s);
@@ -196,7 +187,7 @@ impl TimelineState {
                 kind: Happen::Op,
                 service,
                 what,
-                tone: outcome_tone(r.outcome),
+                tone: r.outcome.tone(),
                 key: format!("op|{}", r.id),
                 container: None,
                 times: 1,

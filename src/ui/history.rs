@@ -12,10 +12,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 fn outcome_slot(o: Outcome) -> Slot {
     match o {
-        Outcome::Succeeded => Slot::Healthy,
+        // Running is the starting colour here (the row is still moving), plain text elsewhere.
         Outcome::Running => Slot::Starting,
-        Outcome::RolledBack | Outcome::Interrupted | Outcome::Paused => Slot::Restarting,
-        Outcome::Failed => Slot::Unhealthy,
+        o => super::timeline::tone_slot(o.tone()),
     }
 }
 

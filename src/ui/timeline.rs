@@ -11,7 +11,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
-fn tone_slot(t: Tone) -> Slot {
+pub(super) fn tone_slot(t: Tone) -> Slot {
     match t {
         Tone::Bad => Slot::Unhealthy,
         Tone::Warn => Slot::Restarting,
