@@ -65,6 +65,14 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
         crate::ops::backup::root(&setup.state_dir, &setup.stack),
         tx.clone(),
     );
+    crate::runner::spawn_timeline_readback(
+        setup.state_dir.clone(),
+        setup.stack.masker.clone(),
+        setup.stack.timeline_since(),
+        setup.stack.timeline_keep(),
+        setup.project.clone(),
+        tx.clone(),
+    );
     let mut runner = crate::runner::Runner::new(
         setup.endpoint.clone(),
         setup.stack.clone(),

@@ -214,3 +214,36 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
         tracing::warn!("cannot start the history poller: {e}");
     }
 }
+
+/// Once, at start: the timeline rows the guard kept in the store for the last `since` (the
+/// engine's own read-back reaches only its last 256 events). They arrive as engine rows; the
+/// ones the engine's catch-up also sends are kept once.
+pub fn spawn_timeline_readback(
+    state_dir: PathBuf,
+    masker: crate::logtext::Masker,
+    since: Duration,
+    keep: usize,
+    project: Option<String>,
+    tx: mpsc::Sender<Msg>,
+) {
+    if since.is_zero() || keep == 0 {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("timeline-readback".into()).spawn(move || {
+        let from = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::try_from(since).unwrap_or(jiff::SignedDuration::ZERO))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let rows = crate::store::Store::open(&state_dir)
+            .and_then(|s| s.with_masker(masker).happenings(from, keep, project.as_deref()));
+        match rows {
+            Ok(rows) if !rows.is_empty() => {
+                let _ = tx.blocking_send(Msg::Engine(crate::msg::EngineEvent::Happened(rows)));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("the timeline's kept rows cannot be read: {e}"),
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the timeline read-back: {e}");
+    }
+}

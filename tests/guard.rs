@@ -300,7 +300,7 @@ fn the_shipped_prometheus_rules_and_the_demo_config_are_valid() {
 }
 
 #[test]
-fn the_guard_evaluates_alerts_and_sends_their_webhooks_with_no_panel_open() {
+fn the_guard_evaluates_alerts_sends_their_webhooks_and_keeps_the_timeline_for_a_panel_opened_later() {
     require_engine();
     let hook = HttpStub::start(|_, _| (200, "ok".into()), Duration::ZERO);
     let mut p = Project::new("galert");
@@ -330,8 +330,60 @@ fn the_guard_evaluates_alerts_and_sends_their_webhooks_with_no_panel_open() {
     wait_for("the resolved webhook", Duration::from_secs(60), || {
         hook.bodies().into_iter().find(|b| b.contains("RESOLVED") && b.contains("DailyLossExceeded"))
     });
+    // The bot is killed while nobody watches; the guard keeps that too.
+    let before_kill = docker_ok(&["info", "--format", "{{.SystemTime}}"]).trim().to_owned();
+    docker_ok(&["kill", "-s", "KILL", &bot]);
+    wait_for("the guard's rows kept", Duration::from_secs(30), || {
+        // firing, resolved, the kill and the death.
+        (guard.value("stackdeck_timeline_rows_written_total", None) >= Some(4.0)).then_some(())
+    });
+    assert_eq!(guard.value("stackdeck_timeline_rows_dropped_total", None), Some(0.0));
     guard.signal("TERM");
     assert_eq!(guard.wait(), 0);
     let firing = hook.bodies().iter().filter(|b| b.contains("FIRING")).count();
     assert_eq!(firing, 1, "one webhook per event: {:?}", hook.bodies());
+
+    // The engine keeps only its last 256 events: 100 execs elsewhere (300 events) push the
+    // kill out of its memory, as a stack's healthchecks do within a minute.
+    let other = p.run_standalone("noise", &["bb:1", "sleep", "3600"]);
+    for _ in 0..100 {
+        docker_ok(&["exec", &other, "true"]);
+    }
+    let remembered = docker_ok(&[
+        "events",
+        "--since",
+        &before_kill,
+        "--until",
+        docker_ok(&["info", "--format", "{{.SystemTime}}"]).trim(),
+        "--filter",
+        &format!("container={bot}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(!remembered.contains("die"), "the engine should have forgotten the kill by now: {remembered}");
+
+    // A panel opened now shows the alert and the kill: read back from what the guard kept.
+    let cmd = format!(
+        "XDG_CONFIG_HOME=/nonexistent {} --state-dir {} --config {} --project {}; sleep 600",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        sd.state.display(),
+        sd.config.display(),
+        p.name
+    );
+    let t = Tmux::start("guardtimeline", 120, 40, &cmd);
+    t.wait("the panel", |s| s.contains("bot"));
+    t.keys(&["7"]);
+    let screen = t.wait("the kept rows", |s| {
+        s.contains("DailyLossExceeded firing")
+            && s.contains("DailyLossExceeded resolved")
+            && s.contains("was sent SIGKILL")
+            && s.contains("exited with code 137")
+    });
+    let line = |w: &str| screen.lines().position(|l| l.contains(w)).unwrap();
+    assert!(
+        line("exited with code 137") < line("DailyLossExceeded resolved")
+            && line("DailyLossExceeded resolved") < line("DailyLossExceeded firing"),
+        "newest first: {screen}"
+    );
+    t.keys(&["q"]);
 }

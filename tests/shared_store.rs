@@ -118,3 +118,53 @@ fn two_operators_share_one_history_one_lock_and_one_latch_and_the_stop_never_wai
     assert!(h.iter().any(|r| r["action"] == "stop" && r["reason"] == "while the store is down"), "{h:?}");
     assert_eq!(history(&bob, &pw), h, "bob sees the journaled stop too");
 }
+
+/// The guard on the server keeps the timeline in the team's store; an operator's panel on
+/// another machine (its own state dir) reads it back, inert and masked even when somebody
+/// wrote the row by hand.
+#[test]
+fn the_guards_timeline_on_the_team_store_reaches_another_operators_panel_inert_and_masked() {
+    require_engine();
+    let pg = Postgres::start("teamtl", 31481);
+    let pw = pg.password.clone();
+    let mut p = Project::new("teamtl");
+    let port = 31483;
+    let bot = p.run("bot", &["-e", &format!("SIM_PORT={port}")], &["fx-trading-bot:1"]);
+    let metrics = "127.0.0.1:31482";
+    let config = format!("{}[guard]\nmetrics = \"{metrics}\"\n", cfg(&p.name, port, &pg.url()));
+    let (server, laptop) = (Sd::new("teamtl-server", &config), Sd::new("teamtl-laptop", &config));
+    let _guard = KillOnDrop(Some(
+        server.cmd(&["guard"]).env("SD_TEAM_PW", &pw).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    ));
+    wait_for("the guard's metrics", Duration::from_secs(30), || common::http_get(metrics, "/metrics"));
+    docker_ok(&["kill", "-s", "KILL", &bot]);
+    wait_for("the kill kept in the team's store", Duration::from_secs(30), || {
+        let (ok, out) = pg.psql("SELECT kind || ' ' || what FROM happening ORDER BY at_ns");
+        (ok && out.contains("kill was sent SIGKILL") && out.contains("died exited with code 137")).then_some(())
+    });
+    // A row the engine never had, written by hand, with a secret and a terminal title escape.
+    let at_ns = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        - 600_000_000_000) as i64;
+    let (ok, out) = pg.psql(&format!(
+        "INSERT INTO happening VALUES ({at_ns}, 'by-hand', 'oom', '{}/bot', 'bot', E'hand \\033]2;pwned\\007 token=sk_live_handwritten99', 'bad', NULL)",
+        p.name
+    ));
+    assert!(ok, "{out}");
+
+    let cmd = format!(
+        "SD_TEAM_PW={pw} XDG_CONFIG_HOME=/nonexistent {} --state-dir {} --config {} --project {}; sleep 600",
+        env!("CARGO_BIN_EXE_stackdeck"),
+        laptop.state.display(),
+        laptop.config.display(),
+        p.name
+    );
+    let t = common::Tmux::start("teamtl", 120, 30, &cmd);
+    t.wait("the panel", |s| s.contains("bot"));
+    t.keys(&["7"]);
+    let screen = t.wait("the rows from the team's store", |s| {
+        s.contains("was sent SIGKILL") && s.contains("exited with code 137") && s.contains("hand ")
+    });
+    assert!(!screen.contains("sk_live_handwritten99"), "masked: {screen}");
+    assert!(screen.contains("pwned"), "the escape is shown inert, not obeyed: {screen}");
+    t.keys(&["q"]);
+}

@@ -244,9 +244,10 @@ pub struct UiConfig {
 #[serde(deny_unknown_fields)]
 pub struct TimelineConfig {
     /// How far back the engine's events are read at start, for what happened while stackdeck
-    /// was not running (default 3600; 0 reads none).
+    /// was not running, and how long the guard keeps them (default 3600; 0 reads none).
     pub since_secs: Option<u64>,
-    /// Rows kept from the engine (default 2000); the oldest go first.
+    /// Rows kept from the engine, in the panel and in the guard's record (default 2000); the
+    /// oldest go first.
     pub keep: Option<usize>,
 }
 

@@ -59,6 +59,25 @@ impl Happen {
         }
     }
 
+    pub const ALL: [Happen; 11] = [
+        Happen::Died,
+        Happen::Oom,
+        Happen::Killed,
+        Happen::Restarted,
+        Happen::Started,
+        Happen::Stopped,
+        Happen::Health,
+        Happen::Pulled,
+        Happen::Op,
+        Happen::Alert,
+        Happen::Latch,
+    ];
+
+    /// The kind named by [`as_str`](Self::as_str) (a stored row read back).
+    pub fn parse(word: &str) -> Option<Happen> {
+        Happen::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+
     /// The word in the pane's KIND column and in exports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,6 +103,24 @@ pub enum Tone {
     Warn,
     Good,
     Plain,
+}
+
+impl Tone {
+    pub const ALL: [Tone; 4] = [Tone::Bad, Tone::Warn, Tone::Good, Tone::Plain];
+
+    /// How a stored row keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Bad => "bad",
+            Tone::Warn => "warn",
+            Tone::Good => "good",
+            Tone::Plain => "plain",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Tone> {
+        Tone::ALL.into_iter().find(|t| t.as_str() == word)
+    }
 }
 
 impl super::Outcome {

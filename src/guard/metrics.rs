@@ -25,6 +25,9 @@ pub struct Metrics {
     pub chain_intact: bool,
     pub config_reloads: u64,
     pub config_reload_failures: u64,
+    /// Timeline rows kept in the store, and dropped (the store slow or failing).
+    pub timeline_rows_written: u64,
+    pub timeline_rows_dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,6 +118,18 @@ pub fn render(m: &Metrics) -> String {
         "counter",
         "SIGHUP reloads refused (bad config; the old one stays).",
         one(m.config_reload_failures.to_string()),
+    );
+    family(
+        "stackdeck_timeline_rows_written_total",
+        "counter",
+        "Timeline rows (engine events, alerts) kept in the store for panels to read back.",
+        one(m.timeline_rows_written.to_string()),
+    );
+    family(
+        "stackdeck_timeline_rows_dropped_total",
+        "counter",
+        "Timeline rows not kept: the store was slow or failing.",
+        one(m.timeline_rows_dropped.to_string()),
     );
     out
 }

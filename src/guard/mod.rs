@@ -5,6 +5,8 @@
 //! - evaluates the Prometheus / scraped alerts and sends their webhooks (sharing the alert
 //!   webhooks with any open panel through the notify lease: one message per event);
 //! - runs the backup jobs on the config's schedule (retention as every backup applies it);
+//! - keeps the timeline (engine events, alerts) in the store for panels opened later
+//!   ([`record`]);
 //! - serves its metrics on a loopback address ([`metrics`]);
 //! - logs one inert line per event to stdout ([`log`]);
 //! - reloads the config on SIGHUP (a bad one keeps the running config and says why) and ends
@@ -12,6 +14,7 @@
 
 mod log;
 pub mod metrics;
+mod record;
 
 pub use log::init as init_logging;
 use log::say;
@@ -59,7 +62,8 @@ pub async fn run(setup: Setup) -> Result<(), String> {
     let mut m = Metrics { started: jiff::Timestamp::now().as_second(), chain_intact: true, ..Metrics::default() };
     let mut stack = setup.stack.clone();
     let keymap = Keymap::load(None).map_err(|e| e.to_string())?;
-    let mut world = World::start(&setup, &stack, &keymap);
+    let counts = Arc::new(record::Counts::default());
+    let mut world = World::start(&setup, &stack, &keymap, &counts);
     let mut retired: Vec<crate::runner::Runner> = Vec::new();
     loop {
         match world.run(&mut m, &shared, &mut sigs).await {
@@ -84,7 +88,7 @@ pub async fn run(setup: Setup) -> Result<(), String> {
                     say("SIGHUP: config reloaded; restarting the guard's watchers with it");
                     stack = new;
                     // Latches are watched by the new world before the old one lets go.
-                    let next = World::start(&setup, &stack, &keymap);
+                    let next = World::start(&setup, &stack, &keymap, &counts);
                     retired.push(std::mem::replace(&mut world, next).retire());
                 }
                 Err(e) => {
@@ -150,6 +154,7 @@ struct World {
     backups_due: mpsc::Receiver<i64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     store: Option<crate::store::Store>,
+    recorder: record::Recorder,
     _engine: engine::Handle,
     _window: Option<tokio::sync::watch::Sender<crate::domain::Window>>,
 }
@@ -164,7 +169,7 @@ impl World {
         self.runner
     }
 
-    fn start(setup: &Setup, stack: &Stack, keymap: &Keymap) -> World {
+    fn start(setup: &Setup, stack: &Stack, keymap: &Keymap, counts: &Arc<record::Counts>) -> World {
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let engine = engine::spawn(
             setup.endpoint.clone(),
@@ -172,7 +177,7 @@ impl World {
                 project: setup.project.clone(),
                 resync: stack.resync(),
                 masker: stack.masker.clone(),
-                // The guard holds latches; it has no timeline to fill.
+                // The guard records the timeline as it happens (`record`); it reads nothing back.
                 timeline_since: std::time::Duration::ZERO,
                 timeline_keep: 0,
             },
@@ -213,6 +218,13 @@ impl World {
         state.project = setup.project.clone();
         state.kill_switch_targets = stack.kill_switch_targets();
         let store = crate::store::Store::open(&setup.state_dir).ok();
+        let recorder = record::Recorder::spawn(
+            setup.state_dir.clone(),
+            stack.masker.clone(),
+            stack.timeline_since(),
+            stack.timeline_keep(),
+            counts.clone(),
+        );
         World {
             rx,
             runner,
@@ -223,6 +235,7 @@ impl World {
             backups_due,
             tasks,
             store,
+            recorder,
             _engine: engine,
             _window: window,
         }
@@ -248,13 +261,21 @@ impl World {
             };
             if let Some(msg) = msg {
                 self.observe(&msg, m);
+                let alerting = matches!(msg, Msg::Observed(_) | Msg::Host(_));
+                // The guard has no ticks: the clock is read for each message (a resolved
+                // alert's row is stamped with it).
+                self.state.now = jiff::Timestamp::now();
                 for fx in crate::update::update(&mut self.state, &self.keymap, msg) {
                     if let Effect::RunOp { id, request } = fx {
                         say(&format!("op {id}: {}", request.title()));
                         self.runner.run(id, request);
                     }
                 }
+                if alerting {
+                    self.recorder.alerts(self.state.timeline.alert_rows());
+                }
             }
+            (m.timeline_rows_written, m.timeline_rows_dropped) = self.recorder.counts();
             *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = metrics::render(m);
         }
     }
@@ -272,6 +293,7 @@ impl World {
                 }
                 m.engine_connected = false;
             }
+            Msg::Engine(EngineEvent::Happened(rows)) => self.recorder.engine(rows),
             Msg::Op(OpEvent::Progress { id, line }) => say(&format!("op {id}: {line}")),
             Msg::Op(OpEvent::Done { id, result: Ok(s) }) => say(&format!("op {id} done: {s}")),
             Msg::Op(OpEvent::Done { id, result: Err(e) }) => say(&format!("op {id} FAILED: {e}")),

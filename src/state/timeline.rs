@@ -125,15 +125,20 @@ impl TimelineState {
         }
     }
 
-    /// Engine rows, live or caught up (the same row twice is kept once).
+    /// Engine rows, live or caught up, and the rows the guard kept (engine rows and alerts,
+    /// each with its own kind); the same row twice is kept once.
     pub fn engine(&mut self, rows: Vec<Happening>) {
         for h in rows {
-            if insert(&mut self.engine, &mut self.counted, h) {
+            let to = if h.kind == Happen::Alert { &mut self.alerts } else { &mut self.engine };
+            if insert(to, &mut self.counted, h) {
                 self.stale = true;
             }
         }
         while self.engine.len() > self.keep {
             self.engine.pop_front();
+        }
+        while self.alerts.len() > MAX_ALERT_ROWS {
+            self.alerts.pop_front();
         }
     }
 
@@ -261,6 +266,11 @@ impl TimelineState {
         while self.alerts.len() > MAX_ALERT_ROWS {
             self.alerts.pop_front();
         }
+    }
+
+    /// The alert rows kept (the guard records them).
+    pub fn alert_rows(&self) -> impl Iterator<Item = &Happening> {
+        self.alerts.iter()
     }
 
     /// How many rows are kept (before the filters).

@@ -14,6 +14,7 @@ pub mod lock;
 pub mod origin;
 mod pg;
 pub mod shared;
+mod timeline;
 
 use crate::domain::{OpRecord, Outcome};
 use crate::logtext::{Masker, clean};
@@ -80,6 +81,13 @@ CREATE TABLE IF NOT EXISTS latched_instance (
 CREATE TABLE IF NOT EXISTS hold_claims (claim TEXT PRIMARY KEY, at TEXT NOT NULL);
 ";
 
+/// The timeline's table ([`timeline`]): in its own SQLite file, and in the shared store's schema.
+const HAPPENING_TABLE: &str = "CREATE TABLE IF NOT EXISTS happening (
+  at_ns BIGINT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, service TEXT NOT NULL,
+  subject TEXT NOT NULL, what TEXT NOT NULL, tone TEXT NOT NULL, container TEXT,
+  PRIMARY KEY (at_ns, key)
+);";
+
 impl Store {
     /// Open (creating) the store in `dir`. The dir is made 0700 when created; the file 0600.
     /// Records left in the fallback journal are imported.
@@ -132,6 +140,7 @@ impl Store {
         conn.execute_batch(audit::SCHEMA).map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
         audit::add_later_columns(&conn).map_err(named)?;
         audit::create_view(&conn).map_err(named)?;
+        timeline::attach(&conn, dir)?;
         let mut store = Store {
             db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },
             dir: dir.to_path_buf(),

@@ -156,7 +156,7 @@ impl Pg {
     pub fn set_up(&self) -> Result<(), String> {
         self.call(|c| {
             // Set up already: nothing to do (replacing triggers would lock the audit table).
-            let ready = "SELECT to_regclass('ops') IS NOT NULL AND to_regclass('hold_claims') IS NOT NULL
+            let ready = "SELECT to_regclass('ops') IS NOT NULL AND to_regclass('hold_claims') IS NOT NULL AND to_regclass('happening') IS NOT NULL
                 AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'ops' AND column_name = 'parent')";
             if c.query_one(ready, &[])?.get::<_, bool>(0) {
                 return Ok(());
@@ -166,7 +166,8 @@ impl Pg {
             // A store made before the `parent` column: add it (the view's new column is its
             // last, which CREATE OR REPLACE VIEW allows).
             tx.batch_execute(&format!(
-                "{SCHEMA}ALTER TABLE audit ADD COLUMN IF NOT EXISTS parent TEXT; CREATE OR REPLACE VIEW ops AS {}",
+                "{SCHEMA}{}\nALTER TABLE audit ADD COLUMN IF NOT EXISTS parent TEXT; CREATE OR REPLACE VIEW ops AS {}",
+                super::HAPPENING_TABLE,
                 super::audit::OPS_VIEW
             ))?;
             tx.commit()

@@ -311,3 +311,74 @@ fn a_release_has_child_rows_and_a_store_made_before_them_gains_the_column() {
     assert!(matches!(s.verify().unwrap(), Chain::Intact(3)), "{:?}", s.verify());
     std::fs::remove_dir_all(d).ok();
 }
+
+fn happening(
+    at: jiff::Timestamp,
+    key: &str,
+    kind: crate::domain::Happen,
+    service: &str,
+    what: &str,
+) -> crate::domain::Happening {
+    crate::domain::Happening {
+        at,
+        kind,
+        service: service.into(),
+        subject: "c".into(),
+        what: what.into(),
+        tone: crate::domain::Tone::Bad,
+        key: key.into(),
+        container: Some("abc".into()),
+        times: 1,
+    }
+}
+
+#[test]
+fn timeline_rows_are_kept_once_bounded_by_age_and_count_filtered_by_project_and_read_inert() {
+    use crate::domain::Happen;
+    let d = tmp();
+    let s = Store::open(&d).unwrap();
+    let now = jiff::Timestamp::now();
+    let ago = |secs: i64| now.checked_sub(jiff::SignedDuration::from_secs(secs)).unwrap();
+    let day = Duration::from_secs(86_400);
+    let rows = vec![
+        happening(ago(7200), "old", Happen::Died, "p/bot", "exited with code 1"),
+        happening(ago(30), "k1", Happen::Killed, "p/bot", "was sent SIGKILL"),
+        happening(ago(20), "k2", Happen::Died, "q/api", "exited with code 137"),
+        happening(ago(10), "a1", Happen::Alert, "bot", "BotDown firing"),
+        happening(ago(5), "h1", Happen::Health, "p/bot", "\u{1b}]2;pwned\u{7} token=sk_live_abcdefghijklmnop"),
+    ];
+    s.record_happenings(&rows, day, 100).unwrap();
+    // Written twice (a reconnect, a second guard on a shared store): kept once.
+    s.record_happenings(&rows[1..2], day, 100).unwrap();
+    let all = s.happenings(ago(86_400), 100, None).unwrap();
+    assert_eq!(all.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["old", "k1", "k2", "a1", "h1"], "time order");
+    assert_eq!(all[1].kind, Happen::Killed);
+    assert_eq!(all[1].container.as_deref(), Some("abc"));
+    assert!(!all[4].what.contains('\u{1b}') && !all[4].what.contains("sk_live_abcdefghijklmnop"), "{}", all[4].what);
+    // Since: the window a panel asks for.
+    assert_eq!(s.happenings(ago(60), 100, None).unwrap().len(), 4);
+    // A project: its engine rows and every alert.
+    let p: Vec<String> = s.happenings(ago(86_400), 100, Some("p")).unwrap().into_iter().map(|h| h.key).collect();
+    assert_eq!(p, ["old", "k1", "a1", "h1"]);
+    // At most `keep`, the newest.
+    let two: Vec<String> = s.happenings(ago(86_400), 2, None).unwrap().into_iter().map(|h| h.key).collect();
+    assert_eq!(two, ["a1", "h1"]);
+    // Writing forgets what is older than the window, then all but the newest `keep`.
+    s.record_happenings(&[], Duration::from_secs(3600), 100).unwrap();
+    assert_eq!(s.happenings(ago(86_400), 100, None).unwrap().len(), 4, "the 2-hour-old row is gone");
+    s.record_happenings(&[], day, 3).unwrap();
+    let left: Vec<String> = s.happenings(ago(86_400), 100, None).unwrap().into_iter().map(|h| h.key).collect();
+    assert_eq!(left, ["k2", "a1", "h1"]);
+    // Another process (the guard) writing rows does not make panels re-read the history.
+    let before = s.data_version().unwrap();
+    let newer = happening(ago(1), "g1", Happen::Started, "p/bot", "started");
+    Store::open(&d).unwrap().record_happenings(&[newer], day, 100).unwrap();
+    assert_eq!(s.data_version().unwrap(), before);
+    assert_eq!(s.happenings(ago(86_400), 100, None).unwrap().len(), 4, "the row is there");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("timeline.sqlite")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A row edited by hand to an unknown kind is skipped, not shown wrong.
+    s.conn().execute("UPDATE happening SET kind = 'nonsense' WHERE key = 'k2'", []).unwrap();
+    assert_eq!(s.happenings(ago(86_400), 100, None).unwrap().len(), 3);
+}

@@ -197,3 +197,18 @@ fn a_repeat_with_something_else_between_keeps_its_own_row() {
     assert_eq!(kinds(&s), vec!["start", "died", "start"]);
     assert!(s.rows.iter().all(|r| r.times == 1));
 }
+
+#[test]
+fn an_alert_row_the_guard_kept_and_the_same_alert_seen_live_are_one_row() {
+    let mut guard = TimelineState::default();
+    guard.alerts(&[alert("HighErrors", true, 8)], t(9));
+    let kept: Vec<Happening> = guard.alert_rows().cloned().collect();
+    assert_eq!(kept.len(), 1);
+    // The panel starts: the kept row comes back with the engine rows, then its own evaluation.
+    let mut panel = TimelineState::default();
+    panel.engine(kept.into_iter().chain([ev(3, Happen::Died, "p/bot", "d1")]).collect());
+    panel.alerts(&[alert("HighErrors", true, 8)], t(30));
+    panel.refresh(t(30));
+    assert_eq!(kinds(&panel), ["alert", "died"], "one alert row, not two");
+    assert_eq!(panel.alert_rows().count(), 1);
+}
