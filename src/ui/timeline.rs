@@ -50,6 +50,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                     "Containers that die, run out of memory, are killed, restart, start, stop or change health; image pulls; stackdeck's operations; alerts; latches.",
                     v.style(Slot::Dim),
                 ),
+                Line::styled(
+                    "Before this panel started: what `stackdeck guard` kept, else only the engine's last 256 events (a minute or less).",
+                    v.style(Slot::Dim),
+                ),
             ]
         } else {
             vec![Line::styled(
