@@ -133,15 +133,33 @@ fn the_guards_timeline_on_the_team_store_reaches_another_operators_panel_inert_a
     let metrics = "127.0.0.1:31482";
     let config = format!("{}[guard]\nmetrics = \"{metrics}\"\n", cfg(&p.name, port, &pg.url()));
     let (server, laptop) = (Sd::new("teamtl-server", &config), Sd::new("teamtl-laptop", &config));
-    let _guard = KillOnDrop(Some(
-        server.cmd(&["guard"]).env("SD_TEAM_PW", &pw).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
-    ));
-    wait_for("the guard's metrics", Duration::from_secs(30), || common::http_get(metrics, "/metrics"));
+    // Killed before the guard starts: its read-back of what the engine remembers, on
+    // connecting, keeps it (as after a restart or a reload of the guard).
     docker_ok(&["kill", "-s", "KILL", &bot]);
-    wait_for("the kill kept in the team's store", Duration::from_secs(30), || {
-        let (ok, out) = pg.psql("SELECT kind || ' ' || what FROM happening ORDER BY at_ns");
-        (ok && out.contains("kill was sent SIGKILL") && out.contains("died exited with code 137")).then_some(())
-    });
+    let log = server.state.parent().unwrap().join("guard.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let _guard = KillOnDrop(Some(
+        server
+            .cmd(&["guard"])
+            .env("SD_TEAM_PW", &pw)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, rows) = pg.psql("SELECT kind || ' ' || what FROM happening ORDER BY at_ns");
+        if ok && rows.contains("kill was sent SIGKILL") && rows.contains("died exited with code 137") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kill is not in the team's store: {rows}\nthe guard's log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // A row the engine never had, written by hand, with a secret and a terminal title escape.
     let at_ns = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         - 600_000_000_000) as i64;

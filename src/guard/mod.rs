@@ -182,9 +182,11 @@ impl World {
                 project: setup.project.clone(),
                 resync: stack.resync(),
                 masker: stack.masker.clone(),
-                // The guard records the timeline as it happens (`record`); it reads nothing back.
-                timeline_since: std::time::Duration::ZERO,
-                timeline_keep: 0,
+                // The guard records the timeline (`record`): on each connection it also reads
+                // back what the engine still remembers, so events while it was starting,
+                // reloading or reconnecting are kept too (rows kept twice are kept once).
+                timeline_since: stack.timeline_since(),
+                timeline_keep: stack.timeline_keep(),
             },
             tx.clone(),
         );
