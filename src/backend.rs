@@ -146,6 +146,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Give a start-first instance the service's name (once the old instance is gone).
     async fn promote(&self, new: &ContainerId, name: &str) -> Result<(), EngineError>;
 
+    /// After a start-first replace removed the old instance: how long its network address,
+    /// free again, may still be the target of a connection that looked the name up just
+    /// before (a proxy's connect in flight). The deploy holds the service that long, so that
+    /// stackdeck's next deploy does not give the address to an instance still being gated.
+    fn address_settle(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// How long the instance's own healthcheck may take to reach a verdict (start period, then
     /// retries x (interval + timeout)); `None` without a healthcheck.
     async fn health_budget(&self, id: &ContainerId) -> Result<Option<Duration>, EngineError>;

@@ -134,20 +134,39 @@ fn edge_up(name: &str, port: u16) -> (Compose, String) {
 }
 
 /// GET /health through the edge every 50 ms until `stop`; (answered 200, failed) and the
-/// failures' details.
+/// failures' details: when, after how long, and what went wrong.
 fn probe_loop(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, Vec<String>)> {
     std::thread::spawn(move || {
         let (mut ok, mut bad) = (0u32, Vec::new());
         while !stop.load(Ordering::Relaxed) {
-            // http_get answers the body of a 200 only: anything else is a failed request.
-            match common::http_get(&format!("127.0.0.1:{port}"), "/health") {
-                Some(_) => ok += 1,
-                None => bad.push(format!("{:?}", std::time::SystemTime::now())),
+            let start = std::time::Instant::now();
+            match probe(port) {
+                Ok(()) => ok += 1,
+                Err(what) => bad.push(format!(
+                    "{} (+{} ms): {what}",
+                    jiff::Timestamp::now().strftime("%H:%M:%S%.3f"),
+                    start.elapsed().as_millis()
+                )),
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         (ok, bad)
     })
+}
+
+/// One GET /health; `Err` says how it failed.
+fn probe(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    write!(s, "GET /health HTTP/1.0\r\nHost: edge\r\n\r\n").map_err(|e| format!("write: {e}"))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| format!("read after {} bytes: {e}", out.len()))?;
+    let text = String::from_utf8_lossy(&out);
+    match text.split(' ').nth(1) {
+        Some("200") => Ok(()),
+        _ => Err(format!("answer {:?}", text.chars().take(80).collect::<String>())),
+    }
 }
 
 #[test]
@@ -164,6 +183,7 @@ fn a_start_first_deploy_behind_the_edge_loses_no_request_and_a_failed_one_leaves
     let probes = probe_loop(port, stop.clone());
     let (code, out, err) = sd.run(&["deploy", &key, "fx-api-server:2", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
+    let first = out.clone();
     assert!(out.contains("strategy: start-first (the compose file's deploy.update_config)"), "{out}");
     assert!(out.contains("monitor 3 s"), "the file's monitor applies: {out}");
     // A broken image: the gate fails, the new container goes, the old one never stopped.
@@ -173,7 +193,10 @@ fn a_start_first_deploy_behind_the_edge_loses_no_request_and_a_failed_one_leaves
     stop.store(true, Ordering::Relaxed);
     let (ok, bad) = probes.join().unwrap();
     assert!(ok > 20, "the probe loop ran through both deploys: {ok}");
-    assert!(bad.is_empty(), "no request failed during the start-first deploys ({ok} answered): {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "no request failed during the start-first deploys ({ok} answered): {bad:?}\nthe deploys:\n{first}\n{out}"
+    );
     assert_eq!(image_of(&api), "fx-api-server:2", "the name is the service's again, with the deployed image");
     let names = docker_ok(&[
         "ps",

@@ -375,6 +375,13 @@ impl Backend for ContainerBackend {
         self.rename(new, name).await
     }
 
+    fn address_settle(&self) -> Duration {
+        // The engine hands a freed address to the next container at once (measured on Docker
+        // 20.10: the gated container of a deploy right after took the removed one's address,
+        // and a proxy's connect retried 1 s later reached it).
+        Duration::from_secs(3)
+    }
+
     async fn health_budget(&self, id: &ContainerId) -> Result<Option<Duration>, EngineError> {
         Ok(self.inspect_raw(id).await?.and_then(|ins| super::beside::health_budget(&ins)))
     }

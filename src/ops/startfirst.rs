@@ -55,6 +55,21 @@ pub(super) async fn swap_beside(
                 ))
             })?;
             p.step(Some(store), format!("the new container is {} now", retired.name));
+            let settle = b.address_settle();
+            if !settle.is_zero() {
+                p.step(
+                    Some(store),
+                    format!(
+                        "holding the service {} s: the old container's address is free again, and a connection that looked the name up just before may still be on its way to it",
+                        settle.as_secs()
+                    ),
+                );
+                // The operator's cancel ends it; the emergency stop never waits for it.
+                tokio::select! {
+                    () = tokio::time::sleep(settle) => {}
+                    () = cancel.cancelled() => {}
+                }
+            }
             Ok(())
         }
         Err(Stopped::Aborted(why)) => {
