@@ -111,12 +111,7 @@ fn reload(setup: &Setup) -> Result<Stack, String> {
 
 /// One guard per state dir: a second one would enforce, back up and notify twice.
 fn one_per_state_dir(state_dir: &std::path::Path) -> Result<std::fs::File, String> {
-    if !state_dir.exists() {
-        std::fs::create_dir_all(state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
-        // As the store makes it: the history, latches and backups are this user's.
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700));
-    }
+    crate::store::make_state_dir(state_dir)?;
     crate::store::lock::take(&state_dir.join("guard.pid"), &std::process::id().to_string()).map_err(|e| match e {
         Ok(other) => format!(
             "another guard runs for {} (pid {}): one guard per server",

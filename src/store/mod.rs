@@ -116,11 +116,7 @@ impl Store {
     }
 
     fn open_file(dir: &Path, busy: Duration) -> Result<Store, String> {
-        if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
+        make_state_dir(dir)?;
         let path = dir.join("history.sqlite");
         let fresh = !path.exists();
         let named = |e: rusqlite::Error| format!("{}: {e}", path.display());
@@ -162,11 +158,7 @@ impl Store {
             if stop { (Duration::from_millis(500), Duration::from_secs(1)) } else { (BUSY_WAIT, BUSY_WAIT + busy) };
         let pg = pg::Pg::connect(shared, connect, statement, busy)?;
         pg.set_up()?;
-        if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
+        make_state_dir(dir)?;
         let mut store = Store { db: Db::Pg(pg), dir: dir.to_path_buf(), imported: 0, masker: Masker::default() };
         store.imported = store.import_journal();
         Ok(store)
@@ -525,6 +517,16 @@ impl Store {
 }
 
 /// Whether the database holds the history as stackdeck wrote it before the audit chain.
+/// The state dir, made 0700 when it is new (the history, latches and backups are this user's).
+pub fn make_state_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create state dir {}: {e}", dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
 fn legacy_table(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row("SELECT type FROM sqlite_master WHERE name = 'ops'", [], |r| r.get::<_, String>(0))
         .optional()
