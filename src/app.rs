@@ -121,7 +121,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
         crate::drift::watch(compose_rx, tx.clone(), setup.stack.masker.clone());
     }
     let mut sources_seen = 0;
-    let mut guard = Guard::enter(setup.stack.mouse());
+    let mut guard = Guard::enter(setup.stack.mouse())?;
     let mut fatal_rx = catch_background_panics();
     #[cfg(debug_assertions)]
     if std::env::var_os("STACKDECK_TEST_TASK_PANIC").is_some() {

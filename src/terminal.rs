@@ -1,7 +1,11 @@
 //! Entering and leaving the terminal. The terminal is restored on every way out: normal exit
-//! (the guard's Drop), panic (ratatui's hook, installed after color-eyre's so the report is
-//! printed on a restored screen), and SIGTERM/SIGHUP/SIGINT (turned into a clean quit by the
-//! app loop).
+//! (the guard's Drop), panic (our hook, installed after color-eyre's so the report is printed
+//! on a restored screen), and SIGTERM/SIGHUP/SIGINT (turned into a clean quit by the app loop).
+//!
+//! Restoring never panics. ratatui's own `restore` reports a failure with `eprintln!`, which
+//! panics when stderr is gone too: after an ssh connection drops (SIGHUP, then EIO on the
+//! terminal), the guard's Drop panicked, the panic hook panicked again, and the process aborted
+//! with operations still running. Here a terminal that is gone is simply left alone.
 
 use ratatui::DefaultTerminal;
 
@@ -25,28 +29,49 @@ fn mouse(on: bool) {
 impl Guard {
     /// Raw mode + alternate screen (+ mouse reporting when `mouse`). Call only after every
     /// config file has been validated.
-    pub fn enter(with_mouse: bool) -> Guard {
-        let terminal = ratatui::init();
+    pub fn enter(with_mouse: bool) -> std::io::Result<Guard> {
+        let next = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore(with_mouse);
+            next(info);
+        }));
+        crossterm::terminal::enable_raw_mode()?;
+        crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+        let terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
         if with_mouse {
-            // A panic restores the terminal through ratatui's hook: mouse reporting goes first.
-            let next = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                mouse(false);
-                next(info);
-            }));
             mouse(true);
         }
-        Guard { terminal, mouse: with_mouse }
+        Ok(Guard { terminal, mouse: with_mouse })
     }
+}
+
+/// Leave raw mode and the alternate screen, show the cursor; every step is tried, and a step
+/// that fails (the terminal is gone) is skipped without a word: there is nobody to tell.
+fn restore(with_mouse: bool) {
+    if with_mouse {
+        mouse(false);
+    }
+    // Raw mode first: it has more side effects than the alternate screen.
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // After SIGHUP the terminal may be gone: restoring can fail, and that is fine.
-        if self.mouse {
-            mouse(false);
+        restore(self.mouse);
+        // ratatui's Terminal shows the cursor when it is dropped and `eprintln!`s when it cannot,
+        // which panics without a stderr. When the terminal is gone, it is forgotten instead (a
+        // screen buffer, freed at exit) and an inert one that never hid the cursor takes its
+        // place.
+        if self.terminal.show_cursor().is_err() {
+            let nothing =
+                ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::default()) };
+            if let Ok(spare) =
+                ratatui::Terminal::with_options(ratatui::backend::CrosstermBackend::new(std::io::stdout()), nothing)
+            {
+                std::mem::forget(std::mem::replace(&mut self.terminal, spare));
+            }
         }
-        ratatui::restore();
     }
 }
 

@@ -324,23 +324,44 @@ fn the_stop_key_from_the_logs_pane_stops_the_bot() {
 
 #[test]
 fn sighup_during_a_panel_deploy_lets_it_finish_and_record() {
+    deploy_then_lose_the_terminal("phup", 59218, |t, pid| {
+        assert!(std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+        t.wait("exit after the deploy finished", |s| s.contains("STACKDECK-EXIT="));
+    });
+}
+
+/// An ssh connection that drops: the terminal itself goes away under a running deploy (writes
+/// fail with EIO, and so does stderr). Restoring the terminal used to panic there, twice, and
+/// the process aborted mid-deploy; the deploy must run to its end and be recorded.
+#[test]
+fn a_terminal_gone_during_a_panel_deploy_lets_it_finish_and_record() {
+    deploy_then_lose_the_terminal("pgone", 59219, |t, pid| {
+        assert!(common::tmux().args(["kill-session", "-t", &t.session]).status().unwrap().success());
+        common::wait_for("the panel gone with its terminal", std::time::Duration::from_secs(120), || {
+            (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        });
+    });
+}
+
+fn deploy_then_lose_the_terminal(name: &str, port: u16, lose: impl FnOnce(&Tmux, u32)) {
     require_engine();
-    let mut p = Project::new("phup");
-    let bot = p.run("trading-bot", &["-e", "SIM_PORT=59218", "--health-timeout", "5s"], &["fx-trading-bot:1"]);
-    let dir = std::env::temp_dir().join(format!("sd-phup-{}", std::process::id()));
+    let mut p = Project::new(name);
+    let bot =
+        p.run("trading-bot", &["-e", &format!("SIM_PORT={port}"), "--health-timeout", "5s"], &["fx-trading-bot:1"]);
+    let dir = std::env::temp_dir().join(format!("sd-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("config.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nhealth_url = \"http://127.0.0.1:59218/health\"\ngate_tries = 30\ngate_interval_secs = 1\nprobe_timeout_secs = 5\n",
+            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nhealth_url = \"http://127.0.0.1:{port}/health\"\ngate_tries = 30\ngate_interval_secs = 1\nprobe_timeout_secs = 5\n",
             p.name
         ),
     )
     .unwrap();
     let state = dir.join("state");
     let extra = format!("--config {} --state-dir {}", cfg.display(), state.display());
-    let t = Tmux::start("sd-phup", 100, 30, &panel_cmd(&p.name, &extra));
+    let t = Tmux::start(&format!("sd-{name}"), 100, 30, &panel_cmd(&p.name, &extra));
     t.wait("the bot, healthy", |s| s.contains("trading-bot") && s.contains("healthy"));
     t.keys(&["d"]);
     t.wait("the picker", |s| s.contains("deploy to") && s.contains("fx-trading-bot:"));
@@ -351,8 +372,7 @@ fn sighup_during_a_panel_deploy_lets_it_finish_and_record() {
     t.wait("the deploy running", |s| s.contains("[running]") && s.contains("creating"));
     let pid =
         common::wait_for("the stackdeck process", std::time::Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
-    assert!(std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
-    t.wait("exit after the deploy finished", |s| s.contains("STACKDECK-EXIT="));
+    lose(&t, pid);
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
         .arg("--state-dir")
         .arg(&state)
