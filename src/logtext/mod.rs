@@ -66,7 +66,10 @@ impl LogLine {
         // operator needs to see first at 80 columns. Decoded strings are sanitized again
         // (a JSON "\u001b" decodes to a real ESC).
         let shown = json::compact(&clean.text).map_or(clean.text, |c| sanitize(c.as_bytes()).text);
-        let text = masker.mask(&shown).into_owned();
+        let text = match masker.mask(&shown) {
+            std::borrow::Cow::Borrowed(_) => shown, // nothing masked: no second copy
+            std::borrow::Cow::Owned(m) => m,
+        };
         let level = level::detect(&text);
         LogLine { timestamp, stderr, level, text, cut_bytes: clean.cut_bytes }
     }

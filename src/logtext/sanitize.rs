@@ -28,6 +28,11 @@ pub fn sanitize(raw: &[u8]) -> Clean {
     } else {
         (raw, 0)
     };
+    // Most lines are printable ASCII: one pass to tell, one copy.
+    if kept.iter().all(|b| (0x20..0x7f).contains(b)) {
+        let text = std::str::from_utf8(kept).expect("printable ASCII is UTF-8").to_owned();
+        return Clean { text, cut_bytes };
+    }
     let mut text = String::with_capacity(kept.len() + 8);
     for chunk in kept.utf8_chunks() {
         // Copy runs of harmless characters whole; only the others go one by one.
