@@ -107,7 +107,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
         })
         .collect();
     state.shared_store = crate::store::shared::current().map(|s| s.shown());
-    state.tz = jiff::tz::TimeZone::system();
+    state.tz = crate::timearg::local_zone();
     state.kill_switch_targets = setup.stack.kill_switch_targets();
     state.backup_jobs = setup.stack.config.backup.jobs.iter().map(|j| j.name.clone()).collect();
     state.restorable = setup.stack.restorable_jobs();

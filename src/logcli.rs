@@ -18,7 +18,7 @@ pub struct Args<'a> {
 
 pub fn run(ep: &Endpoint, project: Option<&str>, masker: &Masker, a: &Args<'_>) -> ExitCode {
     let now = jiff::Timestamp::now();
-    let tz = jiff::tz::TimeZone::system();
+    let tz = crate::timearg::local_zone();
     let moment = |s: Option<&str>| s.map(|s| crate::timearg::parse(s, now, &tz)).transpose();
     let (since, until) = match (moment(a.since), moment(a.until)) {
         (Ok(s), Ok(u)) => (s, u),

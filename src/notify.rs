@@ -12,7 +12,7 @@ const QUEUE: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct Webhook {
-    client: reqwest::Client,
+    client: crate::http::LazyClient,
     url: String,
     tries: u32,
     timeout: Duration,
@@ -68,7 +68,7 @@ impl Webhook {
         if reqwest::Url::parse(&url).is_err() || !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("webhook notifications are off: ${var} is not an http(s) URL"));
         }
-        let client = crate::http::client();
+        let client = crate::http::LazyClient;
         Ok(Some(Webhook { client, url, tries: cfg.tries(), timeout: cfg.timeout() }))
     }
 

@@ -260,7 +260,7 @@ fn a_remote_machines_host_figures_come_from_its_node_metrics_through_prometheus(
         prom.get(q).filter(|a| a.contains("\"1\"")).map(|_| ())
     });
     let p = stackdeck::observe::prom::Prom {
-        client: stackdeck::http::client(),
+        client: stackdeck::http::LazyClient,
         url: prom.url.clone(),
         alertmanager: None,
         timeout: Duration::from_secs(3),

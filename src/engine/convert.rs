@@ -54,6 +54,44 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
     })
 }
 
+/// A container as its list entry describes it: enough for a first frame (name, service, state,
+/// health, image), without what only an inspect says (start and finish times, restarts, memory
+/// limit); the inspect that follows replaces it. The same boundary rules as [`container`].
+pub fn container_from_summary(s: &ContainerSummary) -> Option<Container> {
+    let (id, state, health) = summary_fingerprint(s)?;
+    let id = ContainerId(inert(&id.0).into_owned());
+    let name = s.names.as_ref().and_then(|n| n.first()).map(String::as_str).unwrap_or_default();
+    let name = inert(name.trim_start_matches('/')).into_owned();
+    let empty = std::collections::HashMap::new();
+    let labels = s.labels.as_ref().unwrap_or(&empty);
+    let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
+        (Some(p), Some(sv)) => ServiceKey::new(Some(&label(p)), &label(sv)),
+        _ => ServiceKey::new(None, &name),
+    };
+    // "Exited (137) 5 seconds ago"
+    let exit_code = s
+        .status
+        .as_deref()
+        .and_then(|t| t.strip_prefix("Exited ("))
+        .and_then(|t| t.split_once(')'))
+        .and_then(|(code, _)| code.parse().ok());
+    Some(Container {
+        id,
+        name,
+        key,
+        state,
+        health,
+        image: inert(s.image.as_deref().unwrap_or_default()).into_owned(),
+        image_id: inert(s.image_id.as_deref().unwrap_or_default()).into_owned(),
+        started_at: None,
+        finished_at: None,
+        restarts: 0,
+        exit_code,
+        memory_limit: 0,
+        compose: compose_files(labels),
+    })
+}
+
 pub const LABEL_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const LABEL_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 

@@ -103,6 +103,15 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
 
 /// Connect, negotiate the API version, and say who answered.
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), EngineError> {
+    connect_with_role(ep).await.map(|(d, i, _)| (d, i))
+}
+
+/// [`connect`], and what the engine is in a swarm, from the same answers (the panel's
+/// supervisor needs both before its first list: one round trip fewer on the way to the first
+/// frame).
+pub(crate) async fn connect_with_role(
+    ep: &Endpoint,
+) -> Result<(Docker, EngineInfo, Option<crate::domain::SwarmRole>), EngineError> {
     let late =
         || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
     // An ssh:// engine is reached through a local socket forwarded by one ssh connection.
@@ -141,13 +150,16 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
         }
         Err(e) => return Err(classify(&ep.host, &e)),
     };
-    let v = tokio::time::timeout(CALL_TIMEOUT, docker.version())
-        .await
-        .map_err(|_| late())?
-        .map_err(|e| classify(&ep.host, &e))?;
+    // Both at once: each is a round trip, and /info is the slow one on a busy engine.
+    let (v, machine) = tokio::join!(
+        tokio::time::timeout(CALL_TIMEOUT, docker.version()),
+        tokio::time::timeout(CALL_TIMEOUT, docker.info())
+    );
+    let v = v.map_err(|_| late())?.map_err(|e| classify(&ep.host, &e))?;
     // The machine's size, for a remote engine's host figures (never fatal: older engines,
     // restricted proxies).
-    let machine = tokio::time::timeout(CALL_TIMEOUT, docker.info()).await.ok().and_then(Result::ok);
+    let machine = machine.ok().and_then(Result::ok);
+    let role = machine.as_ref().and_then(swarm::role_of);
     let info = EngineInfo {
         cpus: machine.as_ref().and_then(|m| m.ncpu).and_then(|n| u64::try_from(n).ok()),
         memory: machine.as_ref().and_then(|m| m.mem_total).and_then(|n| u64::try_from(n).ok()),
@@ -156,7 +168,7 @@ pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), Engin
         api_version: crate::logtext::inert(v.api_version.as_deref().unwrap_or("?")).into_owned(),
         server_version: crate::logtext::inert(v.version.as_deref().unwrap_or("?")).into_owned(),
     };
-    Ok((docker, info))
+    Ok((docker, info, role))
 }
 
 fn describe(host: &str, e: &bollard::errors::Error) -> String {

@@ -2,7 +2,9 @@
 //! then report it, back off, and start over. Owns the stats and log stream tasks.
 
 use super::session::{SessionEnd, Wants, apply_cmd};
-use super::{CALL_TIMEOUT, Command, Endpoint, Options, connect, convert, describe, logs, project_filter, stats};
+use super::{
+    CALL_TIMEOUT, Command, Endpoint, Options, connect_with_role, convert, describe, logs, project_filter, stats,
+};
 use crate::domain::{Container, ContainerId, Health, RunState};
 use crate::msg::{EngineEvent, Msg};
 use bollard::Docker;
@@ -42,8 +44,8 @@ pub(super) async fn run(
     let mut backoff = Duration::from_secs(1);
     let mut wants = Wants::default();
     loop {
-        let reason = match connect(&ep).await {
-            Ok((docker, info)) => {
+        let reason = match connect_with_role(&ep).await {
+            Ok((docker, info, role)) => {
                 backoff = Duration::from_secs(1);
                 tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
@@ -51,7 +53,6 @@ pub(super) async fn run(
                 }
                 // A swarm manager is read as a swarm (services, tasks, nodes); a worker as an
                 // engine, with a word that the swarm is managed elsewhere.
-                let role = super::swarm::role(&docker).await.ok().flatten();
                 let view = role.map(|r| crate::domain::SwarmView { role: r, nodes: vec![], services: vec![] });
                 if tx.send(Msg::Swarm(view)).await.is_err() {
                     return;
@@ -139,7 +140,20 @@ async fn session(
     super::happenings::start_catch_up(docker, opts, tx);
 
     let mut known: HashMap<ContainerId, (RunState, Health)> = HashMap::new();
-    match list_all(docker, project).await {
+    // The first frame from the list alone (one call, names, states and health), then the same
+    // containers inspected: with 100 containers on a busy engine the inspects took seconds.
+    let ids = match list_summaries(docker, project).await {
+        Ok(list) => {
+            let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
+            let ids = first.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+            if tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.is_err() {
+                return SessionEnd::Quit;
+            }
+            ids
+        }
+        Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+    };
+    match inspect_all(docker, &ids).await {
         Ok(list) => {
             for c in &list {
                 known.insert(c.id.clone(), (c.state, c.health));
@@ -301,9 +315,13 @@ async fn list_summaries(
 /// Every container (running or not), inspected.
 pub(super) async fn list_all(docker: &Docker, project: Option<&str>) -> Result<Vec<Container>, bollard::errors::Error> {
     let list = list_summaries(docker, project).await?;
-    // Inspect a few at a time: start-up to the first full frame is bound by these round trips
-    // (sequential, 10 containers took most of the start-up), without flooding the engine.
     let ids: Vec<ContainerId> = list.into_iter().filter_map(|s| s.id.map(ContainerId)).collect();
+    inspect_all(docker, &ids).await
+}
+
+/// Inspect these containers, a few at a time (sequentially, 10 containers took most of the
+/// start-up), without flooding the engine; the ones already gone are left out.
+async fn inspect_all(docker: &Docker, ids: &[ContainerId]) -> Result<Vec<Container>, bollard::errors::Error> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(8) {
         let mut batch = Vec::with_capacity(chunk.len());

@@ -21,11 +21,16 @@ const LABEL_TASK: &str = "com.docker.swarm.task.id";
 
 /// What the engine is in a swarm (`None`: not in one).
 pub(super) async fn role(docker: &Docker) -> Result<Option<SwarmRole>, bollard::errors::Error> {
-    let s = docker.info().await?.swarm.unwrap_or_default();
+    Ok(role_of(&docker.info().await?))
+}
+
+/// What an engine's `/info` says it is in a swarm.
+pub(super) fn role_of(info: &bollard::models::SystemInfo) -> Option<SwarmRole> {
+    let s = info.swarm.as_ref()?;
     if s.local_node_state != Some(LocalNodeState::ACTIVE) {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(if s.control_available == Some(true) { SwarmRole::Manager } else { SwarmRole::Worker }))
+    Some(if s.control_available == Some(true) { SwarmRole::Manager } else { SwarmRole::Worker })
 }
 
 /// Everything a manager says of the swarm, limited to one stack when `project` is given.

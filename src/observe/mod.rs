@@ -39,7 +39,7 @@ struct Observer {
     targets: Vec<scrape::Target>,
     panels: Vec<PanelConfig>,
     locals: Vec<Option<LocalExpr>>,
-    client: reqwest::Client,
+    client: crate::http::LazyClient,
     tx: mpsc::Sender<Msg>,
     notifier: Notifier,
 }
@@ -48,9 +48,9 @@ struct Observer {
 pub fn spawn(stack: &Stack, tx: mpsc::Sender<Msg>, notifier: Notifier) -> watch::Sender<Window> {
     let (wtx, wrx) = watch::channel(Window::default());
     let c = &stack.config;
-    let client = crate::http::client();
+    let client = crate::http::LazyClient;
     let prom = c.prometheus.url.as_ref().map(|u| prom::Prom {
-        client: client.clone(),
+        client,
         url: u.get_ref().trim_end_matches('/').to_owned(),
         alertmanager: c.prometheus.alertmanager_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_owned()),
         timeout: c.prometheus.timeout(),

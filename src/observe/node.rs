@@ -61,7 +61,7 @@ pub fn spawn(stack: &Stack, cfg: HostConfig, tx: mpsc::Sender<Msg>, notifier: No
     let c = &stack.config;
     let Some(url) = c.prometheus.url.as_ref() else { return };
     let prom = Prom {
-        client: crate::http::client(),
+        client: crate::http::LazyClient,
         url: url.get_ref().trim_end_matches('/').to_owned(),
         alertmanager: None,
         timeout: c.prometheus.timeout(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Prom {
-    pub client: reqwest::Client,
+    pub client: crate::http::LazyClient,
     pub url: String,
     pub alertmanager: Option<String>,
     pub timeout: Duration,
