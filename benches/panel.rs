@@ -181,6 +181,15 @@ fn ingest(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // The whole path for each kind of line in the mix, to see which kind costs what.
+    for (kind, name) in ["json", "bearer", "error", "logfmt"].iter().enumerate() {
+        let only: Vec<&Vec<u8>> = raw.iter().skip(kind).step_by(4).collect();
+        g.throughput(Throughput::Elements(only.len() as u64));
+        g.bench_function(format!("whole_path_{name}_lines"), |b| {
+            b.iter(|| only.iter().map(|r| LogLine::from_raw(r, false, &m).text.len()).sum::<usize>())
+        });
+    }
+    g.throughput(Throughput::Elements(parsed.len() as u64));
     // The stages of the full path, to see where a line's time goes.
     let texts: Vec<String> = raw.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect();
     g.bench_function("stage_sanitize", |b| {

@@ -373,8 +373,8 @@ def startup(n):
     res = {t: [] for t in tools()}
     for r in range(ROUNDS * 3):
         for tool in (tools() if r % 2 == 0 else list(reversed(tools()))):
-            # Tall enough for oxker to list all 10 (its list is a third of the screen).
-            p = Panel(tool, 160, 70)
+            # Tall enough for oxker to list all n (its list is a third of the screen).
+            p = Panel(tool, 160, max(70, 3 * n + 40))
             try:
                 p.wait(listed(n), limit=60, step=0.001)
                 res[tool].append({"ms": (time.monotonic() - p.t0) * 1000})
@@ -541,6 +541,22 @@ def main():
             return
         if os.environ.get("BENCH_ONLY") == "swarm":
             bench_swarm.report(bench_swarm.run(sys.modules[__name__]))
+            return
+        if os.environ.get("BENCH_ONLY") == "startup":
+            # Issue 15: start-up on 10 and on 100 containers, and idle RSS with 10 services.
+            for n in (10, 100):
+                run_idle_containers(n)
+                table(f"4. Start-up to the first frame listing every service with its health ({n} services)",
+                      startup(n), [("ms", "start-up", "ms")])
+                if n == 10:
+                    r, b = idle(10)
+                    table(f"1. Idle, 10 services, 80x24, {IDLE} s (engine baseline without a panel: {b:.2f} %)", r,
+                          [("cpu", "panel CPU", "%"), ("rss", "peak RSS", "MB")])
+                clean_containers()
+            return
+        if os.environ.get("BENCH_ONLY") == "stop":
+            t = emergency_stop(3 if QUICK else 20)
+            print(f"- emergency stop, key -> die, {len(t)} runs: {percentiles(t)}")
             return
         if os.environ.get("BENCH_ONLY") == "exposure":
             for holder in ("guard", "panel"):

@@ -1,6 +1,9 @@
 //! Compact rendering of structured (JSON) log lines.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl"];
 const MESSAGE_KEYS: &[&str] = &["message", "msg"];
@@ -15,10 +18,21 @@ pub fn compact(text: &str) -> Option<String> {
     if !(t.starts_with('{') && t.ends_with('}')) {
         return None;
     }
+    // Borrowed keys and raw values: no allocation per field. A key with an escape cannot be
+    // borrowed; such a line takes the owned parse below.
+    if let Ok(obj) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(t) {
+        return render(&obj, |v: &&RawValue| raw_scalar(v));
+    }
     let obj: Map<String, Value> = serde_json::from_str(t).ok()?;
+    render(&obj.iter().map(|(k, v)| (k.as_str(), v)).collect(), |v: &&Value| Cow::Owned(scalar(v)))
+}
+
+/// The fields in key order (as serde_json's map keeps them): level, target and message first,
+/// then the rest as `key=value`.
+fn render<V>(obj: &BTreeMap<&str, V>, scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<String> {
     let pick = |keys: &[&'static str]| keys.iter().find_map(|k| obj.get(*k).map(|v| (*k, v)));
     let (mkey, message) = pick(MESSAGE_KEYS)?;
-    let mut out = String::with_capacity(t.len());
+    let mut out = String::with_capacity(obj.len() * 16);
     if let Some((_, l)) = pick(LEVEL_KEYS) {
         out.push_str(&format!("{:<5} ", scalar(l).to_uppercase()));
     }
@@ -28,8 +42,7 @@ pub fn compact(text: &str) -> Option<String> {
         k
     });
     out.push_str(&scalar(message));
-    for (k, v) in &obj {
-        let k = k.as_str();
+    for (&k, v) in obj {
         if k == mkey || Some(k) == tkey || LEVEL_KEYS.contains(&k) || TIME_KEYS.contains(&k) {
             continue;
         }
@@ -41,6 +54,22 @@ pub fn compact(text: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// A raw value as [`scalar`] shows it: a string without escapes as it stands, numbers, `true`,
+/// `false` and `null` as written, and anything else (escapes, objects, arrays) through a full
+/// parse, so that the result is the same.
+fn raw_scalar(v: &RawValue) -> Cow<'_, str> {
+    let raw = v.get();
+    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Cow::Borrowed(inner);
+    }
+    if raw.starts_with(['"', '{', '[']) || raw.contains(['e', 'E', '.']) && !matches!(raw, "true" | "false") {
+        return Cow::Owned(serde_json::from_str::<Value>(raw).map_or_else(|_| raw.to_owned(), |v| scalar(&v)));
+    }
+    Cow::Borrowed(raw)
 }
 
 fn scalar(v: &Value) -> String {

@@ -40,12 +40,14 @@ pub fn detect(text: &str) -> Level {
         }
     }
     // bracketed or bare words: [warn], WARN, ERROR:, E1122 (glog) is not attempted.
-    for (i, _) in head.match_indices(|c: char| c.is_ascii_alphabetic()) {
-        let prev = head[..i].chars().next_back();
-        if prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == '_') {
-            continue;
-        }
-        if let Some(l) = word_level(&head[i..]) {
+    // Word starts: an ASCII letter after anything but a letter, digit or `_` (a byte of a
+    // multi-byte character counts as "anything"; an ASCII byte is always a char boundary).
+    let b = head.as_bytes();
+    for i in 0..b.len() {
+        if b[i].is_ascii_alphabetic()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+            && let Some(l) = word_level(&head[i..])
+        {
             return l;
         }
     }
