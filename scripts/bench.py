@@ -21,7 +21,9 @@ BENCH_IDLE_SECS (default 60), BENCH_FLOOD_SECS (default 30), BENCH_NO_OXKER=1,
 BENCH_ONLY=exposure (section 6 alone), BENCH_ONLY=ssh (section 7 alone: over ssh next to the
 local socket, see scripts/bench_ssh.py), BENCH_ONLY=swarm (section 8 alone: a three-node swarm
 with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py), BENCH_ONLY=merged
-(section 3b alone: merged logs of 10 services under the same flood, see scripts/bench_merged.py).
+(section 3b alone: merged logs of 10 services under the same flood, see scripts/bench_merged.py),
+BENCH_ONLY=startup (issue 15: start-up on 10 and 100 containers, idle RSS with 10 services),
+BENCH_ONLY=stop (section 5 alone: the emergency stop, key -> die).
 """
 
 import json
@@ -369,10 +371,11 @@ def flood():
     return res
 
 
-def startup(n):
-    res = {t: [] for t in tools()}
+def startup(n, only=None):
+    names = only or tools()
+    res = {t: [] for t in names}
     for r in range(ROUNDS * 3):
-        for tool in (tools() if r % 2 == 0 else list(reversed(tools()))):
+        for tool in (names if r % 2 == 0 else list(reversed(names))):
             # Tall enough for oxker to list all n (its list is a third of the screen).
             p = Panel(tool, 160, max(70, 3 * n + 40))
             try:
@@ -546,8 +549,9 @@ def main():
             # Issue 15: start-up on 10 and on 100 containers, and idle RSS with 10 services.
             for n in (10, 100):
                 run_idle_containers(n)
+                # oxker never listed all 100 on one screen (tried at 160x340): stackdeck alone there.
                 table(f"4. Start-up to the first frame listing every service with its health ({n} services)",
-                      startup(n), [("ms", "start-up", "ms")])
+                      startup(n, None if n == 10 else ["stackdeck"]), [("ms", "start-up", "ms")])
                 if n == 10:
                     r, b = idle(10)
                     table(f"1. Idle, 10 services, 80x24, {IDLE} s (engine baseline without a panel: {b:.2f} %)", r,

@@ -3,13 +3,15 @@
 
 use crate::config::Stack;
 use crate::domain::ServiceKey;
-use crate::http::{client, probe_once};
+use crate::http::{LazyClient, probe_once};
 use crate::msg::{Msg, ProbeResult};
 use tokio::sync::mpsc;
 
 /// Start one probe loop per configured URL.
 pub fn spawn_all(stack: &Stack, tx: &mpsc::Sender<Msg>) {
-    let client = client();
+    // Built on the first probe, in its task: not on the way to the first frame, and not at all
+    // without a health_url.
+    let client = LazyClient;
     for name in stack.config.services.keys() {
         let key = ServiceKey::parse(name);
         let s = stack.settings(&key);
@@ -23,7 +25,7 @@ pub fn spawn_all(stack: &Stack, tx: &mpsc::Sender<Msg>) {
             continue;
         }
         let (every, timeout) = (s.probe_interval, s.probe_timeout);
-        let (client, tx) = (client.clone(), tx.clone());
+        let (client, tx) = (client, tx.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
