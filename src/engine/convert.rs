@@ -26,32 +26,20 @@ fn ts(s: Option<&str>) -> Option<jiff::Timestamp> {
 /// inert here, at the boundary (compose labels can hold any bytes; names and references are
 /// checked by the engine but not for what a terminal does with them).
 pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
-    let id = ContainerId(inert(&ins.id?).into_owned());
-    let name = inert(ins.name.as_deref().unwrap_or_default().trim_start_matches('/')).into_owned();
     let config = ins.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
-    let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
-        (Some(p), Some(s)) => ServiceKey::new(Some(&label(p)), &label(s)),
-        _ => ServiceKey::new(None, &name),
-    };
     let st = ins.state.unwrap_or_default();
     let state = st.status.map_or(RunState::Unknown, |s| RunState::parse(s.as_ref()));
     let health = st.health.and_then(|h| h.status).map_or(Health::None, |h| Health::parse(h.as_ref()));
-    Some(Container {
-        id,
-        name,
-        key,
-        state,
-        health,
-        image: inert(config.image.as_deref().unwrap_or_default()).into_owned(),
-        image_id: inert(ins.image.as_deref().unwrap_or_default()).into_owned(),
-        started_at: ts(st.started_at.as_deref()),
-        finished_at: ts(st.finished_at.as_deref()),
-        restarts: ins.restart_count.unwrap_or(0),
-        exit_code: st.exit_code,
-        memory_limit: ins.host_config.and_then(|h| h.memory).unwrap_or(0).max(0) as u64,
-        compose: compose_files(&labels),
-    })
+    let name = ins.name.as_deref().unwrap_or_default();
+    let image = (config.image.as_deref().unwrap_or_default(), ins.image.as_deref().unwrap_or_default());
+    let mut c = described(&ins.id?, name, &labels, (state, health), image);
+    c.started_at = ts(st.started_at.as_deref());
+    c.finished_at = ts(st.finished_at.as_deref());
+    c.restarts = ins.restart_count.unwrap_or(0);
+    c.exit_code = st.exit_code;
+    c.memory_limit = ins.host_config.and_then(|h| h.memory).unwrap_or(0).max(0) as u64;
+    Some(c)
 }
 
 /// A container as its list entry describes it: enough for a first frame (name, service, state,
@@ -59,37 +47,49 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
 /// limit); the inspect that follows replaces it. The same boundary rules as [`container`].
 pub fn container_from_summary(s: &ContainerSummary) -> Option<Container> {
     let (id, state, health) = summary_fingerprint(s)?;
-    let id = ContainerId(inert(&id.0).into_owned());
     let name = s.names.as_ref().and_then(|n| n.first()).map(String::as_str).unwrap_or_default();
-    let name = inert(name.trim_start_matches('/')).into_owned();
     let empty = std::collections::HashMap::new();
     let labels = s.labels.as_ref().unwrap_or(&empty);
-    let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
-        (Some(p), Some(sv)) => ServiceKey::new(Some(&label(p)), &label(sv)),
-        _ => ServiceKey::new(None, &name),
-    };
+    let image = (s.image.as_deref().unwrap_or_default(), s.image_id.as_deref().unwrap_or_default());
+    let mut c = described(&id.0, name, labels, (state, health), image);
     // "Exited (137) 5 seconds ago"
-    let exit_code = s
+    c.exit_code = s
         .status
         .as_deref()
         .and_then(|t| t.strip_prefix("Exited ("))
         .and_then(|t| t.split_once(')'))
         .and_then(|(code, _)| code.parse().ok());
-    Some(Container {
-        id,
+    Some(c)
+}
+
+/// What the list and the inspect both say of a container, inert; the rest left empty.
+fn described(
+    id: &str,
+    name: &str,
+    labels: &std::collections::HashMap<String, String>,
+    (state, health): (RunState, Health),
+    (image, image_id): (&str, &str),
+) -> Container {
+    let name = inert(name.trim_start_matches('/')).into_owned();
+    let key = match (labels.get(LABEL_PROJECT), labels.get(LABEL_SERVICE)) {
+        (Some(p), Some(s)) => ServiceKey::new(Some(&label(p)), &label(s)),
+        _ => ServiceKey::new(None, &name),
+    };
+    Container {
+        id: ContainerId(inert(id).into_owned()),
         name,
         key,
         state,
         health,
-        image: inert(s.image.as_deref().unwrap_or_default()).into_owned(),
-        image_id: inert(s.image_id.as_deref().unwrap_or_default()).into_owned(),
+        image: inert(image).into_owned(),
+        image_id: inert(image_id).into_owned(),
         started_at: None,
         finished_at: None,
         restarts: 0,
-        exit_code,
+        exit_code: None,
         memory_limit: 0,
         compose: compose_files(labels),
-    })
+    }
 }
 
 pub const LABEL_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
@@ -170,4 +170,33 @@ pub fn stats(s: &ContainerStatsResponse) -> Option<StatsSample> {
         blk_read: br,
         blk_write: bw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_entry_is_a_first_frame_inert_with_health_and_exit_code() {
+        let labels = [(LABEL_PROJECT, "p"), (LABEL_SERVICE, "bot\u{1b}]0;x\u{7}")];
+        let s = ContainerSummary {
+            id: Some("abc".into()),
+            names: Some(vec!["/p_bot\u{1b}[2J_1".into()]),
+            image: Some("img:1".into()),
+            state: Some(bollard::models::ContainerSummaryStateEnum::EXITED),
+            status: Some("Exited (137) 5 seconds ago".into()),
+            labels: Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            ..Default::default()
+        };
+        let c = container_from_summary(&s).unwrap();
+        assert_eq!((c.state, c.exit_code, c.started_at), (RunState::Exited, Some(137), None));
+        assert!(!c.name.contains('\u{1b}') && !c.key.service.contains('\u{1b}'), "{c:?}");
+        let up = ContainerSummary {
+            status: Some("Up 3 minutes (unhealthy)".into()),
+            state: Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+            ..s
+        };
+        let c = container_from_summary(&up).unwrap();
+        assert_eq!((c.state, c.health, c.exit_code), (RunState::Running, Health::Unhealthy, None));
+    }
 }
