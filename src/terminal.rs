@@ -7,10 +7,20 @@
 //! terminal), the guard's Drop panicked, the panic hook panicked again, and the process aborted
 //! with operations still running. Here a terminal that is gone is simply left alone.
 
-use ratatui::DefaultTerminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{BufWriter, Stdout};
+
+/// The panel's terminal. Stdout's own buffer is 1 KB, so a frame left in 1 KB writes and a
+/// terminal (tmux, an ssh client) could show it half-drawn; ratatui flushes once per frame, so
+/// with this buffer a frame leaves in one write.
+pub type Screen = ratatui::Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+fn backend() -> CrosstermBackend<BufWriter<Stdout>> {
+    CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, std::io::stdout()))
+}
 
 pub struct Guard {
-    pub terminal: DefaultTerminal,
+    pub terminal: Screen,
     mouse: bool,
 }
 
@@ -37,7 +47,7 @@ impl Guard {
         }));
         crossterm::terminal::enable_raw_mode()?;
         crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
-        let terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+        let terminal = ratatui::Terminal::new(backend())?;
         if with_mouse {
             mouse(true);
         }
@@ -66,9 +76,7 @@ impl Drop for Guard {
         if self.terminal.show_cursor().is_err() {
             let nothing =
                 ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::default()) };
-            if let Ok(spare) =
-                ratatui::Terminal::with_options(ratatui::backend::CrosstermBackend::new(std::io::stdout()), nothing)
-            {
+            if let Ok(spare) = ratatui::Terminal::with_options(backend(), nothing) {
                 std::mem::forget(std::mem::replace(&mut self.terminal, spare));
             }
         }

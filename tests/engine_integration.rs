@@ -115,12 +115,15 @@ async fn discovers_compose_services_and_every_state() {
     let paused = p.run("worker", &[], &["bb:1", "sleep", "600"]);
     docker_ok(&["pause", &paused]);
     let mut w = Watch::start(&p.name);
+    // The first snapshot comes from the list (names, states, health, exit codes); the inspected
+    // details (start times, restarts) follow in a second one.
     w.until("all three containers", 60, |w| {
         w.get(&bot).is_some()
-            && w.get(&done).is_some_and(|c| c.state == RunState::Exited)
+            && w.get(&done).is_some_and(|c| c.state == RunState::Exited && c.exit_code == Some(3))
             && w.get(&paused).is_some_and(|c| c.state == RunState::Paused)
     })
     .await;
+    w.until("the inspected details", 60, |w| w.get(&bot).is_some_and(|c| c.started_at.is_some())).await;
     let b = w.get(&bot).unwrap();
     assert_eq!(b.key.project.as_deref(), Some(p.name.as_str()));
     assert_eq!(b.key.service, "trading-bot");
