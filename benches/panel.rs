@@ -49,6 +49,7 @@ fn container(i: usize) -> Container {
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        pid: None,
         compose: None,
     }
 }
@@ -96,6 +97,7 @@ fn full_state(km: &Keymap) -> AppState {
                 net_tx: i * 500,
                 blk_read: i,
                 blk_write: i,
+                from: stackdeck::domain::StatsFrom::Engine,
             };
             update(&mut s, km, Msg::Engine(EngineEvent::Stats(c.clone(), st)));
         }

@@ -23,7 +23,9 @@ local socket, see scripts/bench_ssh.py), BENCH_ONLY=swarm (section 8 alone: a th
 with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py), BENCH_ONLY=merged
 (section 3b alone: merged logs of 10 services under the same flood, see scripts/bench_merged.py),
 BENCH_ONLY=startup (issue 15: start-up on 10 and 100 containers, idle RSS with 10 services),
-BENCH_ONLY=stop (section 5 alone: the emergency stop, key -> die).
+BENCH_ONLY=stop (section 5 alone: the emergency stop, key -> die), BENCH_ONLY=metrics (section 9:
+stats live for every container, next to oxker) and BENCH_ONLY=scale (section 10: 10 to 1000
+containers), both in scripts/bench_scale.py.
 """
 
 import json
@@ -37,6 +39,7 @@ import tempfile
 import time
 
 import bench_merged
+import bench_scale
 import bench_ssh
 import bench_swarm
 
@@ -557,6 +560,12 @@ def main():
                     table(f"1. Idle, 10 services, 80x24, {IDLE} s (engine baseline without a panel: {b:.2f} %)", r,
                           [("cpu", "panel CPU", "%"), ("rss", "peak RSS", "MB")])
                 clean_containers()
+            return
+        if os.environ.get("BENCH_ONLY") == "metrics":
+            bench_scale.report_metrics(bench_scale.metrics(sys.modules[__name__]), sys.modules[__name__])
+            return
+        if os.environ.get("BENCH_ONLY") == "scale":
+            bench_scale.report_scale(bench_scale.scale(sys.modules[__name__]), sys.modules[__name__])
             return
         if os.environ.get("BENCH_ONLY") == "stop":
             t = emergency_stop(3 if QUICK else 20)

@@ -456,3 +456,28 @@ fn after_a_deploy_the_logs_pane_keeps_the_previous_containers_last_lines() {
         s.contains("of this service ended: its last lines are above") && s.contains("1.5.0")
     });
 }
+
+#[test]
+fn the_metrics_pane_reads_a_local_engines_containers_from_their_cgroup_files() {
+    require_engine();
+    let mut p = Project::new("e2ecg");
+    let busy = p.run("busy", &[], &["bb:1", "sh", "-c", "while :; do :; done"]);
+    let _idle = p.run("idle", &[], &["bb:1", "sleep", "600"]);
+    let t = Tmux::start("sd-e2ecg", 80, 24, &panel_cmd(&p.name, ""));
+    t.wait("both services", |s| s.contains("busy") && s.contains("idle") && s.contains("2/2 running"));
+    t.keys(&["3"]);
+    // The first service is the busy one: its CPU from two readings of its cgroup, and the stack
+    // line counts both containers reporting.
+    let s = t.wait("the busy loop's CPU from the cgroup files", |s| {
+        s.contains(&format!("{busy} · last 120 s · from cgroup files"))
+            && s.contains("stack 2/2 reporting")
+            && s.lines().any(|l| {
+                l.split("CPU ")
+                    .nth(1)
+                    .and_then(|r| r.split('%').next())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .is_some_and(|v| v > 50.0)
+            })
+    });
+    assert!(!s.contains("from engine stats"), "{s}");
+}

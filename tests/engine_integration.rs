@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Project, docker_ok, require_engine};
-use stackdeck::domain::{Container, Health, RunState};
+use stackdeck::domain::{Container, Health, RunState, StatsFrom, StatsSample};
 use stackdeck::engine::{self, Endpoint};
 use stackdeck::logtext::{LogLine, Masker};
 use stackdeck::msg::{EngineEvent, Msg};
@@ -27,7 +27,7 @@ struct Watch {
     handle: engine::Handle,
     containers: HashMap<String, Container>,
     lines: Vec<LogLine>,
-    stats: HashMap<String, u64>,
+    stats: HashMap<String, StatsSample>,
     /// Timeline rows: (subject, kind, what).
     happened: Vec<(String, &'static str, String)>,
     ended: Option<String>,
@@ -76,7 +76,7 @@ impl Watch {
             }
             EngineEvent::Stats(id, s) => {
                 if let Some(c) = self.containers.values().find(|c| c.id == id) {
-                    self.stats.insert(c.name.clone(), s.mem_bytes);
+                    self.stats.insert(c.name.clone(), s);
                 }
             }
             EngineEvent::Happened(rows) => {
@@ -203,7 +203,65 @@ async fn stats_stream_only_while_asked_for() {
     }
     assert!(w.stats.is_empty(), "stats arrived without being asked for: {:?}", w.stats);
     w.handle.send(engine::Command::Stats(true));
-    w.until("a stats sample", 60, |w| w.stats.get(&c).is_some_and(|m| *m > 0)).await;
+    w.until("a stats sample", 60, |w| w.stats.get(&c).is_some_and(|m| m.mem_bytes > 0)).await;
+}
+
+/// The engine's own memory figure for a container (`docker stats`: "33.78MiB / 23.54GiB").
+fn engine_mem_bytes(c: &str) -> f64 {
+    let out = docker_ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", c]);
+    let used = out.split(" / ").next().unwrap_or_default().trim();
+    let split = used.find(|ch: char| ch.is_ascii_alphabetic()).unwrap_or(used.len());
+    let (n, unit) = used.split_at(split);
+    let n: f64 = n.parse().unwrap_or_else(|_| panic!("docker stats said {out:?}"));
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("docker stats unit {other:?} in {out:?}"),
+    };
+    n * scale
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_engines_stats_are_read_from_the_cgroup_files_and_match_the_engines() {
+    require_engine();
+    let mut p = Project::new("cgstats");
+    // 32 MiB in the container's /dev/shm is charged to its memory cgroup; the loop is CPU.
+    let c = p.run(
+        "busy",
+        &[],
+        &["bb:1", "sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=32 2>/dev/null; while :; do :; done"],
+    );
+    let mut w = Watch::start(&p.name);
+    w.until("the container", 30, |w| w.get(&c).is_some_and(|c| c.pid.is_some())).await;
+    w.handle.send(engine::Command::Stats(true));
+    let mib = 1024 * 1024;
+    w.until("a sample from the cgroup files with the loop's CPU and the 32 MiB", 60, |w| {
+        w.stats.get(&c).is_some_and(|s| s.from == StatsFrom::Cgroup && s.cpu_percent > 50.0 && s.mem_bytes >= 32 * mib)
+    })
+    .await;
+    let ours = w.stats[&c];
+    let theirs = engine_mem_bytes(&c);
+    assert!(
+        (ours.mem_bytes as f64 - theirs).abs() < 4.0 * mib as f64,
+        "the cgroup files say {} bytes, the engine {theirs}",
+        ours.mem_bytes
+    );
+    assert!(ours.mem_limit > 0, "the machine's memory when no limit is set");
+    assert_eq!((ours.net_rx, ours.net_tx), (0, 0), "a container on the host network has no network figures of its own");
+    // Restarted, it is a new process (and a new cgroup): its figures keep coming.
+    let old_pid = w.get(&c).and_then(|c| c.pid);
+    docker_ok(&["restart", "-t", "0", &c]);
+    w.until("the restarted container's new pid", 60, |w| {
+        w.get(&c).is_some_and(|c| c.state == RunState::Running && c.pid.is_some() && c.pid != old_pid)
+    })
+    .await;
+    w.stats.remove(&c);
+    w.until("a sample of the new process", 60, |w| {
+        w.stats.get(&c).is_some_and(|s| s.from == StatsFrom::Cgroup && s.cpu_percent > 50.0)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -195,7 +195,8 @@ fn the_panel_over_ssh_holds_one_ssh_connection_for_every_stream() {
     t.keys(&["Enter"]);
     t.wait("the logs pane", |s| s.contains("Logs rem_bot_1"));
     t.keys(&["3"]);
-    std::thread::sleep(Duration::from_secs(2));
+    // A remote engine's stats are its own stream's, never this machine's cgroup files.
+    t.wait("stats through the engine over ssh", |s| s.contains("from engine stats"));
     let panel = wait_for("the panel's process", Duration::from_secs(10), || common::child_stackdeck(t.pane_pid()));
     let ssh_children =
         std::process::Command::new("pgrep").args(["-P", &panel.to_string(), "-x", "ssh"]).output().unwrap();

@@ -33,6 +33,7 @@ fn c(id: &str, project: Option<&str>, service: &str, state: RunState, health: He
         restarts: if service == "api-server" { 3 } else { 0 },
         exit_code: Some(if state == RunState::Exited { 137 } else { 0 }),
         memory_limit: 0,
+        pid: None,
         compose: None,
     }
 }
@@ -149,6 +150,7 @@ fn metrics_pane_with_samples() {
             net_tx: 0,
             blk_read: 4096 * i,
             blk_write: 8192 * i,
+            from: stackdeck::domain::StatsFrom::Engine,
         };
         update(&mut s, &km, Msg::Engine(EngineEvent::Stats(id.clone(), sample)));
     }

@@ -157,6 +157,7 @@ mod tests {
             restarts: 0,
             exit_code: None,
             memory_limit: 0,
+            pid: None,
             compose: None,
         }
     }

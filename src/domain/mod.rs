@@ -30,7 +30,7 @@ pub use release::{check_tag, dependency_order, retag};
 pub use rollout::{Rollout, TaskLook};
 pub use service::{
     ComposeFiles, Container, ContainerId, GONE_PREFIX, Health, NEXT_SUFFIX, PARKED_SUFFIX, RunState, ServiceKey,
-    StatsSample, short_image_id,
+    StatsFrom, StatsSample, short_image_id,
 };
 pub use swarm::{STOPPED_CONSTRAINT, SwarmNode, SwarmRole, SwarmService, SwarmView, swarm_name};
 pub use timeline::{Group, Happen, Happening, Tone};

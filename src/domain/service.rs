@@ -162,6 +162,8 @@ pub struct Container {
     pub exit_code: Option<i64>,
     /// Memory limit in bytes (0 = none).
     pub memory_limit: u64,
+    /// The engine's process id of its main process while it runs (inspect only).
+    pub pid: Option<u32>,
     /// The compose files that made it, from its labels (compose containers only).
     pub compose: Option<ComposeFiles>,
 }
@@ -225,6 +227,16 @@ pub struct StatsSample {
     pub net_tx: u64,
     pub blk_read: u64,
     pub blk_write: u64,
+    /// Where the figures were read.
+    pub from: StatsFrom,
+}
+
+/// Where a container's stats come from: the engine's stats stream, or (an engine on this
+/// machine) the kernel's cgroup files the engine computes them from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsFrom {
+    Engine,
+    Cgroup,
 }
 
 #[cfg(test)]

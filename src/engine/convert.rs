@@ -1,6 +1,6 @@
 //! bollard API structs -> stackdeck's domain types. The only place that knows their shape.
 
-use crate::domain::{ComposeFiles, Container, ContainerId, Health, RunState, ServiceKey, StatsSample};
+use crate::domain::{ComposeFiles, Container, ContainerId, Health, RunState, ServiceKey, StatsFrom, StatsSample};
 use crate::logtext::inert;
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
 
@@ -39,6 +39,7 @@ pub fn container(ins: ContainerInspectResponse) -> Option<Container> {
     c.restarts = ins.restart_count.unwrap_or(0);
     c.exit_code = st.exit_code;
     c.memory_limit = ins.host_config.and_then(|h| h.memory).unwrap_or(0).max(0) as u64;
+    c.pid = st.pid.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
     Some(c)
 }
 
@@ -88,6 +89,7 @@ fn described(
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        pid: None,
         compose: compose_files(labels),
     }
 }
@@ -169,6 +171,7 @@ pub fn stats(s: &ContainerStatsResponse) -> Option<StatsSample> {
         net_tx: tx,
         blk_read: br,
         blk_write: bw,
+        from: StatsFrom::Engine,
     })
 }
 

@@ -6,6 +6,7 @@
 //! `EngineEvent::Unreachable` and retried with backoff; it never turns into an empty list.
 
 mod beside;
+mod cgroup_stats;
 mod containers;
 mod convert;
 pub mod endpoint;

@@ -3,7 +3,8 @@
 
 use super::session::{SessionEnd, Wants, apply_cmd};
 use super::{
-    CALL_TIMEOUT, Command, Endpoint, Options, connect_with_role, convert, describe, logs, project_filter, stats,
+    CALL_TIMEOUT, Command, Endpoint, Options, cgroup_stats, connect_with_role, convert, describe, logs, project_filter,
+    stats,
 };
 use crate::domain::{Container, ContainerId, Health, RunState};
 use crate::msg::{EngineEvent, Msg};
@@ -95,9 +96,42 @@ pub(super) async fn run(
 struct Streams {
     stats: HashMap<ContainerId, CancellationToken>,
     logs: Option<CancellationToken>,
+    /// An engine on a local socket: stats read from the cgroup files where they provably are
+    /// the container's ([`cgroup_stats`]); `None` for any other engine.
+    local: Option<cgroup_stats::Sampler>,
+    /// The engine's pid of each running container, from its latest inspect.
+    pids: HashMap<ContainerId, u32>,
 }
 
 impl Streams {
+    fn new(ep: &Endpoint, tx: &mpsc::Sender<Msg>) -> Streams {
+        let local = ep.host.starts_with("unix://").then(|| cgroup_stats::Sampler::spawn(tx.clone()));
+        Streams { stats: HashMap::new(), logs: None, local, pids: HashMap::new() }
+    }
+
+    /// Keep the container's pid. A new one (it restarted between two looks) ends the stats
+    /// source of the old process, so the next sync starts one for the new.
+    fn saw(&mut self, c: &Container) {
+        let pid = c.pid.filter(|_| c.state == RunState::Running);
+        let before = match pid {
+            Some(p) => self.pids.insert(c.id.clone(), p),
+            None => self.pids.remove(&c.id),
+        };
+        if before.is_some()
+            && before != pid
+            && let Some(t) = self.stats.remove(&c.id)
+        {
+            t.cancel();
+        }
+    }
+
+    fn forget(&mut self, id: &ContainerId) {
+        self.pids.remove(id);
+        if let Some(t) = self.stats.remove(id) {
+            t.cancel();
+        }
+    }
+
     fn stop_all(&mut self) {
         for (_, t) in self.stats.drain() {
             t.cancel();
@@ -123,7 +157,7 @@ async fn session(
     wants: &mut Wants,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
-    let mut streams = Streams { stats: HashMap::new(), logs: None };
+    let mut streams = Streams::new(ep, tx);
     // Subscribe to events before listing, so nothing between the two is missed.
     let mut filters = project_filter(project);
     filters.insert("type".into(), vec!["container".into()]);
@@ -157,6 +191,7 @@ async fn session(
         Ok(list) => {
             for c in &list {
                 known.insert(c.id.clone(), (c.state, c.health));
+                streams.saw(c);
                 sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats);
             }
             if tx.send(Msg::Engine(EngineEvent::Snapshot(list))).await.is_err() {
@@ -198,13 +233,14 @@ async fn session(
                 }
                 if action == "destroy" {
                     known.remove(&id);
-                    if let Some(t) = streams.stats.remove(&id) { t.cancel(); }
+                    streams.forget(&id);
                     if tx.send(Msg::Engine(EngineEvent::Removed(id))).await.is_err() { return SessionEnd::Quit; }
                     continue;
                 }
                 match inspect(docker, &id).await {
                     Ok(Some(c)) => {
                         known.insert(c.id.clone(), (c.state, c.health));
+                        streams.saw(&c);
                         sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats);
                         if tx.send(Msg::Engine(EngineEvent::Upsert(c))).await.is_err() { return SessionEnd::Quit; }
                     }
@@ -217,9 +253,13 @@ async fn session(
                     Ok(changes) => {
                         for ch in changes {
                             let ev = match ch {
-                                Change::Upsert(c) => { sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats); EngineEvent::Upsert(c) }
+                                Change::Upsert(c) => {
+                                    streams.saw(&c);
+                                    sync_stats(docker, tx, &mut streams, &c.id, c.state, wants.stats);
+                                    EngineEvent::Upsert(c)
+                                }
                                 Change::Removed(id) => {
-                                    if let Some(t) = streams.stats.remove(&id) { t.cancel(); }
+                                    streams.forget(&id);
                                     EngineEvent::Removed(id)
                                 }
                             };
@@ -246,7 +286,9 @@ async fn session(
     }
 }
 
-/// Keep exactly one stats stream per running container while stats are wanted, none otherwise.
+/// Keep exactly one stats source per running container while stats are wanted, none otherwise:
+/// its cgroup files when the engine is local and they are provably its own, else the engine's
+/// stream.
 fn sync_stats(
     docker: &Docker,
     tx: &mpsc::Sender<Msg>,
@@ -258,7 +300,12 @@ fn sync_stats(
     let want = wanted && state == RunState::Running;
     match (want, streams.stats.contains_key(id)) {
         (true, false) => {
-            streams.stats.insert(id.clone(), stats::spawn(docker.clone(), id.clone(), tx.clone()));
+            let local = streams.local.as_ref().zip(streams.pids.get(id)).and_then(|(sampler, pid)| {
+                let files = cgroup_stats::locate(std::path::Path::new("/"), *pid, &id.0)?;
+                Some(sampler.watch(id.clone(), files))
+            });
+            let token = local.unwrap_or_else(|| stats::spawn(docker.clone(), id.clone(), tx.clone()));
+            streams.stats.insert(id.clone(), token);
         }
         (false, true) => {
             if let Some(t) = streams.stats.remove(id) {

@@ -200,6 +200,7 @@ pub(super) fn instances(r: &Read, only: Option<&ServiceKey>, project: Option<&st
             restarts: 0,
             exit_code: status.and_then(|s| s.container_status.as_ref()).and_then(|c| c.exit_code),
             memory_limit: 0,
+            pid: None,
             compose: None,
         });
     }

@@ -47,6 +47,7 @@ fn container(id: &str, name: &str, image: &str) -> Container {
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        pid: None,
         compose: None,
     }
 }

@@ -76,7 +76,16 @@ mod tests {
     use super::*;
 
     fn s(cpu: f64, rx: u64) -> StatsSample {
-        StatsSample { cpu_percent: cpu, mem_bytes: 100, mem_limit: 0, net_rx: rx, net_tx: 0, blk_read: 0, blk_write: 0 }
+        StatsSample {
+            cpu_percent: cpu,
+            mem_bytes: 100,
+            mem_limit: 0,
+            net_rx: rx,
+            net_tx: 0,
+            blk_read: 0,
+            blk_write: 0,
+            from: crate::domain::StatsFrom::Engine,
+        }
     }
 
     #[test]

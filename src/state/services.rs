@@ -121,6 +121,7 @@ impl ServicesState {
                 restarts: 0,
                 exit_code: None,
                 memory_limit: 0,
+                pid: None,
                 compose: None,
             };
             self.containers.insert(id, row);

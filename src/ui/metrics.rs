@@ -4,7 +4,7 @@
 use super::{View, fit, human_bytes};
 use crate::config::Slot;
 use crate::domain::Pane;
-use crate::domain::RunState;
+use crate::domain::{RunState, StatsFrom};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -14,7 +14,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let st = v.state;
     let sel = st.services.selected();
     let title = vec![Span::styled(
-        sel.map_or_else(String::new, |c| format!("{} · last {} s ", c.name, crate::state::metrics::WINDOW)),
+        sel.map_or_else(String::new, |c| {
+            // Where the figures come from: the engine's stats, or the cgroup files of an engine on
+            // this machine (the same numbers, without the engine's work).
+            let from = match st.metrics.latest(&c.id).map(|s| s.from) {
+                Some(StatsFrom::Cgroup) => " · from cgroup files",
+                Some(StatsFrom::Engine) => " · from engine stats",
+                None => "",
+            };
+            format!("{} · last {} s{from} ", c.name, crate::state::metrics::WINDOW)
+        }),
         v.style(Slot::Title),
     )];
     let block = v.block(Pane::Metrics, title);
@@ -28,16 +37,17 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let total_line = Line::from(vec![
         Span::styled("stack ", v.style(Slot::Header)),
         Span::styled(
+            // How many report first: at 80 columns the end of the line is cut.
             format!(
-                "CPU {:.1}%  MEM {}  NET ↓{}/s ↑{}/s  IO r {} w {}  ({} of {} running reporting)",
+                "{}/{} reporting  CPU {:.1}%  MEM {}  NET ↓{}/s ↑{}/s  IO r {} w {}",
+                totals.reporting,
+                running.len(),
                 totals.cpu_percent,
                 human_bytes(totals.mem_bytes),
                 human_bytes(totals.net_rx_rate),
                 human_bytes(totals.net_tx_rate),
                 human_bytes(totals.blk_read),
                 human_bytes(totals.blk_write),
-                totals.reporting,
-                running.len()
             ),
             v.style(Slot::Text),
         ),

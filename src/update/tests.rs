@@ -26,6 +26,7 @@ pub fn container(id: &str, project: Option<&str>, service: &str, state: RunState
         restarts: 0,
         exit_code: None,
         memory_limit: 0,
+        pid: None,
         compose: None,
     }
 }
@@ -280,6 +281,7 @@ fn stats_only_redraw_when_metrics_are_on_screen() {
         net_tx: 0,
         blk_read: 0,
         blk_write: 0,
+        from: crate::domain::StatsFrom::Engine,
     };
     update(&mut s, &km, Msg::Engine(EngineEvent::Stats(ContainerId("a".into()), sample)));
     assert!(!s.dirty);
