@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    raise_open_files_limit();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -17,6 +18,19 @@ fn main() -> ExitCode {
             eprintln!("stackdeck: {e:?}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The soft limit on open files up to the hard one. An engine that is not on this machine
+/// streams stats over one socket per running container while the Metrics pane is on screen:
+/// at 1000 containers a soft limit of 1024 would fail the panel's other calls with EMFILE.
+/// (The Go runtime does the same for the docker CLI.) Nothing to say when it cannot.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 

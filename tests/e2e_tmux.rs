@@ -481,3 +481,26 @@ fn the_metrics_pane_reads_a_local_engines_containers_from_their_cgroup_files() {
     });
     assert!(!s.contains("from engine stats"), "{s}");
 }
+
+#[test]
+fn the_panel_raises_its_open_files_limit_to_the_hard_one() {
+    require_engine();
+    let p = Project::new("e2enofile");
+    // A stats stream per container is a socket each (a remote engine): 1000 containers need
+    // more than a soft limit of 1024.
+    let t = Tmux::start(
+        "sd-e2enofile",
+        80,
+        24,
+        &format!(
+            "prlimit --nofile=256:8192 env XDG_CONFIG_HOME=/nonexistent {} --project {}; sleep 600",
+            env!("CARGO_BIN_EXE_stackdeck"),
+            p.name
+        ),
+    );
+    t.wait("the panel", |s| s.contains("● connected"));
+    let pid = wait_for("the panel's process", Duration::from_secs(10), || child_stackdeck(t.pane_pid()));
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[3..5], ["8192", "8192"], "{line}");
+}
