@@ -35,15 +35,19 @@ struct Watch {
 
 impl Watch {
     fn start(project: &str) -> Watch {
+        Watch::start_at(project, endpoint(), Duration::from_secs(30))
+    }
+
+    fn start_at(project: &str, ep: Endpoint, resync: Duration) -> Watch {
         let (tx, rx) = mpsc::channel(4096);
         let opts = engine::Options {
             project: Some(project.to_owned()),
-            resync: Duration::from_secs(30),
+            resync,
             masker: Masker::default(),
             timeline_since: Duration::from_secs(600),
             timeline_keep: 1000,
         };
-        let handle = engine::spawn(endpoint(), opts, tx);
+        let handle = engine::spawn(ep, opts, tx);
         Watch {
             rx,
             handle,
@@ -291,4 +295,39 @@ async fn lifecycle_events_update_and_remove() {
     w.until("running again with a restart", 30, |w| w.get(&c).is_some_and(|c| c.state == RunState::Running)).await;
     docker_ok(&["rm", "-f", &c]);
     w.until("removed", 30, |w| w.get(&c).is_none()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_dies_while_the_first_list_is_read_is_seen_dead_without_a_resync() {
+    require_engine();
+    let mut p = Project::new("window");
+    let c = p.run("victim", &[], &["bb:1", "sleep", "600"]);
+    let real = endpoint();
+    let upstream = real.host.strip_prefix("unix://").expect("the tests' engine is on a local socket").to_owned();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    // The inspect after the first list reads the container running; its answer is held 3 s.
+    let proxy = common::hold::HoldingProxy::start(
+        &upstream,
+        &["GET /containers/", "/json HTTP"],
+        Duration::from_secs(3),
+        seen_tx,
+    );
+    // No resync within the test: only the engine's events can tell the panel.
+    let mut w = Watch::start_at(&p.name, Endpoint { host: proxy.host(), ..real }, Duration::from_secs(3600));
+    tokio::task::spawn_blocking(move || seen_rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("the inspect went through the proxy");
+    // It dies while that answer is held, before the events stream is asked for (the pause lets
+    // the engine answer the inspect first: the proxy then holds an answer that says running).
+    std::thread::sleep(Duration::from_millis(300));
+    docker_ok(&["kill", &c]);
+    w.until("the held inspect: running", 30, |w| {
+        w.get(&c).is_some_and(|c| c.state == RunState::Running && c.pid.is_some())
+    })
+    .await;
+    w.until("the container exited, from the engine's events", 30, |w| {
+        w.get(&c).is_some_and(|c| c.state == RunState::Exited)
+    })
+    .await;
 }

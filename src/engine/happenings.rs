@@ -28,7 +28,7 @@ const OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_secs(3);
 
 /// An engine time with its fraction (`1800000000.123456789`): whole seconds would cut off what
 /// happened earlier in the same second.
-fn engine_time(t: jiff::Timestamp) -> String {
+pub(super) fn engine_time(t: jiff::Timestamp) -> String {
     format!("{}.{:09}", t.as_second(), t.subsec_nanosecond().max(0))
 }
 

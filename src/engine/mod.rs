@@ -102,17 +102,28 @@ pub fn spawn(endpoint: Endpoint, opts: Options, tx: mpsc::Sender<Msg>) -> Handle
     Handle { cmd }
 }
 
-/// Connect, negotiate the API version, and say who answered.
+/// Connect and say who answered (its version, API version and size).
 pub(crate) async fn connect(ep: &Endpoint) -> Result<(Docker, EngineInfo), EngineError> {
-    connect_with_role(ep).await.map(|(d, i, _)| (d, i))
+    connect_with_role(ep).await.map(|c| (c.docker, c.info))
+}
+
+/// An engine connected to, and what its first answers said.
+pub(crate) struct Connection {
+    pub docker: Docker,
+    pub info: EngineInfo,
+    /// What the engine is in a swarm, if it is in one.
+    pub role: Option<crate::domain::SwarmRole>,
+    /// The engine's own clock when it answered `/info`, less two seconds, as its events API
+    /// takes a time: an events stream asked from then misses nothing that happens while the
+    /// first list is read (bollard sends the events request only when the stream is first
+    /// polled). The engine's clock, not ours: a remote engine's may differ.
+    pub events_since: Option<String>,
 }
 
 /// [`connect`], and what the engine is in a swarm, from the same answers (the panel's
 /// supervisor needs both before its first list: one round trip fewer on the way to the first
 /// frame).
-pub(crate) async fn connect_with_role(
-    ep: &Endpoint,
-) -> Result<(Docker, EngineInfo, Option<crate::domain::SwarmRole>), EngineError> {
+pub(crate) async fn connect_with_role(ep: &Endpoint) -> Result<Connection, EngineError> {
     let late =
         || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
     // An ssh:// engine is reached through a local socket forwarded by one ssh connection.
@@ -141,9 +152,17 @@ pub(crate) async fn connect_with_role(
         _ => Docker::connect_with_host(&addr),
     }
     .map_err(|e| classify(&ep.host, &e))?;
-    let negotiated = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await.map_err(|_| late())?;
-    let docker = match negotiated {
-        Ok(d) => d,
+    // No `negotiate_version()`: bollard joins every path onto its base as an absolute one, so
+    // its requests carry no API version (`GET /version`, `GET /containers/json`: strace shows
+    // it) and the engine answers each at its own. The negotiation was one more `/version`
+    // round trip before the first frame, with nothing to negotiate.
+    // Both at once: each is a round trip, and /info is the slow one on a busy engine.
+    let (v, machine) = tokio::join!(
+        tokio::time::timeout(CALL_TIMEOUT, docker.version()),
+        tokio::time::timeout(CALL_TIMEOUT, docker.info())
+    );
+    let v = match v.map_err(|_| late())? {
+        Ok(v) => v,
         // Through ssh, the forward's own error says what is wrong at the far end.
         Err(e) if ssh => {
             let why = ssh::diagnose(&ep.host, ep.ssh_config.as_deref()).await;
@@ -151,16 +170,16 @@ pub(crate) async fn connect_with_role(
         }
         Err(e) => return Err(classify(&ep.host, &e)),
     };
-    // Both at once: each is a round trip, and /info is the slow one on a busy engine.
-    let (v, machine) = tokio::join!(
-        tokio::time::timeout(CALL_TIMEOUT, docker.version()),
-        tokio::time::timeout(CALL_TIMEOUT, docker.info())
-    );
-    let v = v.map_err(|_| late())?.map_err(|e| classify(&ep.host, &e))?;
     // The machine's size, for a remote engine's host figures (never fatal: older engines,
     // restricted proxies).
     let machine = machine.ok().and_then(Result::ok);
     let role = machine.as_ref().and_then(swarm::role_of);
+    let events_since = machine
+        .as_ref()
+        .and_then(|m| m.system_time.as_deref())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .and_then(|t| t.checked_sub(jiff::SignedDuration::from_secs(2)).ok())
+        .map(happenings::engine_time);
     let info = EngineInfo {
         cpus: machine.as_ref().and_then(|m| m.ncpu).and_then(|n| u64::try_from(n).ok()),
         memory: machine.as_ref().and_then(|m| m.mem_total).and_then(|n| u64::try_from(n).ok()),
@@ -169,7 +188,7 @@ pub(crate) async fn connect_with_role(
         api_version: crate::logtext::inert(v.api_version.as_deref().unwrap_or("?")).into_owned(),
         server_version: crate::logtext::inert(v.version.as_deref().unwrap_or("?")).into_owned(),
     };
-    Ok((docker, info, role))
+    Ok(Connection { docker, info, role, events_since })
 }
 
 fn describe(host: &str, e: &bollard::errors::Error) -> String {

@@ -46,7 +46,7 @@ pub(super) async fn run(
     let mut wants = Wants::default();
     loop {
         let reason = match connect_with_role(&ep).await {
-            Ok((docker, info, role)) => {
+            Ok(super::Connection { docker, info, role, events_since }) => {
                 backoff = Duration::from_secs(1);
                 tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
@@ -61,7 +61,7 @@ pub(super) async fn run(
                 let ended = if role == Some(crate::domain::SwarmRole::Manager) {
                     super::swarm_session::run(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await
                 } else {
-                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await
+                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, events_since.as_deref()).await
                 };
                 match ended {
                     SessionEnd::Quit => return,
@@ -155,16 +155,24 @@ async fn session(
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     wants: &mut Wants,
+    events_since: Option<&str>,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut streams = Streams::new(ep, tx);
-    // Subscribe to events before listing, so nothing between the two is missed.
+    // Events from before the list (the engine's clock at connect, less two seconds), so
+    // nothing that happens while the list and the inspects are read is missed: the request
+    // itself goes out only when the stream is first polled, after them. What is replayed twice
+    // is an inspect more, and the timeline drops rows it already has.
     let mut filters = project_filter(project);
     filters.insert("type".into(), vec!["container".into()]);
     // Only what changes the panel. Healthchecks alone produce three exec_* events per check per
     // container; filtering them on the engine side keeps an idle panel idle.
     filters.insert("event".into(), WATCHED_EVENTS.iter().map(|e| (*e).to_owned()).collect());
-    let containers = docker.events(Some(EventsOptionsBuilder::default().filters(&filters).build()));
+    let mut since = EventsOptionsBuilder::default().filters(&filters);
+    if let Some(t) = events_since {
+        since = since.since(t);
+    }
+    let containers = docker.events(Some(since.build()));
     // Image pulls, for the timeline (a project's label filter would hide them: their own stream).
     let mut pulls = HashMap::new();
     pulls.insert("type".to_owned(), vec!["image".to_owned()]);

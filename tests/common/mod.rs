@@ -5,6 +5,7 @@
 pub mod compose;
 pub mod disk;
 pub mod help;
+pub mod hold;
 mod pg;
 mod sd;
 mod sshd;
