@@ -83,6 +83,13 @@ impl Watch {
                     self.stats.insert(c.name.clone(), s);
                 }
             }
+            EngineEvent::StatsBatch(samples) => {
+                for (id, s) in samples {
+                    if let Some(c) = self.containers.values().find(|c| c.id == id) {
+                        self.stats.insert(c.name.clone(), s);
+                    }
+                }
+            }
             EngineEvent::Happened(rows) => {
                 self.happened.extend(rows.into_iter().map(|h| (h.subject, h.kind.as_str(), h.what)));
             }

@@ -1,5 +1,10 @@
 use super::*;
 
+/// Open and read, as the sampler does.
+fn read_now(f: &Files) -> Option<Reading> {
+    read(f, &Open::new(f)?, &mut Vec::new())
+}
+
 const ID: &str = "ea00d635ff855708b815de3a3975e17c0c0e826ec112f9e0b2c77f12aa0fe675";
 
 /// A machine's /proc and /sys/fs/cgroup as files under a temporary root.
@@ -70,7 +75,7 @@ fn v1_tree() -> Tree {
 fn a_v1_container_reads_like_the_engine_reports_it() {
     let t = v1_tree();
     let f = locate(t.root(), 4242, ID).expect("located");
-    let r = read(&f).unwrap();
+    let r = read_now(&f).unwrap();
     // The engine's CLI said 33.78MiB / 23.54GiB for this container: usage - total_inactive_file,
     // and the machine's memory for a limit the cgroup does not set.
     assert_eq!(r.mem_bytes, 36151296 - 729088);
@@ -92,14 +97,19 @@ fn a_v2_container_reads_its_unified_files() {
     t.put(&d("memory.stat"), "anon 1\nfile 2\ninactive_file 485760\n");
     t.put(&d("io.stat"), "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=1 wbytes=2 rios=0 wios=0\n");
     let f = locate(t.root(), 4242, ID).expect("located");
-    let r = read(&f).unwrap();
+    let r = read_now(&f).unwrap();
     assert_eq!(r.cpu_ns, 2_500_000);
     assert_eq!(r.mem_bytes, 10_000_000);
     assert_eq!(r.mem_limit, 24683664 * 1024, "'max' is the machine's memory");
     assert_eq!(r.blk, (101, 202));
-    // A limit below the machine's memory is the limit.
+    // A limit below the machine's memory is the limit; the files opened once read it anew.
+    let open = Open::new(&f).unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read(&f, &open, &mut buf).unwrap().mem_limit, 24683664 * 1024);
     t.put(&d("memory.max"), "268435456\n");
-    assert_eq!(read(&f).unwrap().mem_limit, 268435456);
+    t.put(&d("memory.current"), "20485760\n");
+    let again = read(&f, &open, &mut buf).unwrap();
+    assert_eq!((again.mem_limit, again.mem_bytes), (268435456, 20_000_000));
 }
 
 #[test]
@@ -120,7 +130,7 @@ fn a_container_on_the_machines_network_has_no_network_figures() {
     std::fs::remove_file(t.root().join("proc/4242/ns/net")).unwrap();
     t.ns("proc/4242/ns/net", "net:[4026531992]");
     let f = locate(t.root(), 4242, ID).expect("located");
-    assert_eq!(read(&f).unwrap().net, (0, 0), "the host's interfaces are not the container's");
+    assert_eq!(read_now(&f).unwrap().net, (0, 0), "the host's interfaces are not the container's");
 }
 
 #[test]

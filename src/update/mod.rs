@@ -317,6 +317,15 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
                 state.dirty = true;
             }
         }
+        EngineEvent::StatsBatch(samples) => {
+            let shown = state.ui.detail == Pane::Metrics || state.ui.focus == Pane::Metrics;
+            for (id, s) in samples {
+                state.metrics.push(id, s);
+            }
+            if shown {
+                state.dirty = true;
+            }
+        }
         EngineEvent::Logs(batch) => {
             if batch.generation != state.logs.generation {
                 return; // a stream the user already left
