@@ -23,7 +23,8 @@ local socket, see scripts/bench_ssh.py), BENCH_ONLY=swarm (section 8 alone: a th
 with 100 tasks next to 100 compose containers, see scripts/bench_swarm.py), BENCH_ONLY=merged
 (section 3b alone: merged logs of 10 services under the same flood, see scripts/bench_merged.py),
 BENCH_ONLY=startup (issue 15: start-up on 10 and 100 containers, idle RSS with 10 services),
-BENCH_ONLY=stop (section 5 alone: the emergency stop, key -> die), BENCH_ONLY=metrics (section 9:
+BENCH_ONLY=stop (section 5 alone: the emergency stop, key -> die), BENCH_ONLY=flood (section 3
+alone), BENCH_ONLY=metrics (section 9:
 stats live for every container, next to oxker) and BENCH_ONLY=scale (section 10: 10 to 1000
 containers), both in scripts/bench_scale.py.
 """
@@ -518,6 +519,16 @@ def table(title, res, figs):
         print(f"| {label} | {fmt(a, unit)} | {fmt(b, unit)} | {ratio} |")
 
 
+def report_flood(f):
+    table(f"3. Log flood: ~20 000 lines/s for {FLOOD} s, logs on screen", f,
+          [("cpu", "panel CPU", "%"), ("rss", "peak RSS", "MB"), ("key_ms", "key press -> frame (median)", "ms"),
+           ("key_ms_max", "key press -> frame (max)", "ms")])
+    for tool, rows in f.items():
+        for m in rows:
+            print(f"- {tool}: produced {m['produced']} lines, newest on screen #{m['last_seq']}, "
+                  f"'lines skipped' marker shown: {m['skip_marker']}")
+
+
 def main():
     for t in ("tmux", "dockerd"):
         if not shutil.which(t):
@@ -567,6 +578,9 @@ def main():
         if os.environ.get("BENCH_ONLY") == "scale":
             bench_scale.report_scale(bench_scale.scale(sys.modules[__name__]), sys.modules[__name__])
             return
+        if os.environ.get("BENCH_ONLY") == "flood":
+            report_flood(flood())
+            return
         if os.environ.get("BENCH_ONLY") == "stop":
             t = emergency_stop(3 if QUICK else 20)
             print(f"- emergency stop, key -> die, {len(t)} runs: {percentiles(t)}")
@@ -594,13 +608,7 @@ def main():
         clean_containers()
 
         f = flood()
-        table(f"3. Log flood: ~20 000 lines/s for {FLOOD} s, logs on screen", f,
-              [("cpu", "panel CPU", "%"), ("rss", "peak RSS", "MB"), ("key_ms", "key press -> frame (median)", "ms"),
-               ("key_ms_max", "key press -> frame (max)", "ms")])
-        for tool, rows in f.items():
-            for m in rows:
-                print(f"- {tool}: produced {m['produced']} lines, newest on screen #{m['last_seq']}, "
-                      f"'lines skipped' marker shown: {m['skip_marker']}")
+        report_flood(f)
         merged = bench_merged.run(sys.modules[__name__])
         bench_merged.report(merged, f.get("stackdeck", []))
 
