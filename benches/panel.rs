@@ -99,7 +99,7 @@ fn full_state(km: &Keymap) -> AppState {
                 blk_write: i,
                 from: stackdeck::domain::StatsFrom::Engine,
             };
-            update(&mut s, km, Msg::Engine(EngineEvent::Stats(c.clone(), st)));
+            update(&mut s, km, Msg::Engine(EngineEvent::Stats(vec![(c.clone(), st)])));
         }
     }
     let now_ms = NOW * 1000;

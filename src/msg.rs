@@ -99,10 +99,10 @@ pub enum EngineEvent {
         reason: String,
         retry_in_secs: u64,
     },
-    Stats(ContainerId, StatsSample),
-    /// One sample for each of several containers, read at the same moment (a local engine's
-    /// cgroup files, once a second): one message instead of one per container.
-    StatsBatch(Vec<(ContainerId, StatsSample)>),
+    /// Stats samples: one from a container's engine stream, or one for each container read at
+    /// the same moment (a local engine's cgroup files, once a second: one message, not one per
+    /// container).
+    Stats(Vec<(ContainerId, StatsSample)>),
     /// What happened to containers and images (die, oom, kill, health, pull ...), for the
     /// timeline: one row live, or the catch-up of the window before stackdeck connected.
     Happened(Vec<crate::domain::Happening>),

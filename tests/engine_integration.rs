@@ -78,12 +78,7 @@ impl Watch {
                     self.ended = b.ended;
                 }
             }
-            EngineEvent::Stats(id, s) => {
-                if let Some(c) = self.containers.values().find(|c| c.id == id) {
-                    self.stats.insert(c.name.clone(), s);
-                }
-            }
-            EngineEvent::StatsBatch(samples) => {
+            EngineEvent::Stats(samples) => {
                 for (id, s) in samples {
                     if let Some(c) = self.containers.values().find(|c| c.id == id) {
                         self.stats.insert(c.name.clone(), s);

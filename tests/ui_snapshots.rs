@@ -152,7 +152,7 @@ fn metrics_pane_with_samples() {
             blk_write: 8192 * i,
             from: stackdeck::domain::StatsFrom::Engine,
         };
-        update(&mut s, &km, Msg::Engine(EngineEvent::Stats(id.clone(), sample)));
+        update(&mut s, &km, Msg::Engine(EngineEvent::Stats(vec![(id.clone(), sample)])));
     }
     let t = render(&s, &Theme::builtin_default(), &km, 100, 30);
     insta::assert_snapshot!(t.backend());

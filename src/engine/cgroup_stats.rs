@@ -418,7 +418,7 @@ fn send(tx: &mpsc::Sender<Msg>, batch: Vec<(ContainerId, StatsSample)>) -> bool 
     if batch.is_empty() {
         return true;
     }
-    !matches!(tx.try_send(Msg::Engine(EngineEvent::StatsBatch(batch))), Err(mpsc::error::TrySendError::Closed(_)))
+    !matches!(tx.try_send(Msg::Engine(EngineEvent::Stats(batch))), Err(mpsc::error::TrySendError::Closed(_)))
 }
 
 #[cfg(test)]

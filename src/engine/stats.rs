@@ -21,7 +21,7 @@ pub(super) fn spawn(docker: Docker, id: ContainerId, tx: mpsc::Sender<Msg>) -> C
                 item = stream.next() => match item {
                     Some(Ok(s)) => {
                         if let Some(sample) = convert::stats(&s)
-                            && let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Msg::Engine(EngineEvent::Stats(id.clone(), sample))) {
+                            && let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Msg::Engine(EngineEvent::Stats(vec![(id.clone(), sample)]))) {
                                 return;
                             }
                     }

@@ -310,14 +310,7 @@ fn on_engine(state: &mut AppState, ev: EngineEvent, fx: &mut Vec<Effect>) {
             }
         }
         EngineEvent::Happened(rows) => state.timeline.engine(rows),
-        EngineEvent::Stats(id, s) => {
-            let shown = state.ui.detail == Pane::Metrics || state.ui.focus == Pane::Metrics;
-            state.metrics.push(id, s);
-            if shown {
-                state.dirty = true;
-            }
-        }
-        EngineEvent::StatsBatch(samples) => {
+        EngineEvent::Stats(samples) => {
             let shown = state.ui.detail == Pane::Metrics || state.ui.focus == Pane::Metrics;
             for (id, s) in samples {
                 state.metrics.push(id, s);

@@ -283,11 +283,11 @@ fn stats_only_redraw_when_metrics_are_on_screen() {
         blk_write: 0,
         from: crate::domain::StatsFrom::Engine,
     };
-    update(&mut s, &km, Msg::Engine(EngineEvent::Stats(ContainerId("a".into()), sample)));
+    update(&mut s, &km, Msg::Engine(EngineEvent::Stats(vec![(ContainerId("a".into()), sample)])));
     assert!(!s.dirty);
     update(&mut s, &km, key('3'));
     s.dirty = false;
-    update(&mut s, &km, Msg::Engine(EngineEvent::Stats(ContainerId("a".into()), sample)));
+    update(&mut s, &km, Msg::Engine(EngineEvent::Stats(vec![(ContainerId("a".into()), sample)])));
     assert!(s.dirty);
 }
 

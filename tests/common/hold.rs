@@ -31,44 +31,37 @@ impl HoldingProxy {
                 let held = Arc::new(AtomicBool::new(false));
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let (fired, held2, seen) = (fired.clone(), held.clone(), seen.clone());
-                // Client -> engine: spot the request.
+                // Client -> engine: spot the request (marked held before it goes out).
                 std::thread::spawn(move || {
-                    let (mut from, mut to) = (c2, s2);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        let text = String::from_utf8_lossy(&buf[..n]);
-                        let first = pattern.iter().all(|p| text.contains(p)) && !fired.swap(true, Ordering::SeqCst);
-                        if first {
-                            held2.store(true, Ordering::SeqCst);
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                        if first {
+                    pump(
+                        c2,
+                        s2,
+                        |bytes| {
+                            let text = String::from_utf8_lossy(bytes);
+                            let first = pattern.iter().all(|p| text.contains(p)) && !fired.swap(true, Ordering::SeqCst);
+                            if first {
+                                held2.store(true, Ordering::SeqCst);
+                            }
+                            first
+                        },
+                        || {
                             let _ = seen.send(());
-                        }
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Write);
+                        },
+                    );
                 });
                 // Engine -> client: hold the answer to it.
                 std::thread::spawn(move || {
-                    let (mut from, mut to) = (server, client);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        if held.swap(false, Ordering::SeqCst) {
-                            std::thread::sleep(hold);
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Write);
+                    pump(
+                        server,
+                        client,
+                        |_| {
+                            if held.swap(false, Ordering::SeqCst) {
+                                std::thread::sleep(hold);
+                            }
+                            false
+                        },
+                        || {},
+                    );
                 });
             }
         });
@@ -78,4 +71,23 @@ impl HoldingProxy {
     pub fn host(&self) -> String {
         format!("unix://{}", self.path.display())
     }
+}
+
+/// Copy `from` to `to` until either ends. `before` sees each chunk before it is written; when it
+/// says true, `after` runs once the chunk has been written.
+fn pump(mut from: UnixStream, mut to: UnixStream, mut before: impl FnMut(&[u8]) -> bool, mut after: impl FnMut()) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let marked = before(&buf[..n]);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if marked {
+            after();
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
