@@ -27,6 +27,8 @@ struct Watch {
     handle: engine::Handle,
     containers: HashMap<String, Container>,
     lines: Vec<LogLine>,
+    /// Lines the follow said it skipped.
+    skipped: u64,
     stats: HashMap<String, StatsSample>,
     /// Timeline rows: (subject, kind, what).
     happened: Vec<(String, &'static str, String)>,
@@ -53,6 +55,7 @@ impl Watch {
             handle,
             containers: HashMap::new(),
             lines: Vec::new(),
+            skipped: 0,
             stats: HashMap::new(),
             ended: None,
             happened: Vec::new(),
@@ -74,6 +77,7 @@ impl Watch {
             }
             EngineEvent::Logs(b) => {
                 self.lines.extend(b.lines);
+                self.skipped += b.skipped;
                 if b.ended.is_some() {
                     self.ended = b.ended;
                 }
@@ -193,6 +197,62 @@ async fn hostile_log_bytes_are_inert_masked_and_bounded() {
     assert!(big.text.len() + big.cut_bytes >= 1_048_576, "{} + {}", big.text.len(), big.cut_bytes);
     assert!(all.contains(&"split line"), "a line written in two parts is one line");
     assert!(w.lines.iter().all(|l| l.timestamp.is_some()), "every line carries the engine timestamp");
+}
+
+/// A local engine's log is read off its socket by stackdeck's own reader (`log_wire`): every
+/// line of a burst, in order, with its stream; a TTY container's log, which has no frames; the
+/// end when the container stops; the engine's refusal for a container it does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_engines_log_is_read_off_its_socket_whole_and_in_order() {
+    require_engine();
+    let mut p = Project::new("wire");
+    let script = "seq 1 50000 | sed 's/^/out /'; echo to-stderr >&2; echo last; sleep 2; echo later; exec sleep 600";
+    let c = p.run("burst", &[], &["bb:1", "sh", "-c", script]);
+    let tty = p.run("tty", &["-t"], &["bb:1", "sh", "-c", "echo from a tty; echo second; exec sleep 600"]);
+    let mut w = Watch::start(&p.name);
+    w.until("the containers", 30, |w| w.get(&c).is_some() && w.get(&tty).is_some()).await;
+    let id = w.get(&c).unwrap().id.clone();
+    w.handle.send(engine::Command::FollowLogs { container: id, generation: 1, tail: 100_000, since: None });
+    w.until("the line written two seconds after the burst", 60, |w| w.lines.iter().any(|l| l.text == "later")).await;
+    assert_eq!(w.skipped, 0, "nothing skipped while the test keeps up");
+    // The engine reads stdout and stderr on their own pipes: the one stderr line may be stored
+    // amid the stdout burst, so each stream's order is checked on its own.
+    let on_stdout: Vec<&str> = w.lines.iter().filter(|l| !l.stderr).map(|l| l.text.as_str()).collect();
+    let want: Vec<String> =
+        (1..=50_000).map(|i| format!("out {i}")).chain(["last", "later"].map(String::from)).collect();
+    assert_eq!(on_stdout.len(), want.len(), "first lines: {:?}", &on_stdout[..on_stdout.len().min(3)]);
+    let first_wrong = on_stdout.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(
+        first_wrong,
+        None,
+        "every line in order: {:?}",
+        first_wrong.map(|i| &on_stdout[i.saturating_sub(2)..i + 3])
+    );
+    let on_stderr: Vec<&str> = w.lines.iter().filter(|l| l.stderr).map(|l| l.text.as_str()).collect();
+    assert_eq!(on_stderr, ["to-stderr"]);
+    assert!(w.lines.iter().all(|l| l.timestamp.is_some()), "every line carries the engine timestamp");
+    // The container stops: its log ends, and says so.
+    docker_ok(&["kill", &c]);
+    w.until("the log stream to report its end", 30, |w| w.ended.is_some()).await;
+    assert_eq!(w.ended.as_deref(), Some("log stream ended (container stopped)"));
+    // A TTY container's log is raw text: the same lines (the TTY's CR taken off).
+    w.lines.clear();
+    w.ended = None;
+    let id = w.get(&tty).unwrap().id.clone();
+    w.handle.send(engine::Command::FollowLogs { container: id, generation: 2, tail: 100, since: None });
+    w.until("the tty's two lines", 30, |w| w.lines.len() >= 2).await;
+    let texts: Vec<&str> = w.lines.iter().map(|l| l.text.trim_end_matches('␍')).collect();
+    assert_eq!(texts, ["from a tty", "second"], "{:?}", w.lines);
+    // A container the engine does not know: its refusal, in its words.
+    w.handle.send(engine::Command::FollowLogs {
+        container: stackdeck::domain::ContainerId("no-such-container-4711".into()),
+        generation: 3,
+        tail: 10,
+        since: None,
+    });
+    w.until("the refusal", 30, |w| w.ended.is_some()).await;
+    let why = w.ended.clone().unwrap_or_default();
+    assert!(why.contains("no-such-container-4711") && why.contains("404"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

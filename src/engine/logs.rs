@@ -5,6 +5,7 @@
 //! counted), and when the app falls behind, at most [`MAX_PENDING`] lines wait here; older ones
 //! are dropped *and counted*, so the view can say "N lines skipped" instead of losing silently.
 
+use super::log_wire;
 use super::service_tasks::ServiceTasks;
 use crate::domain::ContainerId;
 use crate::logtext::inert;
@@ -12,10 +13,11 @@ use crate::logtext::{LogLine, MAX_LINE_BYTES, Masker};
 use crate::msg::{EngineEvent, LogBatch, Msg};
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::query_parameters::LogsOptionsBuilder;
+use bollard::query_parameters::{LogsOptions, LogsOptionsBuilder};
 use futures::StreamExt;
 use futures::stream::SelectAll;
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -53,13 +55,21 @@ pub(super) enum Source {
 /// How often a followed service's tasks are listed, to follow the new ones.
 const TASK_REFRESH: Duration = Duration::from_secs(2);
 
-pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) -> CancellationToken {
+/// Follow `f` on `docker`; a container's own log is read straight off `socket` when the engine
+/// is on one ([`log_wire`]).
+pub(super) fn spawn(
+    docker: Docker,
+    socket: Option<PathBuf>,
+    f: Follow,
+    masker: Masker,
+    tx: mpsc::Sender<Msg>,
+) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
         tokio::select! {
             () = t.cancelled() => {}
-            () = follow(docker, f, masker, tx) => {}
+            () = follow(docker, socket, f, masker, tx) => {}
         }
     });
     token
@@ -68,7 +78,17 @@ pub(super) fn spawn(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<
 /// One stream of frames, tagged with the index of its origin (the task it comes from).
 type Tagged = futures::stream::BoxStream<'static, (usize, Result<LogOutput, bollard::errors::Error>)>;
 
-async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) {
+/// One container's log stream: off the engine's socket when it is local, else bollard's.
+fn container_log(docker: &Docker, socket: Option<&Path>, id: &str, opts: &LogsOptions, query: &str) -> Raw {
+    match socket {
+        Some(s) => log_wire::follow(s.to_owned(), id.to_owned(), query.to_owned()).boxed(),
+        None => docker.logs(id, Some(opts.clone())).boxed(),
+    }
+}
+
+type Raw = futures::stream::BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
+
+async fn follow(docker: Docker, socket: Option<PathBuf>, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>) {
     let Follow { id, generation, tail, since, source } = f;
     let since_ts: Option<jiff::Timestamp> = since.as_deref().and_then(|s| s.parse().ok());
     let base = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).timestamps(true);
@@ -79,19 +99,22 @@ async fn follow(docker: Docker, f: Follow, masker: Masker, tx: mpsc::Sender<Msg>
         None => base.clone().tail(&tail.to_string()),
     }
     .build();
+    let first_query = log_wire::query(Some(tail), since_ts.map(|t| t.as_second()));
     let mut streams: SelectAll<Tagged> = SelectAll::new();
     // The label each stream's lines get (none for a container's own logs).
     let mut labels: Vec<Option<String>> = Vec::new();
     let mut tasks = match &source {
         Source::Container => {
-            streams.push(docker.logs(&id.0, Some(first.clone())).map(|i| (0, i)).boxed());
+            streams
+                .push(container_log(&docker, socket.as_deref(), &id.0, &first, &first_query).map(|i| (0, i)).boxed());
             labels.push(None);
             None
         }
         Source::Service(svc) => Some(ServiceTasks::new(svc.clone())),
         Source::Containers(list) => {
             for (i, (c, label)) in list.iter().enumerate() {
-                streams.push(docker.logs(&c.0, Some(first.clone())).map(move |x| (i, x)).boxed());
+                let raw = container_log(&docker, socket.as_deref(), &c.0, &first, &first_query);
+                streams.push(raw.map(move |x| (i, x)).boxed());
                 // Names are inert from the engine's boundary; masked here as every label is.
                 labels.push(Some(masker.mask(label).into_owned()));
             }

@@ -15,6 +15,7 @@ mod happenings;
 mod images;
 pub mod inspect;
 pub mod log_range;
+mod log_wire;
 mod logs;
 mod recipe;
 mod service_tasks;
@@ -28,6 +29,7 @@ mod swarm_backend;
 mod swarm_rollout;
 mod swarm_session;
 mod unverified;
+mod wire_decode;
 
 /// The engine's default grace between the stop signal and SIGKILL.
 const ENGINE_STOP_TIMEOUT: u32 = 10;
@@ -118,6 +120,9 @@ pub(crate) struct Connection {
     /// first list is read (bollard sends the events request only when the stream is first
     /// polled). The engine's clock, not ours: a remote engine's may differ.
     pub events_since: Option<String>,
+    /// The local socket the engine answers on (a local engine's, or the near end of an ssh
+    /// forward), for what is read straight off it ([`log_wire`]); `None` over TCP or TLS.
+    pub socket: Option<std::path::PathBuf>,
 }
 
 /// [`connect`], and what the engine is in a swarm, from the same answers (the panel's
@@ -188,7 +193,8 @@ pub(crate) async fn connect_with_role(ep: &Endpoint) -> Result<Connection, Engin
         api_version: crate::logtext::inert(v.api_version.as_deref().unwrap_or("?")).into_owned(),
         server_version: crate::logtext::inert(v.version.as_deref().unwrap_or("?")).into_owned(),
     };
-    Ok(Connection { docker, info, role, events_since })
+    let socket = addr.strip_prefix("unix://").filter(|_| ep.tls.is_none() || ssh).map(std::path::PathBuf::from);
+    Ok(Connection { docker, info, role, events_since, socket })
 }
 
 fn describe(host: &str, e: &bollard::errors::Error) -> String {

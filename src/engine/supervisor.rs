@@ -12,6 +12,7 @@ use bollard::Docker;
 use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder};
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +47,7 @@ pub(super) async fn run(
     let mut wants = Wants::default();
     loop {
         let reason = match connect_with_role(&ep).await {
-            Ok(super::Connection { docker, info, role, events_since }) => {
+            Ok(super::Connection { docker, info, role, events_since, socket }) => {
                 backoff = Duration::from_secs(1);
                 tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
                 if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
@@ -59,9 +60,11 @@ pub(super) async fn run(
                     return;
                 }
                 let ended = if role == Some(crate::domain::SwarmRole::Manager) {
-                    super::swarm_session::run(&docker, &ep, &opts, &tx, &mut cmds, &mut wants).await
+                    let local = Local { socket: socket.as_deref(), events_since: None };
+                    super::swarm_session::run(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, local).await
                 } else {
-                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, events_since.as_deref()).await
+                    let local = Local { socket: socket.as_deref(), events_since: events_since.as_deref() };
+                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, local).await
                 };
                 match ended {
                     SessionEnd::Quit => return,
@@ -91,6 +94,14 @@ pub(super) async fn run(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// What a session knows of the connection beyond the client: the socket it answers on, and the
+/// engine's clock at connect (for the events stream's start).
+#[derive(Clone, Copy)]
+pub(super) struct Local<'a> {
+    pub socket: Option<&'a Path>,
+    pub events_since: Option<&'a str>,
 }
 
 struct Streams {
@@ -155,8 +166,9 @@ async fn session(
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     wants: &mut Wants,
-    events_since: Option<&str>,
+    local: Local<'_>,
 ) -> SessionEnd {
+    let Local { socket, events_since } = local;
     let project = opts.project.as_deref();
     let mut streams = Streams::new(ep, tx);
     // Events from before the list (the engine's clock at connect, less two seconds), so
@@ -287,7 +299,8 @@ async fn session(
                 }
                 if let Some(t) = streams.logs.take() { t.cancel(); }
                 if let Some(f) = wants.follow.as_ref() {
-                    streams.logs = Some(logs::spawn(docker.clone(), f.clone(), opts.masker.clone(), tx.clone()));
+                    let socket = socket.map(Path::to_path_buf);
+                    streams.logs = Some(logs::spawn(docker.clone(), socket, f.clone(), opts.masker.clone(), tx.clone()));
                 }
             }
         }

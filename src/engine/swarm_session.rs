@@ -37,6 +37,7 @@ pub(super) async fn run(
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     wants: &mut Wants,
+    local: super::supervisor::Local<'_>,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -63,7 +64,8 @@ pub(super) async fn run(
         // (A project's merged logs are not offered on a manager: a task row is merged already.)
         let source = service.map_or(logs::Source::Container, logs::Source::Service);
         let f = logs::Follow { source, ..f.clone() };
-        *log_stream = Some(logs::spawn(docker.clone(), f, opts.masker.clone(), tx.clone()));
+        let socket = local.socket.map(std::path::Path::to_path_buf);
+        *log_stream = Some(logs::spawn(docker.clone(), socket, f, opts.masker.clone(), tx.clone()));
     };
     // The tasks and nodes are read every time; the services and the local health when an event
     // says they changed, or every SLOW_POLL.
