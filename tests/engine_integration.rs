@@ -253,6 +253,16 @@ async fn a_local_engines_log_is_read_off_its_socket_whole_and_in_order() {
     w.until("the refusal", 30, |w| w.ended.is_some()).await;
     let why = w.ended.clone().unwrap_or_default();
     assert!(why.contains("no-such-container-4711") && why.contains("404"), "{why}");
+    // Each stream had its reader thread; the TTY's, still running, ended when its follow was
+    // replaced, and the refused one's with its answer.
+    let readers = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|c| c.trim() == "log-wire")
+            .count()
+    };
+    common::wait_for("no reader thread left", Duration::from_secs(10), || (readers() == 0).then_some(()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,10 +3,16 @@
 //! Through bollard, every log line the engine flushes is one wake-up of the connection task, a
 //! hand-over to the follow task and a wake-up of that: under a 20 000 lines/s flood the panel
 //! spent most of its time in `epoll_wait`, `futex` and context switches, not on the lines
-//! (`docs/benchmarks.md`, round 2). Here one task reads the socket itself: it drains what the
-//! kernel holds, decodes HTTP chunks and the engine's stream frames in place, and reads again
-//! only after a pause ([`Pace`]), so a flood arrives as a few large reads and a quiet stream's
-//! next line still comes at once.
+//! (`docs/benchmarks.md`, round 2). Pausing between reads inside the runtime does not help: the
+//! socket stays in the runtime's epoll set, and every line the engine writes wakes a worker
+//! anyway (strace: one `epoll_wait` return per write).
+//!
+//! So a followed stream has its own small thread. It sleeps in `poll(2)` on the socket and on a
+//! stop pipe, reads what the kernel holds, decodes HTTP chunks and the engine's stream frames in
+//! place, hands the pieces to the follow task, and then sleeps on the stop pipe alone for a
+//! pause ([`Pace`]): writes during the pause wake nobody, so a flood arrives as a few large reads
+//! while a quiet stream's next line still comes at once. Dropping the stream closes the pipe's
+//! write end, which ends the thread at once, whatever it waits for.
 //!
 //! Only for engines on a `unix://` socket (a local engine, or the local end of an ssh forward);
 //! TLS and TCP engines keep bollard's stream. Everything read is bounded: a chunk-size line, an
@@ -17,11 +23,14 @@ use super::wire_decode::{Body, Demux, Head};
 use bollard::container::LogOutput;
 use bytes::Bytes;
 use futures::Stream;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
+use tokio::sync::mpsc;
 
 /// The pause after a read that emptied the socket, adapted to the stream's rate.
 ///
@@ -36,7 +45,7 @@ pub(super) struct Pace(Duration);
 
 impl Pace {
     const MIN: Duration = Duration::from_millis(1);
-    /// Below the follow loop's batching delay: no line waits longer than it did before.
+    /// Below the follow loop's batching delay (50 ms): a quiet stream's lines wait no longer.
     const MAX: Duration = Duration::from_millis(20);
     /// Flushes read at once that mean the engine's buffer was half full (it may have waited).
     const MANY: usize = 96;
@@ -56,8 +65,8 @@ impl Pace {
         self.0
     }
 }
-/// Bytes read per wake-up at most; when the socket still holds more, the next read is not paced.
-const READ_BUDGET: usize = 512 * 1024;
+/// Bytes read at once at most (about 450 lines of the demo mix; the engine's socket buffer
+/// holds about 200 of its writes): a read that fills it is followed at once.
 const READ_SIZE: usize = 64 * 1024;
 /// The response head and an error's body are read up to these sizes.
 const MAX_HEAD: usize = 64 * 1024;
@@ -79,32 +88,102 @@ pub(super) fn query(tail: Option<u32>, since: Option<i64>) -> String {
 /// Follow one container's log on the engine at `socket`, as a stream of the frames bollard's
 /// `logs` would give: the same lines, in fewer, larger pieces.
 pub(super) fn follow(socket: PathBuf, container: String, query: String) -> impl Stream<Item = Item> + Send + 'static {
-    futures::stream::unfold(State::Start { socket, container, query }, |st| async move {
-        let mut wire = match st {
-            State::Start { socket, container, query } => match Wire::open(&socket, &container, &query).await {
-                Ok(w) => w,
-                Err(e) => return Some((Err(e), State::Ended)),
-            },
-            State::Open(w) => w,
-            State::Ended => return None,
-        };
-        loop {
-            if let Some(item) = wire.queue.pop_front() {
-                return Some((Ok(item), State::Open(wire)));
-            }
-            match wire.read().await {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => return Some((Err(e), State::Ended)),
-            }
+    let (tx, rx) = mpsc::channel::<Item>(64);
+    let started = nix::unistd::pipe().map_err(std::io::Error::from).and_then(|(stop, stop_tx)| {
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("log-wire".into())
+            .spawn(move || {
+                if let Err(e) = read_all(&socket, &container, &query, &stop, &tx) {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            })
+            .map(|_| stop_tx)
+    });
+    let stop_tx = match started {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            let _ = tx.try_send(Err(e.into()));
+            None
         }
+    };
+    drop(tx);
+    // The pipe's write end lives as long as the stream: dropped with it, it stops the thread.
+    futures::stream::unfold((rx, stop_tx), |(mut rx, stop_tx)| async move {
+        rx.recv().await.map(|item| (item, (rx, stop_tx)))
     })
 }
 
-enum State {
-    Start { socket: PathBuf, container: String, query: String },
-    Open(Box<Wire>),
-    Ended,
+/// The reader thread: connect, ask, then read and hand over until the body ends, the
+/// connection fails, or the stream is dropped (the stop pipe closes: `Ok`).
+fn read_all(
+    socket: &Path,
+    container: &str,
+    query: &str,
+    stop: &OwnedFd,
+    tx: &mpsc::Sender<Item>,
+) -> Result<(), bollard::errors::Error> {
+    let Some(mut wire) = Wire::open(socket, container, query, stop)? else { return Ok(()) };
+    let mut pace = Pace::new();
+    // What came with the head, then what each read decoded, goes on before any pause; a
+    // closed channel means the stream was dropped.
+    let hand_over = |queue: &mut VecDeque<LogOutput>| queue.drain(..).all(|item| tx.blocking_send(Ok(item)).is_ok());
+    if !hand_over(&mut wire.queue) {
+        return Ok(());
+    }
+    loop {
+        if wire.body.done() || !wait(wire.sock.as_fd(), stop, None)? {
+            return Ok(());
+        }
+        let n = match wire.sock.read(&mut wire.buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            wire.body.eof().map_err(|_| eof("mid-stream"))?;
+        }
+        let buf = std::mem::take(&mut wire.buf);
+        let chunks = wire.take(&buf[..n]);
+        wire.buf = buf;
+        let chunks = chunks.map_err(protocol)?;
+        if !hand_over(&mut wire.queue) {
+            return Ok(());
+        }
+        // A read that filled the buffer is followed at once; any other, after the pause.
+        if n == wire.buf.len() {
+            pace.after(Pace::MANY);
+        } else if n > 0 && !pause(stop, pace.after(chunks))? {
+            return Ok(());
+        }
+    }
+}
+
+/// Wait for `sock` to be readable (or to fail: the read says how). False when the stop pipe
+/// closed first, or `timeout` passed.
+fn wait(sock: std::os::fd::BorrowedFd<'_>, stop: &OwnedFd, timeout: Option<Duration>) -> std::io::Result<bool> {
+    let timeout = timeout.map_or(PollTimeout::NONE, |t| PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX));
+    loop {
+        let mut fds = [PollFd::new(sock, PollFlags::POLLIN), PollFd::new(stop.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            // Timed out (only an error body's wait has a limit): nothing more to read.
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(!fds[1].any().unwrap_or(true)),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sleep `d` on the stop pipe alone: the socket's writes wake nobody. False when it closed.
+fn pause(stop: &OwnedFd, d: Duration) -> std::io::Result<bool> {
+    let mut fds = [PollFd::new(stop.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 struct Wire {
@@ -112,25 +191,31 @@ struct Wire {
     body: Body,
     demux: Demux,
     buf: Box<[u8]>,
-    /// Decoded pieces not yet taken.
+    /// Decoded pieces not yet handed over.
     queue: VecDeque<LogOutput>,
-    /// No read before this, when the last one drained the socket.
-    not_before: Option<tokio::time::Instant>,
-    pace: Pace,
 }
 
 impl Wire {
-    async fn open(socket: &Path, container: &str, query: &str) -> Result<Box<Wire>, bollard::errors::Error> {
-        let mut sock = UnixStream::connect(socket).await?;
+    /// Connect and read the response head; `None` when stopped meanwhile.
+    fn open(
+        socket: &Path,
+        container: &str,
+        query: &str,
+        stop: &OwnedFd,
+    ) -> Result<Option<Wire>, bollard::errors::Error> {
+        let mut sock = UnixStream::connect(socket)?;
         let req = format!(
             "GET /containers/{}/logs?{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n",
             path_segment(container)
         );
-        sock.write_all(req.as_bytes()).await?;
+        sock.write_all(req.as_bytes())?;
         let mut buf = vec![0u8; READ_SIZE].into_boxed_slice();
         let mut head = Vec::new();
         let (parsed, rest) = loop {
-            let n = read_some(&mut sock, &mut buf).await?;
+            if !wait(sock.as_fd(), stop, None)? {
+                return Ok(None);
+            }
+            let n = sock.read(&mut buf)?;
             if n == 0 {
                 return Err(eof("before its response head"));
             }
@@ -143,58 +228,13 @@ impl Wire {
             }
         };
         let rest = head[rest..].to_vec();
-        let mut wire = Wire {
-            sock,
-            body: parsed.body(),
-            demux: Demux::new(parsed.multiplexed),
-            buf,
-            queue: VecDeque::new(),
-            not_before: None,
-            pace: Pace::new(),
-        };
+        let mut wire =
+            Wire { sock, body: parsed.body(), demux: Demux::new(parsed.multiplexed), buf, queue: VecDeque::new() };
         if parsed.status != 200 {
-            return Err(wire.error_body(parsed.status, rest).await);
+            return Err(wire.error_body(parsed.status, rest, stop));
         }
         wire.take(&rest).map_err(protocol)?;
-        Ok(Box::new(wire))
-    }
-
-    /// Read what the socket holds (paced), into the queue. False at the end of the stream.
-    async fn read(&mut self) -> Result<bool, bollard::errors::Error> {
-        if self.body.done() {
-            return Ok(false);
-        }
-        if let Some(t) = self.not_before.take() {
-            tokio::time::sleep_until(t).await;
-        }
-        let (mut got, mut chunks) = (0, 0);
-        loop {
-            self.sock.readable().await?;
-            match self.sock.try_read(&mut self.buf) {
-                Ok(0) => {
-                    self.body.eof().map_err(|_| eof("mid-stream"))?;
-                    self.take(&[]).map_err(protocol)?;
-                    return Ok(true);
-                }
-                Ok(n) => {
-                    let data = self.buf[..n].to_vec();
-                    chunks += self.take(&data).map_err(protocol)?;
-                    got += n;
-                    if self.body.done() || got >= READ_BUDGET {
-                        // More may be waiting: the next read is not paced.
-                        self.pace.after(Pace::MANY);
-                        return Ok(true);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if got > 0 {
-                        self.not_before = Some(tokio::time::Instant::now() + self.pace.after(chunks));
-                        return Ok(true);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(Some(wire))
     }
 
     /// Decode bytes of the response body into the queue, one piece per run of one stream. Says
@@ -236,7 +276,7 @@ impl Wire {
     }
 
     /// The engine's error for a refused request: its JSON `message`, or the body's text.
-    async fn error_body(&mut self, status: u16, rest: Vec<u8>) -> bollard::errors::Error {
+    fn error_body(&mut self, status: u16, rest: Vec<u8>, stop: &OwnedFd) -> bollard::errors::Error {
         let mut text = Vec::new();
         let mut pending = rest;
         loop {
@@ -247,7 +287,11 @@ impl Wire {
             if fed.is_err() || self.body.done() || text.len() >= MAX_ERROR_BODY {
                 break;
             }
-            match read_some(&mut self.sock, &mut self.buf).await {
+            // An error body comes at once: a few seconds at most for the rest of it.
+            if !matches!(wait(self.sock.as_fd(), stop, Some(Duration::from_secs(5))), Ok(true)) {
+                break;
+            }
+            match self.sock.read(&mut self.buf) {
                 Ok(n) if n > 0 => pending = self.buf[..n].to_vec(),
                 _ => break,
             }
@@ -258,11 +302,6 @@ impl Wire {
             .unwrap_or_else(|| String::from_utf8_lossy(&text).trim().to_owned());
         bollard::errors::Error::DockerResponseServerError { status_code: status, message }
     }
-}
-
-async fn read_some(sock: &mut UnixStream, buf: &mut [u8]) -> std::io::Result<usize> {
-    use tokio::io::AsyncReadExt;
-    sock.read(buf).await
 }
 
 fn eof(when: &str) -> bollard::errors::Error {

@@ -23,7 +23,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const BATCH_LINES: usize = 1024;
-const BATCH_DELAY: Duration = Duration::from_millis(25);
+/// How long the first pending line waits for others before they go to the panel together. Each
+/// batch is a frame: at 50 ms a flood is drawn 20 times a second (a third fewer frames than at
+/// 25 ms, measured in `docs/benchmarks.md`), and a single line still shows within a glance.
+const BATCH_DELAY: Duration = Duration::from_millis(50);
 pub const MAX_PENDING: usize = 20_000;
 
 /// What to follow: one container, tagged with the app's generation number.
@@ -273,11 +276,17 @@ pub(super) struct Assembler {
 
 impl Assembler {
     pub(super) fn push(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
-        while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
-            self.take(&bytes[..nl]);
-            emit(&self.buf, self.cut);
-            self.buf.clear();
-            self.cut = 0;
+        while let Some(nl) = memchr::memchr(b'\n', bytes) {
+            let line = &bytes[..nl];
+            if self.buf.is_empty() && self.cut == 0 && line.len() <= MAX_LINE_BYTES + 4 {
+                // A whole line in this piece (most of them): passed on where it lies.
+                emit(line, 0);
+            } else {
+                self.take(line);
+                emit(&self.buf, self.cut);
+                self.buf.clear();
+                self.cut = 0;
+            }
             bytes = &bytes[nl + 1..];
         }
         self.take(bytes);
