@@ -34,7 +34,13 @@ fn render<V>(obj: &BTreeMap<&str, V>, scalar: impl Fn(&V) -> Cow<'_, str>) -> Op
     let (mkey, message) = pick(MESSAGE_KEYS)?;
     let mut out = String::with_capacity(obj.len() * 16);
     if let Some((_, l)) = pick(LEVEL_KEYS) {
-        out.push_str(&format!("{:<5} ", scalar(l).to_uppercase()));
+        // Upper case, padded to five characters (as `{:<5}` would).
+        let mut n = 0;
+        for c in scalar(l).chars().flat_map(char::to_uppercase) {
+            out.push(c);
+            n += 1;
+        }
+        out.extend(std::iter::repeat_n(' ', 5usize.saturating_sub(n) + 1));
     }
     let tkey = pick(TARGET_KEYS).map(|(k, v)| {
         out.push_str(&scalar(v));
@@ -47,10 +53,13 @@ fn render<V>(obj: &BTreeMap<&str, V>, scalar: impl Fn(&V) -> Cow<'_, str>) -> Op
             continue;
         }
         let s = scalar(v);
-        if s.contains(' ') {
-            out.push_str(&format!(" {k}=\"{s}\""));
-        } else {
-            out.push_str(&format!(" {k}={s}"));
+        let quoted = s.contains(' ');
+        out.push(' ');
+        out.push_str(k);
+        out.push_str(if quoted { "=\"" } else { "=" });
+        out.push_str(&s);
+        if quoted {
+            out.push('"');
         }
     }
     Some(out)
@@ -90,6 +99,13 @@ mod tests {
             compact(l).unwrap(),
             "WARN  trading_bot::orders: slippage above threshold actual_bps=31 symbol=BTC-USD"
         );
+    }
+
+    #[test]
+    fn levels_are_padded_to_five_and_spaced_values_quoted() {
+        assert_eq!(compact(r#"{"lvl":"err","msg":"m","note":"two words"}"#).unwrap(), "ERR   m note=\"two words\"");
+        assert_eq!(compact(r#"{"level":"critical","msg":"m"}"#).unwrap(), "CRITICAL m");
+        assert_eq!(compact(r#"{"level":"straße","msg":"m"}"#).unwrap(), "STRASSE m");
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub fn detect(text: &str) -> Level {
     let stripped;
     let mut head = prefix(text, SCAN);
     // Coloured logs: the (now inert) SGR sequences "␛[31m" must not glue to the level word.
-    if head.contains("␛[") {
+    // (Only a line with a multi-byte character can hold one: most lines skip the search.)
+    if !head.is_ascii() && head.contains("␛[") {
         stripped = strip_sgr(head);
         head = &stripped;
     }
@@ -31,10 +32,11 @@ pub fn detect(text: &str) -> Level {
     {
         return l;
     }
-    // logfmt: level=warn / lvl=error
-    for key in ["level=", "lvl="] {
-        if let Some(i) = head.find(key)
-            && let Some(l) = word_level(&head[i + key.len()..])
+    // logfmt: level=warn / lvl=error (found from each `=`: a byte search, no substring set-up)
+    for (i, _) in head.match_indices('=') {
+        let key = &head[..i];
+        if (key.ends_with("level") || key.ends_with("lvl"))
+            && let Some(l) = word_level(&head[i + 1..])
         {
             return l;
         }

@@ -61,23 +61,38 @@ impl LogLine {
     /// Build a display line from one raw line (without its trailing newline).
     pub fn from_raw(raw: &[u8], stderr: bool, masker: &Masker) -> Self {
         let (timestamp, body) = split_timestamp(raw);
-        let clean = sanitize(body);
+        // A printable ASCII line of display length is inert as it stands: read in place.
+        let plain = body.len() <= MAX_LINE_BYTES && printable_ascii(body);
+        let (clean, cut_bytes) = if plain {
+            (std::borrow::Cow::Borrowed(std::str::from_utf8(body).expect("printable ASCII is UTF-8")), 0)
+        } else {
+            let c = sanitize(body);
+            (std::borrow::Cow::Owned(c.text), c.cut_bytes)
+        };
         // JSON lines are shown as "LEVEL target: message key=value": the message is what an
         // operator needs to see first at 80 columns. Decoded strings are sanitized again
-        // (a JSON "\u001b" decodes to a real ESC).
-        let shown = json::compact(&clean.text).map_or(clean.text, |c| sanitize(c.as_bytes()).text);
+        // (a JSON "\u001b" decodes to a real ESC) unless what came out is printable ASCII.
+        let shown = match json::compact(&clean) {
+            Some(c) if c.len() <= MAX_LINE_BYTES && printable_ascii(c.as_bytes()) => c,
+            Some(c) => sanitize(c.as_bytes()).text,
+            None => clean.into_owned(),
+        };
         let text = match masker.mask(&shown) {
             std::borrow::Cow::Borrowed(_) => shown, // nothing masked: no second copy
             std::borrow::Cow::Owned(m) => m,
         };
         let level = level::detect(&text);
-        LogLine { timestamp, stderr, level, text, cut_bytes: clean.cut_bytes }
+        LogLine { timestamp, stderr, level, text, cut_bytes }
     }
 
     /// A line stackdeck itself inserts into a log view (e.g. "N lines skipped").
     pub fn marker(text: impl Into<String>) -> Self {
         LogLine { timestamp: None, stderr: false, level: Level::Marker, text: text.into(), cut_bytes: 0 }
     }
+}
+
+fn printable_ascii(b: &[u8]) -> bool {
+    b.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 /// The engine prefixes each line with `2026-11-22T13:55:41.123456789Z ` when asked for
