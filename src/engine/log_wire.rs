@@ -123,13 +123,16 @@ fn read_all(
     stop: &OwnedFd,
     tx: &mpsc::Sender<Item>,
 ) -> Result<(), bollard::errors::Error> {
-    let Some(mut wire) = Wire::open(socket, container, query, stop)? else { return Ok(()) };
+    let Some((mut wire, fault)) = Wire::open(socket, container, query, stop)? else { return Ok(()) };
     let mut pace = Pace::new();
     // What came with the head, then what each read decoded, goes on before any pause; a
     // closed channel means the stream was dropped.
     let hand_over = |queue: &mut VecDeque<LogOutput>| queue.drain(..).all(|item| tx.blocking_send(Ok(item)).is_ok());
     if !hand_over(&mut wire.queue) {
         return Ok(());
+    }
+    if let Some(f) = fault {
+        return Err(protocol(f));
     }
     loop {
         if wire.body.done() || !wait(wire.sock.as_fd(), stop, None)? {
@@ -146,10 +149,11 @@ fn read_all(
         let buf = std::mem::take(&mut wire.buf);
         let chunks = wire.take(&buf[..n]);
         wire.buf = buf;
-        let chunks = chunks.map_err(protocol)?;
+        // What was decoded before a fault still goes on, then the fault.
         if !hand_over(&mut wire.queue) {
             return Ok(());
         }
+        let chunks = chunks.map_err(protocol)?;
         // A read that filled the buffer is followed at once; any other, after the pause.
         if n == wire.buf.len() {
             pace.after(Pace::MANY);
@@ -196,13 +200,14 @@ struct Wire {
 }
 
 impl Wire {
-    /// Connect and read the response head; `None` when stopped meanwhile.
+    /// Connect and read the response head; `None` when stopped meanwhile. With the wire, a
+    /// fault in the body bytes that came with the head.
     fn open(
         socket: &Path,
         container: &str,
         query: &str,
         stop: &OwnedFd,
-    ) -> Result<Option<Wire>, bollard::errors::Error> {
+    ) -> Result<Option<(Wire, Option<String>)>, bollard::errors::Error> {
         let mut sock = UnixStream::connect(socket)?;
         let req = format!(
             "GET /containers/{}/logs?{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n",
@@ -233,8 +238,9 @@ impl Wire {
         if parsed.status != 200 {
             return Err(wire.error_body(parsed.status, rest, stop));
         }
-        wire.take(&rest).map_err(protocol)?;
-        Ok(Some(wire))
+        // Body bytes that came with the head; a fault in them is said after what they held.
+        let fault = wire.take(&rest).err();
+        Ok(Some((wire, fault)))
     }
 
     /// Decode bytes of the response body into the queue, one piece per run of one stream. Says
@@ -249,7 +255,8 @@ impl Wire {
             }
         };
         let mut failed = None;
-        let chunks = body.feed(data, &mut |payload| {
+        // What decoded before a fault is queued all the same; the fault comes after it.
+        let fed = body.feed(data, &mut |payload| {
             if failed.is_some() {
                 return;
             }
@@ -263,7 +270,7 @@ impl Wire {
             if let Err(e) = r {
                 failed = Some(e);
             }
-        })?;
+        });
         if body.done() {
             // A TTY log shorter than a frame header is all there was.
             demux.finish(&mut |stderr, part| match &mut last {
@@ -272,7 +279,10 @@ impl Wire {
             });
         }
         flush(queue, last);
-        failed.map_or(Ok(chunks), Err)
+        match failed {
+            Some(e) => Err(e),
+            None => fed,
+        }
     }
 
     /// The engine's error for a refused request: its JSON `message`, or the body's text.

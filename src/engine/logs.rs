@@ -157,7 +157,8 @@ async fn follow(docker: Docker, socket: Option<PathBuf>, f: Follow, masker: Mask
                         out.push(LogLine::marker(format!("{} log stream ended: {why}", label.unwrap_or_default())));
                         continue;
                     }
-                    Err(e) => break format!("log stream ended: {e}"),
+                    // The engine's words (or a proxy's): inert and masked like any line.
+                    Err(e) => break format!("log stream ended: {}", masker.mask(&inert(&e.to_string()))),
                     Ok(LogOutput::StdErr { message }) => (message, true),
                     Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => (message, false),
                 };
@@ -321,6 +322,67 @@ mod tests {
         }
         a.finish(|l, cut| out.push((l.to_vec(), cut)));
         out
+    }
+
+    /// A local "engine" that answers a log request with `answer` and keeps the connection.
+    fn fake_engine(answer: &'static [u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut c, _) = listener.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let _ = c.read(&mut req);
+            c.write_all(answer).unwrap();
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        (dir, path)
+    }
+
+    async fn follow_fake(answer: &'static [u8]) -> LogBatch {
+        let (_dir, path) = fake_engine(answer);
+        let docker = Docker::connect_with_unix(path.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION).unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let f =
+            Follow { id: ContainerId("c1".into()), generation: 1, tail: 10, since: None, source: Source::Container };
+        let _t = spawn(docker, Some(path), f, Masker::default(), tx);
+        // Every line of every batch, and the end.
+        let mut lines = Vec::new();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+            if let Msg::Engine(EngineEvent::Logs(b)) = m {
+                lines.extend(b.lines);
+                if b.ended.is_some() {
+                    return LogBatch { lines, ..b };
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hostile_engine_error_ends_the_stream_inert_and_masked() {
+        let b = follow_fake(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"message\":\"\\u001b]0;pwned\\u0007 token=abc123def\"}",
+        )
+        .await;
+        let why = b.ended.unwrap();
+        assert!(why.contains("500") && why.contains("␛]0;pwned␇"), "{why}");
+        assert!(!why.chars().any(char::is_control) && !why.contains("abc123def"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn hostile_bytes_in_a_streamed_line_are_inert_and_a_broken_stream_says_so() {
+        // One line (a frame with an escape sequence and a secret), then a chunk whose size is
+        // not hexadecimal.
+        let b = follow_fake(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n26\r\n\x01\0\0\0\0\0\0\x1e\x1b[2Jwiped password=hunter22 x\n\r\nzz\r\n",
+        )
+        .await;
+        let texts: Vec<&str> = b.lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(texts.contains(&"␛[2Jwiped password=**** x"), "{texts:?} {:?}", b.ended);
+        let why = b.ended.unwrap();
+        assert!(why.contains("not hexadecimal"), "{why}");
     }
 
     #[test]
