@@ -125,6 +125,14 @@ pub(crate) struct Connection {
     pub socket: Option<std::path::PathBuf>,
 }
 
+/// What a session knows of the connection beyond the client: the socket it answers on, and the
+/// engine's clock at connect (for the events stream's start).
+#[derive(Clone, Copy)]
+pub(crate) struct Local<'a> {
+    pub socket: Option<&'a std::path::Path>,
+    pub events_since: Option<&'a str>,
+}
+
 /// [`connect`], and what the engine is in a swarm, from the same answers (the panel's
 /// supervisor needs both before its first list: one round trip fewer on the way to the first
 /// frame).

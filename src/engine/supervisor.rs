@@ -3,8 +3,8 @@
 
 use super::session::{SessionEnd, Wants, apply_cmd};
 use super::{
-    CALL_TIMEOUT, Command, Endpoint, Options, cgroup_stats, connect_with_role, convert, describe, logs, project_filter,
-    stats,
+    CALL_TIMEOUT, Command, Endpoint, Local, Options, cgroup_stats, connect_with_role, convert, describe, logs,
+    project_filter, stats,
 };
 use crate::domain::{Container, ContainerId, Health, RunState};
 use crate::msg::{EngineEvent, Msg};
@@ -94,14 +94,6 @@ pub(super) async fn run(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// What a session knows of the connection beyond the client: the socket it answers on, and the
-/// engine's clock at connect (for the events stream's start).
-#[derive(Clone, Copy)]
-pub(super) struct Local<'a> {
-    pub socket: Option<&'a Path>,
-    pub events_since: Option<&'a str>,
 }
 
 struct Streams {

@@ -37,7 +37,7 @@ pub(super) async fn run(
     tx: &mpsc::Sender<Msg>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     wants: &mut Wants,
-    local: super::supervisor::Local<'_>,
+    local: super::Local<'_>,
 ) -> SessionEnd {
     let project = opts.project.as_deref();
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();

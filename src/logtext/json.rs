@@ -3,7 +3,6 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl"];
 const MESSAGE_KEYS: &[&str] = &["message", "msg"];
@@ -20,17 +19,51 @@ pub fn compact(text: &str) -> Option<String> {
     }
     // Borrowed keys and raw values: no allocation per field. A key with an escape cannot be
     // borrowed; such a line takes the owned parse below.
-    if let Ok(obj) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(t) {
+    if let Ok(Fields(obj)) = serde_json::from_str::<Fields<'_>>(t) {
         return render(&obj, |v: &&RawValue| raw_scalar(v));
     }
     let obj: Map<String, Value> = serde_json::from_str(t).ok()?;
-    render(&obj.iter().map(|(k, v)| (k.as_str(), v)).collect(), |v: &&Value| Cow::Owned(scalar(v)))
+    let fields: Vec<(&str, &Value)> = obj.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    render(&fields, |v: &&Value| Cow::Owned(scalar(v)))
 }
 
-/// The fields in key order (as serde_json's map keeps them): level, target and message first,
-/// then the rest as `key=value`.
-fn render<V>(obj: &BTreeMap<&str, V>, scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<String> {
-    let pick = |keys: &[&'static str]| keys.iter().find_map(|k| obj.get(*k).map(|v| (*k, v)));
+/// A JSON object's fields, borrowed keys and raw values, in key order with the last of a
+/// repeated key kept (what a map would hold): a sorted vector, no tree for a handful of fields.
+struct Fields<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Collect;
+        impl<'de> serde::de::Visitor<'de> for Collect {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(8);
+                while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
+                    fields.push(entry);
+                }
+                // Stable: a repeated key's entries keep their order, and the last one stays.
+                fields.sort_by(|a: &(&str, _), b| a.0.cmp(b.0));
+                fields.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        *earlier = *later;
+                    }
+                    same
+                });
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Collect)
+    }
+}
+
+/// The fields in key order: level, target and message first, then the rest as `key=value`.
+fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<String> {
+    let get = |key: &str| obj.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| &obj[i].1);
+    let pick = |keys: &[&'static str]| keys.iter().find_map(|k| get(k).map(|v| (*k, v)));
     let (mkey, message) = pick(MESSAGE_KEYS)?;
     let mut out = String::with_capacity(obj.len() * 16);
     if let Some((_, l)) = pick(LEVEL_KEYS) {
@@ -48,7 +81,8 @@ fn render<V>(obj: &BTreeMap<&str, V>, scalar: impl Fn(&V) -> Cow<'_, str>) -> Op
         k
     });
     out.push_str(&scalar(message));
-    for (&k, v) in obj {
+    for (k, v) in obj {
+        let k = *k;
         if k == mkey || Some(k) == tkey || LEVEL_KEYS.contains(&k) || TIME_KEYS.contains(&k) {
             continue;
         }
@@ -106,6 +140,13 @@ mod tests {
         assert_eq!(compact(r#"{"lvl":"err","msg":"m","note":"two words"}"#).unwrap(), "ERR   m note=\"two words\"");
         assert_eq!(compact(r#"{"level":"critical","msg":"m"}"#).unwrap(), "CRITICAL m");
         assert_eq!(compact(r#"{"level":"straße","msg":"m"}"#).unwrap(), "STRASSE m");
+    }
+
+    #[test]
+    fn a_repeated_key_shows_its_last_value_as_a_map_would() {
+        assert_eq!(compact(r#"{"msg":"first","b":1,"msg":"second","a":2}"#).unwrap(), "second a=2 b=1");
+        // The same through the owned parse (a key with an escape).
+        assert_eq!(compact(r#"{"msg":"first","b\u0031":1,"msg":"second"}"#).unwrap(), "second b1=1");
     }
 
     #[test]
