@@ -172,30 +172,27 @@ impl Masker {
     }
 }
 
-/// [`mask_one`] for the ASCII forms.
+/// [`mask_span`] for the ASCII forms.
 fn mask_bytes(c: &regex::bytes::Captures<'_>) -> Vec<u8> {
     let whole = c.get(0).expect("group 0 always matches");
-    match c.name("secret") {
-        Some(s) if s.as_bytes() == MASK.as_bytes() => whole.as_bytes().to_vec(),
-        Some(s) => {
-            let w = whole.as_bytes();
-            [&w[..s.start() - whole.start()], MASK.as_bytes(), &w[s.end() - whole.start()..]].concat()
-        }
-        None => MASK.as_bytes().to_vec(),
-    }
+    mask_span(whole.as_bytes(), c.name("secret").map(|s| (s.start() - whole.start(), s.end() - whole.start())))
 }
 
+/// [`mask_span`] for the Unicode forms.
 fn mask_one(c: &Captures<'_>) -> String {
     let whole = c.get(0).expect("group 0 always matches");
-    match c.name("secret") {
-        Some(s) if s.as_str() == MASK => whole.as_str().to_owned(),
-        Some(s) => {
-            let start = s.start() - whole.start();
-            let end = s.end() - whole.start();
-            let w = whole.as_str();
-            format!("{}{}{}", &w[..start], MASK, &w[end..])
-        }
-        None => MASK.to_owned(),
+    let secret = c.name("secret").map(|s| (s.start() - whole.start(), s.end() - whole.start()));
+    // Match bounds are character boundaries and the mask is ASCII: still UTF-8.
+    String::from_utf8(mask_span(whole.as_str().as_bytes(), secret)).expect("a match with its secret masked is UTF-8")
+}
+
+/// The one rule for a match: its `secret` group (bounds within the match) replaced by the mask,
+/// or the whole match when the pattern names no group. A secret that already is the mask stays.
+fn mask_span(whole: &[u8], secret: Option<(usize, usize)>) -> Vec<u8> {
+    match secret {
+        Some((start, end)) if &whole[start..end] == MASK.as_bytes() => whole.to_vec(),
+        Some((start, end)) => [&whole[..start], MASK.as_bytes(), &whole[end..]].concat(),
+        None => MASK.as_bytes().to_vec(),
     }
 }
 

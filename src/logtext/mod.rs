@@ -12,6 +12,7 @@ pub mod sanitize;
 
 pub use level::Level;
 pub use mask::Masker;
+use sanitize::printable_ascii;
 pub use sanitize::{MAX_LINE_BYTES, sanitize};
 
 /// The one rule for every text that comes from outside stackdeck (names, labels, image
@@ -89,10 +90,6 @@ impl LogLine {
     pub fn marker(text: impl Into<String>) -> Self {
         LogLine { timestamp: None, stderr: false, level: Level::Marker, text: text.into(), cut_bytes: 0 }
     }
-}
-
-fn printable_ascii(b: &[u8]) -> bool {
-    b.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 /// The engine prefixes each line with `2026-11-22T13:55:41.123456789Z ` when asked for

@@ -29,7 +29,7 @@ pub fn sanitize(raw: &[u8]) -> Clean {
         (raw, 0)
     };
     // Most lines are printable ASCII: one pass to tell, one copy.
-    if kept.iter().all(|b| (0x20..0x7f).contains(b)) {
+    if printable_ascii(kept) {
         let text = std::str::from_utf8(kept).expect("printable ASCII is UTF-8").to_owned();
         return Clean { text, cut_bytes };
     }
@@ -51,6 +51,11 @@ pub fn sanitize(raw: &[u8]) -> Clean {
         }
     }
     Clean { text, cut_bytes }
+}
+
+/// Bytes that are inert as they stand: printable ASCII, no control byte.
+pub(crate) fn printable_ascii(b: &[u8]) -> bool {
+    b.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 pub(crate) fn needs_replacing(c: char) -> bool {
