@@ -310,8 +310,9 @@ fn the_guard_evaluates_alerts_sends_their_webhooks_and_keeps_the_timeline_for_a_
     docker_ok(&["exec", &bot, "sh", "-c", "echo 7.25 > /run/sim/daily_loss_percent"]);
     let sd = Sd::new("guard4", "");
     let metrics = "127.0.0.1:31268";
+    // The host's own alerts are off: a full disk or a busy CI machine would fire them too.
     let cfg = format!(
-        "[engine]\npull = false\n[notify]\nwebhook_env = \"SDT_HOOK\"\n[guard]\nmetrics = \"{metrics}\"\n[scrape]\ninterval_secs = 1\n[[scrape.targets]]\nservice = \"{}/bot\"\nurl = \"http://127.0.0.1:{port}/metrics\"\n[[panels]]\ntitle = \"Daily loss\"\nlocal = \"trading_bot_daily_loss_percent\"\nunit = \"%\"\nwarn = 3\ncritical = 5\nalert = \"DailyLossExceeded\"\nservice = \"{}/bot\"\n",
+        "[engine]\npull = false\n[host]\nenabled = false\n[notify]\nwebhook_env = \"SDT_HOOK\"\n[guard]\nmetrics = \"{metrics}\"\n[scrape]\ninterval_secs = 1\n[[scrape.targets]]\nservice = \"{}/bot\"\nurl = \"http://127.0.0.1:{port}/metrics\"\n[[panels]]\ntitle = \"Daily loss\"\nlocal = \"trading_bot_daily_loss_percent\"\nunit = \"%\"\nwarn = 3\ncritical = 5\nalert = \"DailyLossExceeded\"\nservice = \"{}/bot\"\n",
         p.name, p.name
     );
     std::fs::write(&sd.config, cfg).unwrap();

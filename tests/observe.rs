@@ -25,6 +25,9 @@ fn panels(bot_port: u16, prometheus: Option<&str>, webhook: bool) -> String {
     format!(
         r#"[engine]
 pull = false
+# The host's own alerts (disk, CPU, memory) would fire on a busy or full CI machine.
+[host]
+enabled = false
 [services.trading-bot]
 kill_switch = true
 stop_grace_secs = 2
@@ -113,7 +116,8 @@ fn prometheus_panels_alert_banner_and_webhooks_end_to_end() {
         let b = hook.bodies();
         (b.iter().any(|x| x.contains("RESOLVED DailyLossExceeded"))).then_some(b)
     });
-    let firing = bodies.iter().find(|b| b.contains("FIRING")).expect("a FIRING notification");
+    let firing =
+        bodies.iter().find(|b| b.contains("FIRING") && b.contains("DailyLossExceeded")).expect("a FIRING notification");
     let v: serde_json::Value = serde_json::from_str(firing).expect("JSON body");
     let text = v["text"].as_str().unwrap();
     assert!(text.contains("FIRING critical DailyLossExceeded (trading-bot)"), "{text}");

@@ -11,8 +11,10 @@
 //! stop pipe, reads what the kernel holds, decodes HTTP chunks and the engine's stream frames in
 //! place, hands the pieces to the follow task, and then sleeps on the stop pipe alone for a
 //! pause ([`Pace`]): writes during the pause wake nobody, so a flood arrives as a few large reads
-//! while a quiet stream's next line still comes at once. Dropping the stream closes the pipe's
-//! write end, which ends the thread at once, whatever it waits for.
+//! while a quiet stream's next line still comes at once. Under a flood the decoded pieces are
+//! also [`Held`] for a few reads and handed over together, so the follow task wakes about 50
+//! times a second, not once a read. Dropping the stream closes the pipe's write end, which ends
+//! the thread at once, whatever it waits for.
 //!
 //! Only for engines on a `unix://` socket (a local engine, or the local end of an ssh forward);
 //! TLS and TCP engines keep bollard's stream. Everything read is bounded: a chunk-size line, an
@@ -29,7 +31,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// The pause after a read that emptied the socket, adapted to the stream's rate.
@@ -65,6 +67,56 @@ impl Pace {
         self.0
     }
 }
+/// Decoded pieces waiting to be handed over, each run of one stream in one piece.
+///
+/// A quiet stream's piece goes on at once. Under a flood (the pace below its maximum) pieces
+/// wait up to [`Held::HOLD`] or until [`Held::BYTES`] have gathered: the follow task batches
+/// its lines for 50 ms anyway, and each hand-over wakes it.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    pieces: VecDeque<(bool, Vec<u8>)>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl Held {
+    const HOLD: Duration = Duration::from_millis(20);
+    const BYTES: usize = 1024 * 1024;
+
+    pub(super) fn push(&mut self, stderr: bool, part: &[u8], now: Instant) {
+        match self.pieces.back_mut() {
+            Some((s, bytes)) if *s == stderr => bytes.extend_from_slice(part),
+            _ => self.pieces.push_back((stderr, part.to_vec())),
+        }
+        self.bytes += part.len();
+        self.since.get_or_insert(now);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// The time the held pieces must go on by.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.since.map(|t| t + Held::HOLD)
+    }
+
+    /// Whether to hand over now: the stream is quiet (its pace at the maximum), the pieces have
+    /// waited long enough, or they are many.
+    pub(super) fn due(&self, now: Instant, quiet: bool) -> bool {
+        !self.is_empty() && (quiet || self.bytes >= Held::BYTES || self.deadline().is_some_and(|d| now >= d))
+    }
+
+    pub(super) fn take(&mut self) -> impl Iterator<Item = LogOutput> + use<> {
+        self.bytes = 0;
+        self.since = None;
+        std::mem::take(&mut self.pieces).into_iter().map(|(stderr, bytes)| {
+            let message = Bytes::from(bytes);
+            if stderr { LogOutput::StdErr { message } } else { LogOutput::StdOut { message } }
+        })
+    }
+}
+
 /// Bytes read at once at most (about 450 lines of the demo mix; the engine's socket buffer
 /// holds about 200 of its writes): a read that fills it is followed at once.
 const READ_SIZE: usize = 64 * 1024;
@@ -125,54 +177,81 @@ fn read_all(
 ) -> Result<(), bollard::errors::Error> {
     let Some((mut wire, fault)) = Wire::open(socket, container, query, stop)? else { return Ok(()) };
     let mut pace = Pace::new();
-    // What came with the head, then what each read decoded, goes on before any pause; a
-    // closed channel means the stream was dropped.
-    let hand_over = |queue: &mut VecDeque<LogOutput>| queue.drain(..).all(|item| tx.blocking_send(Ok(item)).is_ok());
-    if !hand_over(&mut wire.queue) {
+    // What came with the head goes on at once, then a fault in it; a closed channel means the
+    // stream was dropped.
+    let hand_over = |held: &mut Held| held.take().all(|item| tx.blocking_send(Ok(item)).is_ok());
+    if !hand_over(&mut wire.held) {
         return Ok(());
     }
     if let Some(f) = fault {
         return Err(protocol(f));
     }
     loop {
-        if wire.body.done() || !wait(wire.sock.as_fd(), stop, None)? {
+        if wire.body.done() {
+            hand_over(&mut wire.held);
             return Ok(());
+        }
+        // Held pieces wait for the socket no longer than their deadline.
+        let timeout = wire.held.deadline().map(|d| d.saturating_duration_since(Instant::now()));
+        match wait(wire.sock.as_fd(), stop, timeout)? {
+            Ready::Stopped => return Ok(()),
+            Ready::TimedOut => {
+                if !hand_over(&mut wire.held) {
+                    return Ok(());
+                }
+                continue;
+            }
+            Ready::Readable => {}
         }
         let n = match wire.sock.read(&mut wire.buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                hand_over(&mut wire.held);
+                return Err(e.into());
+            }
         };
-        if n == 0 {
-            wire.body.eof().map_err(|_| eof("mid-stream"))?;
+        if n == 0 && wire.body.eof().is_err() {
+            hand_over(&mut wire.held);
+            return Err(eof("mid-stream"));
         }
         let buf = std::mem::take(&mut wire.buf);
         let chunks = wire.take(&buf[..n]);
         wire.buf = buf;
+        // A read that filled the buffer is followed at once; any other, after the pause.
+        let full = n == wire.buf.len();
+        let next = if full { pace.after(Pace::MANY) } else { pace.after(*chunks.as_ref().unwrap_or(&0)) };
         // What was decoded before a fault still goes on, then the fault.
-        if !hand_over(&mut wire.queue) {
+        if (chunks.is_err() || wire.body.done() || wire.held.due(Instant::now(), next == Pace::MAX))
+            && !hand_over(&mut wire.held)
+        {
             return Ok(());
         }
-        let chunks = chunks.map_err(protocol)?;
-        // A read that filled the buffer is followed at once; any other, after the pause.
-        if n == wire.buf.len() {
-            pace.after(Pace::MANY);
-        } else if n > 0 && !pause(stop, pace.after(chunks))? {
+        chunks.map_err(protocol)?;
+        if !full && n > 0 && !pause(stop, next)? {
             return Ok(());
         }
     }
 }
 
-/// Wait for `sock` to be readable (or to fail: the read says how). False when the stop pipe
-/// closed first, or `timeout` passed.
-fn wait(sock: std::os::fd::BorrowedFd<'_>, stop: &OwnedFd, timeout: Option<Duration>) -> std::io::Result<bool> {
+/// What [`wait`] saw first.
+#[derive(Debug, PartialEq, Eq)]
+enum Ready {
+    Readable,
+    Stopped,
+    TimedOut,
+}
+
+/// Wait for `sock` to be readable (or to fail: the read says how), for the stop pipe to close,
+/// or for `timeout` to pass.
+fn wait(sock: std::os::fd::BorrowedFd<'_>, stop: &OwnedFd, timeout: Option<Duration>) -> std::io::Result<Ready> {
     let timeout = timeout.map_or(PollTimeout::NONE, |t| PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX));
     loop {
         let mut fds = [PollFd::new(sock, PollFlags::POLLIN), PollFd::new(stop.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
-            // Timed out (only an error body's wait has a limit): nothing more to read.
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(!fds[1].any().unwrap_or(true)),
+            Ok(0) => return Ok(Ready::TimedOut),
+            Ok(_) if fds[1].any().unwrap_or(true) => return Ok(Ready::Stopped),
+            Ok(_) => return Ok(Ready::Readable),
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
@@ -196,7 +275,7 @@ struct Wire {
     demux: Demux,
     buf: Box<[u8]>,
     /// Decoded pieces not yet handed over.
-    queue: VecDeque<LogOutput>,
+    held: Held,
 }
 
 impl Wire {
@@ -217,7 +296,7 @@ impl Wire {
         let mut buf = vec![0u8; READ_SIZE].into_boxed_slice();
         let mut head = Vec::new();
         let (parsed, rest) = loop {
-            if !wait(sock.as_fd(), stop, None)? {
+            if wait(sock.as_fd(), stop, None)? != Ready::Readable {
                 return Ok(None);
             }
             let n = sock.read(&mut buf)?;
@@ -234,7 +313,7 @@ impl Wire {
         };
         let rest = head[rest..].to_vec();
         let mut wire =
-            Wire { sock, body: parsed.body(), demux: Demux::new(parsed.multiplexed), buf, queue: VecDeque::new() };
+            Wire { sock, body: parsed.body(), demux: Demux::new(parsed.multiplexed), buf, held: Held::default() };
         if parsed.status != 200 {
             return Err(wire.error_body(parsed.status, rest, stop));
         }
@@ -243,42 +322,25 @@ impl Wire {
         Ok(Some((wire, fault)))
     }
 
-    /// Decode bytes of the response body into the queue, one piece per run of one stream. Says
-    /// how many of the engine's chunks began.
+    /// Decode bytes of the response body into the held pieces. Says how many of the engine's
+    /// chunks began.
     fn take(&mut self, data: &[u8]) -> Result<usize, String> {
-        let Wire { body, demux, queue, .. } = self;
-        let mut last: Option<(bool, Vec<u8>)> = None;
-        let flush = |queue: &mut VecDeque<LogOutput>, last: Option<(bool, Vec<u8>)>| {
-            if let Some((stderr, bytes)) = last {
-                let message = Bytes::from(bytes);
-                queue.push_back(if stderr { LogOutput::StdErr { message } } else { LogOutput::StdOut { message } });
-            }
-        };
+        let Wire { body, demux, held, .. } = self;
+        let now = Instant::now();
         let mut failed = None;
-        // What decoded before a fault is queued all the same; the fault comes after it.
+        // What decoded before a fault is held all the same; the fault comes after it.
         let fed = body.feed(data, &mut |payload| {
             if failed.is_some() {
                 return;
             }
-            let r = demux.feed(payload, &mut |stderr, part| match &mut last {
-                Some((s, bytes)) if *s == stderr => bytes.extend_from_slice(part),
-                _ => {
-                    let done = last.replace((stderr, part.to_vec()));
-                    flush(queue, done);
-                }
-            });
-            if let Err(e) = r {
+            if let Err(e) = demux.feed(payload, &mut |stderr, part| held.push(stderr, part, now)) {
                 failed = Some(e);
             }
         });
         if body.done() {
             // A TTY log shorter than a frame header is all there was.
-            demux.finish(&mut |stderr, part| match &mut last {
-                Some((s, bytes)) if *s == stderr => bytes.extend_from_slice(part),
-                _ => flush(queue, last.replace((stderr, part.to_vec()))),
-            });
+            demux.finish(&mut |stderr, part| held.push(stderr, part, now));
         }
-        flush(queue, last);
         match failed {
             Some(e) => Err(e),
             None => fed,
@@ -298,7 +360,7 @@ impl Wire {
                 break;
             }
             // An error body comes at once: a few seconds at most for the rest of it.
-            if !matches!(wait(self.sock.as_fd(), stop, Some(Duration::from_secs(5))), Ok(true)) {
+            if !matches!(wait(self.sock.as_fd(), stop, Some(Duration::from_secs(5))), Ok(Ready::Readable)) {
                 break;
             }
             match self.sock.read(&mut self.buf) {
@@ -351,6 +413,35 @@ mod tests {
         // Quiet again: back up to 20 ms, no further.
         let quiet: Vec<u128> = (0..6).map(|_| p.after(1).as_millis()).collect();
         assert_eq!(quiet, [2, 4, 8, 16, 20, 20]);
+    }
+
+    #[test]
+    fn held_pieces_go_on_when_quiet_late_or_many() {
+        let t0 = Instant::now();
+        let mut h = Held::default();
+        assert!(!h.due(t0, true), "nothing held, nothing to hand over");
+        h.push(false, b"a\n", t0);
+        h.push(false, b"b\n", t0 + Duration::from_millis(3));
+        h.push(true, b"e\n", t0 + Duration::from_millis(4));
+        h.push(false, b"c\n", t0 + Duration::from_millis(5));
+        // Quiet: at once. A flood: not before the deadline, counted from the first piece.
+        assert!(h.due(t0, true));
+        assert!(!h.due(t0 + Duration::from_millis(19), false));
+        assert_eq!(h.deadline(), Some(t0 + Held::HOLD));
+        assert!(h.due(t0 + Held::HOLD, false));
+        // One piece per run of one stream, in order.
+        let got: Vec<(bool, Vec<u8>)> = h
+            .take()
+            .map(|o| match o {
+                LogOutput::StdErr { message } => (true, message.to_vec()),
+                other => (false, other.into_bytes().to_vec()),
+            })
+            .collect();
+        assert_eq!(got, [(false, b"a\nb\n".to_vec()), (true, b"e\n".to_vec()), (false, b"c\n".to_vec())]);
+        assert!(h.is_empty() && h.deadline().is_none());
+        // Many bytes: at once, whatever the pace.
+        h.push(false, &vec![b'x'; Held::BYTES], t0);
+        assert!(h.due(t0, false));
     }
 
     #[test]
