@@ -388,3 +388,30 @@ fn the_guard_evaluates_alerts_sends_their_webhooks_and_keeps_the_timeline_for_a_
     );
     t.keys(&["q"]);
 }
+
+/// CPU time (user and system) the process has used so far, from /proc.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces) are counted from its ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = rest.split(' ').skip(11).take(2).map(|x| x.parse().unwrap()).collect();
+    let tick = 100.0; // USER_HZ, the same on every Linux this runs on
+    (f[0] + f[1]) as f64 / tick
+}
+
+/// A guard with nothing to do sleeps. It once spun a core: without a backup schedule its loop
+/// waited on a closed channel, which answers at once, forever. A spinning loop uses most of a
+/// core however busy the machine is; a sleeping guard, next to nothing.
+#[test]
+fn an_idle_guard_sleeps() {
+    require_engine();
+    let sd = Sd::new("guardidle", "[host]\nenabled = false\n");
+    let metrics = "127.0.0.1:31273";
+    let guard = Guard::start(&sd, metrics, "");
+    wait_for("the guard's metrics", Duration::from_secs(30), || guard.value("stackdeck_engine_connected", None));
+    let pid = guard.child.as_ref().unwrap().id();
+    let before = cpu_secs(pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let used = cpu_secs(pid) - before;
+    assert!(used < 1.0, "an idle guard used {used:.2} s of CPU in 5 s:\n{}", guard.log());
+}

@@ -143,6 +143,14 @@ impl Signals {
     }
 }
 
+/// The schedule's next tick; never, without one.
+async fn next_due(rx: &mut Option<mpsc::Receiver<i64>>) -> Option<i64> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Everything that runs with one config: replaced whole on a reload.
 struct World {
     rx: mpsc::Receiver<Msg>,
@@ -151,7 +159,9 @@ struct World {
     keymap: Keymap,
     alerts: crate::observe::rules::AlertTracker,
     host_alerts: crate::observe::rules::AlertTracker,
-    backups_due: mpsc::Receiver<i64>,
+    /// The backup schedule's ticks; `None` without a schedule, or once it ended (a closed
+    /// channel would answer at once, forever: the loop would spin).
+    backups_due: Option<mpsc::Receiver<i64>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     store: Option<crate::store::Store>,
     recorder: record::Recorder,
@@ -206,11 +216,15 @@ impl World {
             tx,
             notifier,
         );
-        let (due_tx, backups_due) = mpsc::channel(4);
         let mut tasks = Vec::new();
+        let mut backups_due = None;
         if let Some(expr) = &stack.config.backup.schedule {
             match crate::config::stack::schedule(expr.get_ref()) {
-                Ok(cron) if !setup.read_only => tasks.push(tokio::spawn(schedule(cron, due_tx))),
+                Ok(cron) if !setup.read_only => {
+                    let (due_tx, due_rx) = mpsc::channel(4);
+                    tasks.push(tokio::spawn(schedule(cron, due_tx)));
+                    backups_due = Some(due_rx);
+                }
                 Ok(_) => {}
                 Err(e) => say(&format!("backup schedule unusable: {e}")),
             }
@@ -249,7 +263,10 @@ impl World {
                 _ = sigs.hup.recv() => return End::Reload,
                 _ = sigs.term.recv() => return End::Stop("SIGTERM"),
                 _ = sigs.int.recv() => return End::Stop("SIGINT"),
-                due = self.backups_due.recv() => {
+                due = next_due(&mut self.backups_due) => {
+                    if due.is_none() {
+                        self.backups_due = None;
+                    }
                     if let Some(next) = due {
                         m.next_backup = Some(next);
                         let id = self.state.next_op;
