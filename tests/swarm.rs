@@ -501,12 +501,14 @@ fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_
     // recorded.
     let log = sd.state.with_file_name("guard.log");
     let out = std::fs::File::create(&log).unwrap();
-    let mut guard = sd
-        .cmd(&["-H", &manager, "guard", "--metrics", "127.0.0.1:31292"])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
+    // Killed with the test if it fails: a guard left behind would hold the port.
+    let guard = common::KillOnDrop(Some(
+        sd.cmd(&["-H", &manager, "guard", "--metrics", "127.0.0.1:31292"])
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap(),
+    ));
     wait_for("the guard's latch", Duration::from_secs(30), || {
         std::fs::read_to_string(&log).unwrap_or_default().contains("latched: sdk/trading-bot").then_some(())
     });
@@ -515,8 +517,7 @@ fn an_emergency_stop_wins_over_a_swarm_deploy_and_a_killed_deploy_is_recognised_
         sd.history().iter().any(|r| r["action"] == "restart-blocked" && r["outcome"] == "succeeded").then_some(())
     });
     wait_for("0/0 again", Duration::from_secs(60), || replicas(bot).starts_with("0/0").then_some(()));
-    let _ = guard.kill();
-    let _ = guard.wait();
+    drop(guard);
     // Start brings it back on the image the interrupted deploy wrote into the spec: said, with
     // the way back.
     let (code, out, err) = run(&["start", "sdk/trading-bot", "--yes", "--reason", "drill over"]);

@@ -21,7 +21,7 @@
 //! error body and the response head have caps, and frame payloads are passed on as they come,
 //! never collected whole, so a hostile length cannot make us allocate.
 
-use super::wire_decode::{Body, Demux, Head};
+use super::wire_decode::{Body, Demux, Head, percent_encode};
 use bollard::container::LogOutput;
 use bytes::Bytes;
 use futures::Stream;
@@ -290,7 +290,7 @@ impl Wire {
         let mut sock = UnixStream::connect(socket)?;
         let req = format!(
             "GET /containers/{}/logs?{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n",
-            path_segment(container)
+            percent_encode(container)
         );
         sock.write_all(req.as_bytes())?;
         let mut buf = vec![0u8; READ_SIZE].into_boxed_slice();
@@ -368,11 +368,7 @@ impl Wire {
                 _ => break,
             }
         }
-        let message = serde_json::from_slice::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&text).trim().to_owned());
-        bollard::errors::Error::DockerResponseServerError { status_code: status, message }
+        super::wire_decode::server_error(status, &text)
     }
 }
 
@@ -382,20 +378,6 @@ fn eof(when: &str) -> bollard::errors::Error {
 
 fn protocol(why: String) -> bollard::errors::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the engine's log stream: {why}")).into()
-}
-
-/// A container id or name as one URL path segment: every byte outside the unreserved set
-/// percent-encoded, so nothing in it can change the request.
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -446,8 +428,8 @@ mod tests {
 
     #[test]
     fn a_name_cannot_change_the_request() {
-        assert_eq!(path_segment("abc123"), "abc123");
-        assert_eq!(path_segment("a/../b?x=1 HTTP/1.1\r\n"), "a%2F..%2Fb%3Fx%3D1%20HTTP%2F1.1%0D%0A");
+        assert_eq!(percent_encode("abc123"), "abc123");
+        assert_eq!(percent_encode("a/../b?x=1 HTTP/1.1\r\n"), "a%2F..%2Fb%3Fx%3D1%20HTTP%2F1.1%0D%0A");
     }
 
     #[test]

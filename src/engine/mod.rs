@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod log_range;
 mod log_wire;
 mod logs;
+mod raw_get;
 mod recipe;
 mod service_tasks;
 mod session;

@@ -34,6 +34,7 @@ pub(super) fn role_of(info: &bollard::models::SystemInfo) -> Option<SwarmRole> {
 }
 
 /// Everything a manager says of the swarm, limited to one stack when `project` is given.
+#[derive(Debug, Default)]
 pub(super) struct Read {
     pub services: Vec<Service>,
     pub tasks: Vec<Task>,
@@ -79,6 +80,34 @@ pub(super) async fn tasks_and_nodes(
     let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
     let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
     Ok((tasks, nodes))
+}
+
+/// The last answers of the feed's read of the tasks meant to run and the nodes, as the engine
+/// sent them.
+#[derive(Debug, Default)]
+pub(super) struct LastAnswers {
+    tasks: Vec<u8>,
+    nodes: Vec<u8>,
+}
+
+/// [`tasks_and_nodes`] for the feed on an engine at a local socket: read as bytes, and parsed
+/// only when they differ from the last answers (`None`: the same, byte for byte).
+pub(super) async fn tasks_and_nodes_if_changed(
+    socket: &std::path::Path,
+    last: &mut LastAnswers,
+) -> Result<Option<(Vec<Task>, Vec<Node>)>, bollard::errors::Error> {
+    // No API version in the path, like bollard's own requests (`engine::connect`): the engine
+    // answers at its own.
+    let mut f: HashMap<String, Vec<String>> = HashMap::new();
+    f.insert("desired-state".into(), vec!["running".into()]);
+    let tasks = super::raw_get::get(socket, &format!("/tasks?filters={}", super::raw_get::filters(&f))).await?;
+    let nodes = super::raw_get::get(socket, "/nodes").await?;
+    if tasks == last.tasks && nodes == last.nodes {
+        return Ok(None);
+    }
+    let parsed = (serde_json::from_slice(&tasks)?, serde_json::from_slice(&nodes)?);
+    *last = LastAnswers { tasks, nodes };
+    Ok(Some(parsed))
 }
 
 /// The health of the task containers on the connected node, by task id.

@@ -3,10 +3,14 @@
 //! node event (a node going down is one) or a task container's event on the connected node,
 //! and every couple of seconds for the tasks and nodes (a task changing state on another node
 //! is no event on the manager); the services and the local health only on their events and
-//! every 20 s. Sent only when something changed, so an idle swarm keeps the panel idle.
+//! every 20 s. On a local socket the 2 s answers are compared, as bytes, with the last ones and
+//! parsed only when they differ; what is worked out from them is sent only when it changed. So
+//! an idle swarm keeps the panel idle.
 
 use super::session::{SessionEnd, Wants, apply_cmd};
-use super::swarm::{Read, instances, local_health, services, tasks_and_nodes, view};
+use super::swarm::{
+    LastAnswers, Read, instances, local_health, services, tasks_and_nodes, tasks_and_nodes_if_changed, view,
+};
 use super::{Command, Endpoint, Options, describe, logs};
 use crate::domain::{Container, SwarmRole, SwarmView};
 use crate::msg::{EngineEvent, Msg};
@@ -20,8 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
-/// After a service event, the tasks are read again this soon (then every TASK_POLL again).
-const FOLLOW_UP: Duration = Duration::from_millis(300);
+/// After a service event the tasks are read at once, then again after each of these gaps (the
+/// orchestrator makes and places them moments after the event), then every TASK_POLL again.
+/// Cheap: an answer that did not change is not parsed.
+const FOLLOW_UPS: [Duration; 4] =
+    [Duration::from_millis(50), Duration::from_millis(100), Duration::from_millis(250), Duration::from_millis(600)];
 /// How often the services and the connected node's task containers (for their health) are
 /// listed when no event said that one changed.
 const SLOW_POLL: Duration = Duration::from_secs(20);
@@ -67,25 +74,40 @@ pub(super) async fn run(
         let socket = local.socket.map(std::path::Path::to_path_buf);
         *log_stream = Some(logs::spawn(docker.clone(), socket, f, opts.masker.clone(), tx.clone()));
     };
-    // The tasks and nodes are read every time; the services and the local health when an event
-    // says they changed, or every SLOW_POLL.
-    let (mut svcs, mut health) = (Vec::new(), HashMap::new());
+    // The tasks and nodes are read every time (on a local socket, parsed only when their answer
+    // changed); the services and the local health when an event says they changed, or every
+    // SLOW_POLL.
+    let mut r = Read::default();
+    let mut answers = LastAnswers::default();
+    let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     loop {
         let read = async {
+            let mut changed = false;
             if svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
-                svcs = services(docker).await?;
+                r.services = services(docker).await?;
                 svcs_read = Some(tokio::time::Instant::now());
+                changed = true;
             }
             if health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
-                health = local_health(docker).await?;
+                r.local_health = local_health(docker).await?;
                 health_read = Some(tokio::time::Instant::now());
+                changed = true;
             }
-            let (tasks, nodes) = tasks_and_nodes(docker, None, true).await?;
-            Ok::<_, bollard::errors::Error>(Read { services: svcs.clone(), tasks, nodes, local_health: health.clone() })
+            let fresh = match local.socket {
+                Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await?,
+                None => Some(tasks_and_nodes(docker, None, true).await?),
+            };
+            if let Some((tasks, nodes)) = fresh {
+                (r.tasks, r.nodes) = (tasks, nodes);
+                changed = true;
+            }
+            Ok::<_, bollard::errors::Error>(changed)
         };
         match tokio::time::timeout(super::CALL_TIMEOUT, read).await {
-            Ok(Ok(r)) => {
+            // The same answers as last time: nothing to work out or send.
+            Ok(Ok(false)) if !refollow => {}
+            Ok(Ok(_)) => {
                 if std::mem::take(&mut refollow) {
                     follow_logs(wants, &r.tasks, &mut log_stream);
                 }
@@ -102,6 +124,10 @@ pub(super) async fn run(
             Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
             Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),
         }
+        if let Some((gap, rest)) = follow_ups.split_first() {
+            tick.reset_after(*gap);
+            follow_ups = rest;
+        }
         tokio::select! {
             ev = events.next() => match ev {
                 None => return SessionEnd::Lost("the engine closed the events stream".into()),
@@ -117,10 +143,10 @@ pub(super) async fn run(
                     match ev.typ {
                     Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
                     // A service changed: its tasks are made by the orchestrator moments after
-                    // the event, so they are read now and once more shortly after.
+                    // the event, so they are read now and a few times shortly after.
                     Some(bollard::models::EventMessageTypeEnum::SERVICE) => {
                         svcs_read = None;
-                        tick.reset_after(FOLLOW_UP);
+                        follow_ups = &FOLLOW_UPS;
                     }
                     _ => {}
                     }

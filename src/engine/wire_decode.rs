@@ -61,6 +61,29 @@ impl Head {
     }
 }
 
+/// Text as one URL path segment or query value: every byte outside the unreserved set
+/// percent-encoded, so nothing in it can change the request.
+pub(super) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The engine's error for a refused request: its JSON `message`, or the body's text.
+pub(super) fn server_error(status: u16, body: &[u8]) -> bollard::errors::Error {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    bollard::errors::Error::DockerResponseServerError { status_code: status, message }
+}
+
 /// The body's framing, as a state.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Body {
