@@ -77,9 +77,10 @@ pub(super) async fn tasks_and_nodes(
     if meant_to_run {
         f.insert("desired-state".into(), vec!["running".into()]);
     }
-    let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?;
-    let nodes = docker.list_nodes(None::<ListNodesOptions>).await?;
-    Ok((tasks, nodes))
+    tokio::try_join!(
+        docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())),
+        docker.list_nodes(None::<ListNodesOptions>)
+    )
 }
 
 /// The last answers of the feed's read of the tasks meant to run and the nodes, as the engine
@@ -100,8 +101,8 @@ pub(super) async fn tasks_and_nodes_if_changed(
     // answers at its own.
     let mut f: HashMap<String, Vec<String>> = HashMap::new();
     f.insert("desired-state".into(), vec!["running".into()]);
-    let tasks = super::raw_get::get(socket, &format!("/tasks?filters={}", super::raw_get::filters(&f))).await?;
-    let nodes = super::raw_get::get(socket, "/nodes").await?;
+    let path = format!("/tasks?filters={}", super::raw_get::filters(&f));
+    let (tasks, nodes) = tokio::try_join!(super::raw_get::get(socket, &path), super::raw_get::get(socket, "/nodes"))?;
     if tasks == last.tasks && nodes == last.nodes {
         return Ok(None);
     }

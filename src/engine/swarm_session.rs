@@ -83,24 +83,29 @@ pub(super) async fn run(
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     loop {
         let read = async {
+            // All at once: on the way to the first frame each is a round trip to the manager.
+            let want_svcs = svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
+            let want_health = health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
+            let (svcs, health, fresh) = tokio::try_join!(
+                async { if want_svcs { services(docker).await.map(Some) } else { Ok(None) } },
+                async { if want_health { local_health(docker).await.map(Some) } else { Ok(None) } },
+                async {
+                    match local.socket {
+                        Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await,
+                        None => tasks_and_nodes(docker, None, true).await.map(Some),
+                    }
+                },
+            )?;
+            let now = tokio::time::Instant::now();
             let mut changed = false;
-            if svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
-                r.services = services(docker).await?;
-                svcs_read = Some(tokio::time::Instant::now());
-                changed = true;
+            if let Some(s) = svcs {
+                (r.services, svcs_read, changed) = (s, Some(now), true);
             }
-            if health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL) {
-                r.local_health = local_health(docker).await?;
-                health_read = Some(tokio::time::Instant::now());
-                changed = true;
+            if let Some(h) = health {
+                (r.local_health, health_read, changed) = (h, Some(now), true);
             }
-            let fresh = match local.socket {
-                Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await?,
-                None => Some(tasks_and_nodes(docker, None, true).await?),
-            };
             if let Some((tasks, nodes)) = fresh {
-                (r.tasks, r.nodes) = (tasks, nodes);
-                changed = true;
+                (r.tasks, r.nodes, changed) = (tasks, nodes, true);
             }
             Ok::<_, bollard::errors::Error>(changed)
         };
