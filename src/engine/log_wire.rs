@@ -21,7 +21,7 @@
 //! error body and the response head have caps, and frame payloads are passed on as they come,
 //! never collected whole, so a hostile length cannot make us allocate.
 
-use super::wire_decode::{Body, Demux, Head, percent_encode};
+use super::wire_decode::{Body, Demux, HeadReader, get_request, percent_encode};
 use bollard::container::LogOutput;
 use bytes::Bytes;
 use futures::Stream;
@@ -120,8 +120,7 @@ impl Held {
 /// Bytes read at once at most (about 450 lines of the demo mix; the engine's socket buffer
 /// holds about 200 of its writes): a read that fills it is followed at once.
 const READ_SIZE: usize = 64 * 1024;
-/// The response head and an error's body are read up to these sizes.
-const MAX_HEAD: usize = 64 * 1024;
+/// An error's body is read up to this size.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
 type Item = Result<LogOutput, bollard::errors::Error>;
@@ -288,13 +287,9 @@ impl Wire {
         stop: &OwnedFd,
     ) -> Result<Option<(Wire, Option<String>)>, bollard::errors::Error> {
         let mut sock = UnixStream::connect(socket)?;
-        let req = format!(
-            "GET /containers/{}/logs?{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n",
-            percent_encode(container)
-        );
-        sock.write_all(req.as_bytes())?;
+        sock.write_all(get_request(&format!("/containers/{}/logs?{query}", percent_encode(container))).as_bytes())?;
         let mut buf = vec![0u8; READ_SIZE].into_boxed_slice();
-        let mut head = Vec::new();
+        let mut head = HeadReader::default();
         let (parsed, rest) = loop {
             if wait(sock.as_fd(), stop, None)? != Ready::Readable {
                 return Ok(None);
@@ -303,15 +298,10 @@ impl Wire {
             if n == 0 {
                 return Err(eof("before its response head"));
             }
-            head.extend_from_slice(&buf[..n]);
-            if let Some(h) = Head::parse(&head).map_err(protocol)? {
+            if let Some(h) = head.push(&buf[..n]).map_err(protocol)? {
                 break h;
             }
-            if head.len() > MAX_HEAD {
-                return Err(protocol(format!("a response head longer than {MAX_HEAD} bytes")));
-            }
         };
-        let rest = head[rest..].to_vec();
         let mut wire =
             Wire { sock, body: parsed.body(), demux: Demux::new(parsed.multiplexed), buf, held: Held::default() };
         if parsed.status != 200 {

@@ -9,37 +9,31 @@
 //! Bounded: the head and the body have caps, and a refused request gives the engine's message
 //! as bollard would.
 
-use super::wire_decode::{Body, Head, percent_encode, server_error};
+use super::wire_decode::{Body, HeadReader, get_request, percent_encode, server_error};
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const MAX_HEAD: usize = 64 * 1024;
 /// A task list's answer is about 1.5 KB a task: room for tens of thousands.
 pub(super) const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// `GET path` (with its query, already encoded) on the engine at `socket`: the whole body.
 pub(super) async fn get(socket: &Path, path: &str) -> Result<Vec<u8>, bollard::errors::Error> {
     let mut sock = tokio::net::UnixStream::connect(socket).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n");
-    sock.write_all(req.as_bytes()).await?;
+    sock.write_all(get_request(path).as_bytes()).await?;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut head = Vec::new();
-    let (parsed, start) = loop {
+    let mut head = HeadReader::default();
+    let (parsed, first) = loop {
         let n = sock.read(&mut buf).await?;
         if n == 0 {
             return Err(fault("the engine closed the connection before its response head"));
         }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(h) = Head::parse(&head).map_err(fault)? {
+        if let Some(h) = head.push(&buf[..n]).map_err(fault)? {
             break h;
-        }
-        if head.len() > MAX_HEAD {
-            return Err(fault(format!("a response head longer than {MAX_HEAD} bytes")));
         }
     };
     let mut body = parsed.body();
     let mut out = Vec::new();
-    take(&mut body, &head[start..], &mut out)?;
+    take(&mut body, &first, &mut out)?;
     while !body.done() {
         let n = sock.read(&mut buf).await?;
         if n == 0 {

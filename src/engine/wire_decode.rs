@@ -61,6 +61,32 @@ impl Head {
     }
 }
 
+/// The response head is read up to this size.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A GET request for `path` (its query already encoded), the connection's only one.
+pub(super) fn get_request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n")
+}
+
+/// A response head as it comes in, in pieces.
+#[derive(Debug, Default)]
+pub(super) struct HeadReader(Vec<u8>);
+
+impl HeadReader {
+    /// Add what was read: once the head is whole, the head and the body bytes that came with it.
+    pub(super) fn push(&mut self, data: &[u8]) -> Result<Option<(Head, Vec<u8>)>, String> {
+        self.0.extend_from_slice(data);
+        if let Some((head, start)) = Head::parse(&self.0)? {
+            return Ok(Some((head, self.0[start..].to_vec())));
+        }
+        if self.0.len() > MAX_HEAD {
+            return Err(format!("a response head longer than {MAX_HEAD} bytes"));
+        }
+        Ok(None)
+    }
+}
+
 /// Text as one URL path segment or query value: every byte outside the unreserved set
 /// percent-encoded, so nothing in it can change the request.
 pub(super) fn percent_encode(s: &str) -> String {

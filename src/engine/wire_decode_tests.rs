@@ -142,3 +142,35 @@ fn an_error_status_is_read() {
     assert_eq!((head.status, at), (404, 45));
     assert_eq!(head.body(), Body::Length(2));
 }
+
+#[test]
+fn a_head_read_in_pieces_gives_the_body_bytes_that_came_with_it_and_has_a_cap() {
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    for step in [1, 2, 7, answer.len()] {
+        let mut r = HeadReader::default();
+        let mut got = None;
+        for piece in answer.chunks(step) {
+            let mut rest_of_piece = None;
+            if got.is_none() {
+                got = r.push(piece).unwrap();
+            } else {
+                rest_of_piece = Some(piece);
+            }
+            if let (Some((_, rest)), Some(p)) = (got.as_mut(), rest_of_piece) {
+                rest.extend_from_slice(p);
+            }
+        }
+        let (head, rest) = got.expect("a whole head");
+        assert_eq!((head.status, rest.as_slice()), (200, &b"hello"[..]), "step {step}");
+    }
+    // A head that never ends is refused once it passes the cap, not kept growing.
+    let mut r = HeadReader::default();
+    let line = b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    assert_eq!(r.push(b"HTTP/1.1 200 OK\r\n"), Ok(None));
+    let refused = (0..2000).find_map(|_| r.push(line).err()).expect("refused");
+    assert!(refused.contains("longer than"), "{refused}");
+    assert_eq!(
+        get_request("/nodes"),
+        "GET /nodes HTTP/1.1\r\nHost: docker\r\nUser-Agent: stackdeck\r\nConnection: close\r\n\r\n"
+    );
+}
