@@ -70,17 +70,23 @@ pub(super) async fn tasks_and_nodes(
     service: Option<&str>,
     meant_to_run: bool,
 ) -> Result<(Vec<Task>, Vec<Node>), bollard::errors::Error> {
-    let mut f: HashMap<String, Vec<String>> = HashMap::new();
-    if let Some(s) = service {
-        f.insert("service".into(), vec![s.to_owned()]);
-    }
-    if meant_to_run {
-        f.insert("desired-state".into(), vec!["running".into()]);
-    }
+    let f = task_filters(service, meant_to_run);
     tokio::try_join!(
         docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())),
         docker.list_nodes(None::<ListNodesOptions>)
     )
+}
+
+/// The filters of a task list: one service's, and only the tasks meant to run.
+fn task_filters(service: Option<&str>, meant_to_run: bool) -> HashMap<String, Vec<String>> {
+    let mut f = HashMap::new();
+    if let Some(s) = service {
+        f.insert("service".to_owned(), vec![s.to_owned()]);
+    }
+    if meant_to_run {
+        f.insert("desired-state".to_owned(), vec!["running".to_owned()]);
+    }
+    f
 }
 
 /// The last answers of the feed's read of the tasks meant to run and the nodes, as the engine
@@ -99,9 +105,7 @@ pub(super) async fn tasks_and_nodes_if_changed(
 ) -> Result<Option<(Vec<Task>, Vec<Node>)>, bollard::errors::Error> {
     // No API version in the path, like bollard's own requests (`engine::connect`): the engine
     // answers at its own.
-    let mut f: HashMap<String, Vec<String>> = HashMap::new();
-    f.insert("desired-state".into(), vec!["running".into()]);
-    let path = format!("/tasks?filters={}", super::raw_get::filters(&f));
+    let path = format!("/tasks?filters={}", super::raw_get::filters(&task_filters(None, true)));
     let (tasks, nodes) = tokio::try_join!(super::raw_get::get(socket, &path), super::raw_get::get(socket, "/nodes"))?;
     if tasks == last.tasks && nodes == last.nodes {
         return Ok(None);

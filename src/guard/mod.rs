@@ -265,6 +265,7 @@ impl World {
                 _ = sigs.int.recv() => return End::Stop("SIGINT"),
                 due = next_due(&mut self.backups_due) => {
                     if due.is_none() {
+                        // The schedule ended: never wait on its closed channel again.
                         self.backups_due = None;
                     }
                     if let Some(next) = due {
