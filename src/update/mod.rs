@@ -171,7 +171,15 @@ pub fn update(state: &mut AppState, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 h.backups = backups;
                 h.store_attached = true;
                 h.scroll = h.scroll.min(h.order.len().saturating_sub(1));
-                let latched = h.kill_switches.iter().map(|k| crate::domain::ServiceKey::parse(&k.service)).collect();
+                // A removed latched service keeps a row, inside the panel's scope only: with
+                // `--project` another project's latch (same state dir) is in the banner, not in
+                // the list or its count.
+                let latched = h
+                    .kill_switches
+                    .iter()
+                    .map(|k| crate::domain::ServiceKey::parse(&k.service))
+                    .filter(|k| state.project.as_deref().is_none_or(|p| k.project.as_deref() == Some(p)))
+                    .collect();
                 state.services.set_latched(latched);
                 state.timeline.history(&h.records, &h.kill_switches);
                 state.compose.refresh(&state.services.containers, &state.history.records);

@@ -388,3 +388,30 @@ fn a_pin_needs_drift_and_shows_its_diff_inert_before_it_writes() {
     update(&mut s, &km, Msg::PinPreview { target: "x".into(), preview: Err("no .env \x1b]0;t\x07".into()) });
     assert!(!s.ui.notice.as_deref().unwrap_or("").contains('\u{1b}'), "{:?}", s.ui.notice);
 }
+
+#[test]
+fn with_a_project_scope_another_projects_removed_latched_service_has_no_row() {
+    use crate::domain::{KillSwitch, RestartPolicy};
+    let latch = |service: &str| KillSwitch {
+        service: service.into(),
+        by: "ops".into(),
+        at: jiff::Timestamp::UNIX_EPOCH,
+        reason: "loss".into(),
+        previous_policy: RestartPolicy::No,
+        halt: None,
+    };
+    let rows = |project: Option<&str>| {
+        let (mut s, km, _) =
+            connected_with(vec![container("a", Some("fx"), "worker", RunState::Running, Health::None)]);
+        s.project = project.map(str::to_owned);
+        let kill_switches = vec![latch("trading/trading-bot"), latch("fx/bot")];
+        update(&mut s, &km, Msg::History { records: vec![], kill_switches, backups: vec![], chain: None });
+        let mut keys: Vec<String> = s.services.ordered().map(|c| c.key.to_string()).collect();
+        keys.sort();
+        (keys, s.history.kill_switches.len())
+    };
+    // Unscoped: both removed latched services keep a row.
+    assert_eq!(rows(None), (vec!["fx/bot".into(), "fx/worker".into(), "trading/trading-bot".into()], 2));
+    // Scoped to fx: only its own; the other latch is still known (the banner shows it).
+    assert_eq!(rows(Some("fx")), (vec!["fx/bot".into(), "fx/worker".into()], 2));
+}
