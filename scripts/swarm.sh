@@ -42,6 +42,21 @@ net_up() {
   done
 }
 
+# A dockerd that was killed (kill -9, the end of a session) leaves its containerd's pid file in
+# its exec root. A new dockerd takes the file's word that containerd still runs, and if the pid
+# now belongs to some other process it waits for a socket that never comes ("timeout waiting for
+# containerd to start"). So: end a containerd of this exec root that is really still there, and
+# remove the file.
+stale_containerd() {
+  local pidfile="$1/containerd/containerd.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$1/containerd"; then
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
 engine_up() {
   local i=$1 n="$dir/n$1"
   answers "$i" && return 0
@@ -59,6 +74,7 @@ engine_up() {
     :   # still starting: wait below
   else
     rm -f "$n/dockerd.pid" "$(sock "$i")"
+    stale_containerd "$n/exec"
     # nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups from dockerd).
     nsenter --net="/var/run/netns/sdsw$i" unshare --uts sh -c \
       "hostname sdsw$i; exec setsid dockerd --host unix://$(sock "$i") --data-root $n/root --exec-root $n/exec \
