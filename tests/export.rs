@@ -16,11 +16,20 @@ const SECRET: &str = "sk_live_abcdefghijklmnop";
 /// A container that logs `n` lines of `word`, each with a terminal escape, a BEL and a secret,
 /// `pause` busybox usleep microseconds apart, then sleeps.
 fn logger(p: &mut Project, service: &str, word: &str, n: u32, pause: u32) -> String {
+    gated_logger(p, service, word, n, pause, None)
+}
+
+/// A logger that starts writing only once `gate/go` exists (a directory of the test's, mounted):
+/// loggers started one after the other on a busy machine still write at the same time.
+fn gated_logger(p: &mut Project, service: &str, word: &str, n: u32, pause: u32, gate: Option<&Path>) -> String {
+    let wait = if gate.is_some() { "while [ ! -e /gate/go ]; do usleep 20000; done; " } else { "" };
     let script = format!(
-        "i=1; while [ $i -le {n} ]; do printf '{word} %d \\033[2J\\033]0;pwn\\007 token={SECRET}\\n' $i; \
+        "{wait}i=1; while [ $i -le {n} ]; do printf '{word} %d \\033[2J\\033]0;pwn\\007 token={SECRET}\\n' $i; \
          usleep {pause}; i=$((i+1)); done; sleep 3600"
     );
-    p.run(service, &[], &["bb:1", "sh", "-c", &script])
+    let mount = gate.map(|g| format!("{}:/gate:ro", g.display()));
+    let args: Vec<&str> = mount.as_deref().map(|m| vec!["-v", m]).unwrap_or_default();
+    p.run(service, &args, &["bb:1", "sh", "-c", &script])
 }
 
 fn assert_clean(what: &str, text: &str) {
@@ -115,8 +124,11 @@ fn stackdeck_logs_merges_services_by_time_between_since_and_until() {
     require_engine();
     let before = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2);
     let mut p = Project::new("cli-logs");
-    let a = logger(&mut p, "alpha", "alpha", 6, 150_000);
-    let b = logger(&mut p, "beta", "beta", 6, 150_000);
+    let gate = std::env::temp_dir().join(format!("sd-cli-logs-gate-{}", std::process::id()));
+    std::fs::create_dir_all(&gate).unwrap();
+    let a = gated_logger(&mut p, "alpha", "alpha", 6, 150_000, Some(&gate));
+    let b = gated_logger(&mut p, "beta", "beta", 6, 150_000, Some(&gate));
+    std::fs::write(gate.join("go"), b"").unwrap();
     common::wait_for("both loggers done", std::time::Duration::from_secs(30), || {
         let done = |c: &str| String::from_utf8_lossy(&common::docker(&["logs", c]).stdout).contains(" 6 ");
         (done(&a) && done(&b)).then_some(())
@@ -152,6 +164,7 @@ fn stackdeck_logs_merges_services_by_time_between_since_and_until() {
     let (code, two, err) = sd_logs(&p.name, &["--limit", "2"]);
     assert_eq!((code, two.lines().count()), (0, 2));
     assert!(err.contains("10 older lines left out"), "{err}");
+    let _ = std::fs::remove_dir_all(&gate);
 }
 
 #[test]
