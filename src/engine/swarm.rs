@@ -115,6 +115,26 @@ pub(super) async fn tasks_and_nodes_if_changed(
     Ok(Some(parsed))
 }
 
+/// The last answer of the feed's read of the services, as the engine sent it.
+#[derive(Debug, Default)]
+pub(super) struct LastServices(Vec<u8>);
+
+/// [`services`] for the feed on an engine at a local socket: read as bytes, and parsed only
+/// when they differ from the last answer (`None`: the same, byte for byte). An idle swarm's
+/// services answer does not change (their task counts included).
+pub(super) async fn services_if_changed(
+    socket: &std::path::Path,
+    last: &mut LastServices,
+) -> Result<Option<Vec<Service>>, bollard::errors::Error> {
+    let bytes = super::raw_get::get(socket, "/services?status=true").await?;
+    if bytes == last.0 {
+        return Ok(None);
+    }
+    let parsed = serde_json::from_slice(&bytes)?;
+    last.0 = bytes;
+    Ok(Some(parsed))
+}
+
 /// The health of the task containers on the connected node, by task id.
 pub(super) async fn local_health(docker: &Docker) -> Result<HashMap<String, Health>, bollard::errors::Error> {
     let mut local = HashMap::new();
@@ -326,4 +346,40 @@ pub(super) fn view(r: &Read, role: SwarmRole, project: Option<&str>) -> SwarmVie
         })
         .collect();
     SwarmView { role, nodes, services }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_services_answer_is_parsed_only_when_its_bytes_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let one = r#"[{"ID":"a","Spec":{"Name":"trading_bot"},"ServiceStatus":{"RunningTasks":1,"DesiredTasks":1}}]"#;
+        let two = r#"[{"ID":"a","Spec":{"Name":"trading_bot"},"ServiceStatus":{"RunningTasks":0,"DesiredTasks":1}}]"#;
+        let engine = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut asked = Vec::new();
+            for body in [one, one, two] {
+                let (mut c, _) = listener.accept().unwrap();
+                let mut req = [0u8; 4096];
+                let n = c.read(&mut req).unwrap();
+                asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
+                write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+            }
+            asked
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut last = LastServices::default();
+        let running = |s: &[Service]| s[0].service_status.as_ref().and_then(|st| st.running_tasks);
+        let first = rt.block_on(services_if_changed(&sock, &mut last)).unwrap().expect("the first answer is new");
+        assert_eq!(running(&first), Some(1));
+        assert!(rt.block_on(services_if_changed(&sock, &mut last)).unwrap().is_none(), "the same bytes: not parsed");
+        let third = rt.block_on(services_if_changed(&sock, &mut last)).unwrap().expect("a changed answer");
+        assert_eq!(running(&third), Some(0));
+        let asked = engine.join().unwrap();
+        assert!(asked.iter().all(|l| l == "GET /services?status=true HTTP/1.1"), "{asked:?}");
+    }
 }

@@ -3,13 +3,14 @@
 //! node event (a node going down is one) or a task container's event on the connected node,
 //! and every couple of seconds for the tasks and nodes (a task changing state on another node
 //! is no event on the manager); the services and the local health only on their events and
-//! every 20 s. On a local socket the 2 s answers are compared, as bytes, with the last ones and
-//! parsed only when they differ; what is worked out from them is sent only when it changed. So
-//! an idle swarm keeps the panel idle.
+//! every 20 s. On a local socket the answers of the tasks, nodes and services are compared, as
+//! bytes, with the last ones and parsed only when they differ; what is worked out from them is
+//! sent only when it changed. So an idle swarm keeps the panel idle.
 
 use super::session::{SessionEnd, Wants, apply_cmd};
 use super::swarm::{
-    LastAnswers, Read, instances, local_health, services, tasks_and_nodes, tasks_and_nodes_if_changed, view,
+    LastAnswers, LastServices, Read, instances, local_health, services, services_if_changed, tasks_and_nodes,
+    tasks_and_nodes_if_changed, view,
 };
 use super::{Command, Endpoint, Options, describe, logs};
 use crate::domain::{Container, SwarmRole, SwarmView};
@@ -25,10 +26,18 @@ use tokio_util::sync::CancellationToken;
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
 /// After a service event the tasks are read at once, then again after each of these gaps (the
-/// orchestrator makes and places them moments after the event), then every TASK_POLL again.
-/// Cheap: an answer that did not change is not parsed.
-const FOLLOW_UPS: [Duration; 4] =
-    [Duration::from_millis(50), Duration::from_millis(100), Duration::from_millis(250), Duration::from_millis(600)];
+/// orchestrator makes the tasks moments after the event, and the scheduler places them a few
+/// tens of milliseconds later), then every TASK_POLL again: reads at 10, 30, 70, 150, 300, 600
+/// and 1200 ms. Cheap: an answer that did not change is not parsed.
+const FOLLOW_UPS: [Duration; 7] = [
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+    Duration::from_millis(80),
+    Duration::from_millis(150),
+    Duration::from_millis(300),
+    Duration::from_millis(600),
+];
 /// How often the services and the connected node's task containers (for their health) are
 /// listed when no event said that one changed.
 const SLOW_POLL: Duration = Duration::from_secs(20);
@@ -78,7 +87,7 @@ pub(super) async fn run(
     // changed); the services and the local health when an event says they changed, or every
     // SLOW_POLL.
     let mut r = Read::default();
-    let mut answers = LastAnswers::default();
+    let (mut answers, mut last_services) = (LastAnswers::default(), LastServices::default());
     let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     loop {
@@ -87,7 +96,14 @@ pub(super) async fn run(
             let want_svcs = svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
             let want_health = health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
             let (svcs, health, fresh) = tokio::try_join!(
-                async { if want_svcs { services(docker).await.map(Some) } else { Ok(None) } },
+                // Outer `None`: not asked; inner `None`: the same answer as last time.
+                async {
+                    match (want_svcs, local.socket) {
+                        (false, _) => Ok(None),
+                        (true, Some(sock)) => services_if_changed(sock, &mut last_services).await.map(Some),
+                        (true, None) => services(docker).await.map(|s| Some(Some(s))),
+                    }
+                },
                 async { if want_health { local_health(docker).await.map(Some) } else { Ok(None) } },
                 async {
                     match local.socket {
@@ -98,8 +114,11 @@ pub(super) async fn run(
             )?;
             let now = tokio::time::Instant::now();
             let mut changed = false;
-            if let Some(s) = svcs {
-                (r.services, svcs_read, changed) = (s, Some(now), true);
+            if let Some(asked) = svcs {
+                svcs_read = Some(now);
+                if let Some(s) = asked {
+                    (r.services, changed) = (s, true);
+                }
             }
             if let Some(h) = health {
                 (r.local_health, health_read, changed) = (h, Some(now), true);
