@@ -14,11 +14,16 @@ like the compose case's. Figures read from outside the process:
   change -> screen  `docker service scale` (one more task) returns -> the new task's row on
                     screen; the compose case: `docker run` of one more container returns (it
                     started) -> its row on screen
+  placed -> screen  the same row, timed from the moment the manager's API first shows the new
+                    task placed on a node (a thread asks for the service's tasks back to back):
+                    the panel's own share, without the time Swarm takes to make and place it
 """
 
+import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +55,54 @@ def stack_file(path, services):
 def manager_ticks(b):
     # The manager's dockerd, containerd and shims (their command lines name its directory).
     return sum(b.cpu_ticks(p) for p in b.engine_pids(f"{SWARM_DIR}/n1/"))
+
+
+# A watcher in its own process (a thread of the bench's would share the interpreter with the
+# screen polling, and was seen to notice the task only after the panel had shown it). It asks
+# the manager for one service's tasks back to back and prints, on CLOCK_MONOTONIC (the same
+# clock as the bench's time.monotonic()), when the task of the slot first exists and when it
+# first has a node.
+WATCHER = r"""
+import json, socket, sys, time, urllib.parse
+sock_path, service, slot = sys.argv[1], sys.argv[2], int(sys.argv[3])
+flt = urllib.parse.quote(json.dumps({"service": [service]}))
+req = f"GET /tasks?filters={flt} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
+print("ready", flush=True)
+seen = placed = None
+deadline = time.monotonic() + 60
+while placed is None and time.monotonic() < deadline:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    s.sendall(req)
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    now = time.monotonic()
+    for t in json.loads(data.split(b"\r\n\r\n", 1)[1] or b"[]") or []:
+        if t.get("Slot") == slot:
+            seen = seen or now
+            if t.get("NodeID"):
+                placed = now
+print(json.dumps({"seen": seen, "placed": placed}), flush=True)
+"""
+
+
+class TaskWatch:
+    """The watcher above, started and ready before the change is made."""
+
+    def __init__(self, host, service, slot):
+        self.p = subprocess.Popen([sys.executable, "-c", WATCHER, host.removeprefix("unix://"), service, str(slot)],
+                                  stdout=subprocess.PIPE, text=True)
+        assert self.p.stdout.readline().strip() == "ready"
+
+    def result(self):
+        try:
+            out, _ = self.p.communicate(timeout=70)
+            return json.loads(out.strip().splitlines()[-1])
+        except Exception:  # noqa: BLE001 - a missed watch leaves the figure out
+            self.p.kill()
+            return {"seen": None, "placed": None}
 
 
 def all_running(host, services):
@@ -92,10 +145,18 @@ def run(b):
                 m["rss"] = b.hwm_kb(p.pid) / 1024
                 # One more task of the first service (its rows are at the top of the list).
                 want = 5 + r
+                watch = TaskWatch(host, "bench_s000", want)
                 t = time.monotonic()
                 on_manager(host, "service", "scale", "-d", f"bench_s000={want}")
                 p.wait(lambda s, w=want: f"s000.{w}@" in s, limit=60, step=0.002)
-                m["change_ms"] = (time.monotonic() - t) * 1000
+                shown = time.monotonic()
+                m["change_ms"] = (shown - t) * 1000
+                w = watch.result()
+                # From the task first in the API to its row (None if the watcher missed it), and
+                # Swarm's own share before that.
+                m["seen_ms"] = (shown - w["seen"]) * 1000 if w["seen"] else None
+                m["swarm_ms"] = (w["seen"] - t) * 1000 if w["seen"] else None
+                m["placed_after_ms"] = (w["placed"] - w["seen"]) * 1000 if w["placed"] and w["seen"] else None
                 res["swarm"].append(m)
             finally:
                 p.close()
@@ -149,3 +210,15 @@ def report(res):
         a, b2 = med(k, s), med(k, c)
         ratio = f"{a / b2:.2f}" if b2 > 0.05 else "-"
         print(f"| {label} | {a:.2f} {unit} | {b2:.2f} {unit} | {ratio} |")
+    seen = [r["seen_ms"] for r in s if r.get("seen_ms") is not None]
+    if seen:
+        sched = [r["swarm_ms"] for r in s if r.get("swarm_ms") is not None]
+        placed = [r["placed_after_ms"] for r in s if r.get("placed_after_ms") is not None]
+        a, b2 = statistics.median(seen), med("change_ms", c)
+        print(f"| of which Swarm's own: `scale` returns -> the task in the API | {statistics.median(sched):.2f} ms"
+              f" (placed on a node {statistics.median(placed) if placed else float('nan'):.2f} ms later) | - | - |")
+        print(f"| the task in the API -> its row on screen | {a:.2f} ms | {b2:.2f} ms | "
+              f"{a / b2 if b2 > 0.05 else float('nan'):.2f} |")
+    print("\nPer swarm round: " + "; ".join(
+        f"{r['change_ms']:.0f} ms to the row, the task in the API after {r.get('swarm_ms') or float('nan'):.0f} ms"
+        for r in s))
