@@ -230,6 +230,7 @@ fn engine_unreachable_keeps_the_list_and_says_so() {
     assert!(screen.contains("UNREACHABLE"));
     assert!(screen.contains("STALE"));
     assert!(screen.contains("trading-bot"), "the last known list stays on screen");
+    assert!(screen.contains("[engine not answering]"), "the log stream is not said to be live");
     insta::assert_snapshot!(t.backend());
 }
 

@@ -34,8 +34,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Some(c) => c.name.clone(),
     };
     let mut title = vec![Span::styled(format!("{name} "), v.style(Slot::Title))];
+    let engine_lost = matches!(v.state.engine.conn, crate::state::Conn::Unreachable { .. });
     let (mode, slot) = match (&lv.stream, lv.following()) {
         (StreamState::Idle, _) => ("no container selected", Slot::Dim),
+        // The stream went with the engine; it resumes after the last line when it is back.
+        (StreamState::Connecting | StreamState::Live, _) if engine_lost => ("engine not answering", Slot::Unhealthy),
         (StreamState::Connecting, _) => ("connecting", Slot::Starting),
         (StreamState::Ended(_), _) => ("ENDED", Slot::Exited),
         (StreamState::Live, true) => ("LIVE", Slot::Healthy),
