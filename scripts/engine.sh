@@ -58,6 +58,18 @@ if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; t
 fi
 sock="${DOCKER_HOST:-}"; sock="${sock#unix://}"; sock="${sock:-/var/run/docker.sock}"
 log="${STACKDECK_DOCKERD_LOG:-/tmp/stackdeck-dockerd.log}"
+# A dockerd that was killed (kill -9, a crash) leaves its containerd's pid file under the exec
+# root. If that pid now belongs to another process, a new dockerd takes it for its containerd
+# and waits for a socket that never comes. A real containerd of that exec root is kept (dockerd
+# takes it over with the containers it runs); a stale file is removed.
+cpid=/var/run/docker/containerd/containerd.pid
+if [ -f "$cpid" ]; then
+  p=$(cat "$cpid" 2>/dev/null || true)
+  if [ -z "$p" ] || ! tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF /var/run/docker/containerd; then
+    echo "removing a stale $cpid (pid ${p:-none} is not its containerd)" >&2
+    rm -f "$cpid"
+  fi
+fi
 echo "starting dockerd on $sock (log: $log)" >&2
 mkdir -p "$(dirname "$sock")"
 nohup dockerd --bridge=none --iptables=false --ip6tables=false -H "unix://$sock" >"$log" 2>&1 &
