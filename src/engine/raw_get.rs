@@ -49,6 +49,28 @@ pub(super) async fn get(socket: &Path, path: &str) -> Result<Vec<u8>, bollard::e
 }
 
 /// Decode body bytes onto `out`, up to [`MAX_BODY`].
+/// The last answer to one GET, as the engine sent it: the same bytes again are not parsed.
+#[derive(Debug, Default)]
+pub(super) struct LastAnswer(Vec<u8>);
+
+impl LastAnswer {
+    /// `GET path` on the engine at `socket`, parsed only when its bytes differ from the last
+    /// answer (`None`: the same, byte for byte).
+    pub(super) async fn get_if_changed<T: serde::de::DeserializeOwned>(
+        &mut self,
+        socket: &Path,
+        path: &str,
+    ) -> Result<Option<T>, bollard::errors::Error> {
+        let bytes = get(socket, path).await?;
+        if bytes == self.0 {
+            return Ok(None);
+        }
+        let parsed = serde_json::from_slice(&bytes)?;
+        self.0 = bytes;
+        Ok(Some(parsed))
+    }
+}
+
 fn take(body: &mut Body, data: &[u8], out: &mut Vec<u8>) -> Result<(), bollard::errors::Error> {
     let mut over = false;
     body.feed(data, &mut |piece| {

@@ -3,6 +3,7 @@
 //! task's id), so the Services pane, the latch and the operations see a swarm service as they
 //! see a compose service. Every text from the engine is made inert here.
 
+use super::raw_get::LastAnswer;
 use crate::domain::{
     Container, ContainerId, Health, RunState, ServiceKey, SwarmNode, SwarmRole, SwarmService, SwarmView,
 };
@@ -93,46 +94,31 @@ fn task_filters(service: Option<&str>, meant_to_run: bool) -> HashMap<String, Ve
 /// sent them.
 #[derive(Debug, Default)]
 pub(super) struct LastAnswers {
-    tasks: Vec<u8>,
-    nodes: Vec<u8>,
+    tasks: LastAnswer,
+    nodes: LastAnswer,
 }
 
-/// [`tasks_and_nodes`] for the feed on an engine at a local socket: read as bytes, and parsed
-/// only when they differ from the last answers (`None`: the same, byte for byte).
+/// [`tasks_and_nodes`] for the feed on an engine at a local socket: each read as bytes, and
+/// parsed only when it differs from its last answer (`None`: the same, byte for byte).
 pub(super) async fn tasks_and_nodes_if_changed(
     socket: &std::path::Path,
     last: &mut LastAnswers,
-) -> Result<Option<(Vec<Task>, Vec<Node>)>, bollard::errors::Error> {
+) -> Result<(Option<Vec<Task>>, Option<Vec<Node>>), bollard::errors::Error> {
     // No API version in the path, like bollard's own requests (`engine::connect`): the engine
     // answers at its own.
     let path = format!("/tasks?filters={}", super::raw_get::filters(&task_filters(None, true)));
-    let (tasks, nodes) = tokio::try_join!(super::raw_get::get(socket, &path), super::raw_get::get(socket, "/nodes"))?;
-    if tasks == last.tasks && nodes == last.nodes {
-        return Ok(None);
-    }
-    let parsed = (serde_json::from_slice(&tasks)?, serde_json::from_slice(&nodes)?);
-    *last = LastAnswers { tasks, nodes };
-    Ok(Some(parsed))
+    let LastAnswers { tasks, nodes } = last;
+    tokio::try_join!(tasks.get_if_changed(socket, &path), nodes.get_if_changed(socket, "/nodes"))
 }
 
-/// The last answer of the feed's read of the services, as the engine sent it.
-#[derive(Debug, Default)]
-pub(super) struct LastServices(Vec<u8>);
-
 /// [`services`] for the feed on an engine at a local socket: read as bytes, and parsed only
-/// when they differ from the last answer (`None`: the same, byte for byte). An idle swarm's
+/// when it differs from the last answer (`None`: the same, byte for byte). An idle swarm's
 /// services answer does not change (their task counts included).
 pub(super) async fn services_if_changed(
     socket: &std::path::Path,
-    last: &mut LastServices,
+    last: &mut LastAnswer,
 ) -> Result<Option<Vec<Service>>, bollard::errors::Error> {
-    let bytes = super::raw_get::get(socket, "/services?status=true").await?;
-    if bytes == last.0 {
-        return Ok(None);
-    }
-    let parsed = serde_json::from_slice(&bytes)?;
-    last.0 = bytes;
-    Ok(Some(parsed))
+    last.get_if_changed(socket, "/services?status=true").await
 }
 
 /// The health of the task containers on the connected node, by task id.
@@ -372,7 +358,7 @@ mod tests {
             asked
         });
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let mut last = LastServices::default();
+        let mut last = LastAnswer::default();
         let running = |s: &[Service]| s[0].service_status.as_ref().and_then(|st| st.running_tasks);
         let first = rt.block_on(services_if_changed(&sock, &mut last)).unwrap().expect("the first answer is new");
         assert_eq!(running(&first), Some(1));

@@ -7,9 +7,10 @@
 //! bytes, with the last ones and parsed only when they differ; what is worked out from them is
 //! sent only when it changed. So an idle swarm keeps the panel idle.
 
+use super::raw_get::LastAnswer;
 use super::session::{SessionEnd, Wants, apply_cmd};
 use super::swarm::{
-    LastAnswers, LastServices, Read, instances, local_health, services, services_if_changed, tasks_and_nodes,
+    LastAnswers, Read, instances, local_health, services, services_if_changed, tasks_and_nodes,
     tasks_and_nodes_if_changed, view,
 };
 use super::{Command, Endpoint, Options, describe, logs};
@@ -87,7 +88,7 @@ pub(super) async fn run(
     // changed); the services and the local health when an event says they changed, or every
     // SLOW_POLL.
     let mut r = Read::default();
-    let (mut answers, mut last_services) = (LastAnswers::default(), LastServices::default());
+    let (mut answers, mut last_services) = (LastAnswers::default(), LastAnswer::default());
     let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     loop {
@@ -108,7 +109,7 @@ pub(super) async fn run(
                 async {
                     match local.socket {
                         Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await,
-                        None => tasks_and_nodes(docker, None, true).await.map(Some),
+                        None => tasks_and_nodes(docker, None, true).await.map(|(t, n)| (Some(t), Some(n))),
                     }
                 },
             )?;
@@ -123,8 +124,12 @@ pub(super) async fn run(
             if let Some(h) = health {
                 (r.local_health, health_read, changed) = (h, Some(now), true);
             }
-            if let Some((tasks, nodes)) = fresh {
-                (r.tasks, r.nodes, changed) = (tasks, nodes, true);
+            let (tasks, nodes) = fresh;
+            if let Some(t) = tasks {
+                (r.tasks, changed) = (t, true);
+            }
+            if let Some(n) = nodes {
+                (r.nodes, changed) = (n, true);
             }
             Ok::<_, bollard::errors::Error>(changed)
         };
