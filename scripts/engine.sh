@@ -65,7 +65,7 @@ log="${STACKDECK_DOCKERD_LOG:-/tmp/stackdeck-dockerd.log}"
 cpid=/var/run/docker/containerd/containerd.pid
 if [ -f "$cpid" ]; then
   p=$(cat "$cpid" 2>/dev/null || true)
-  if [ -z "$p" ] || ! tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF /var/run/docker/containerd; then
+  if [ -z "$p" ] || ! tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF /var/run/docker/containerd; then
     echo "removing a stale $cpid (pid ${p:-none} is not its containerd)" >&2
     rm -f "$cpid"
   fi

@@ -51,7 +51,7 @@ stale_containerd() {
   local pidfile="$1/containerd/containerd.pid" pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$1/containerd"; then
+  if [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$1/containerd"; then
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"

@@ -29,6 +29,7 @@ mod swarm;
 mod swarm_backend;
 mod swarm_rollout;
 mod swarm_session;
+mod swarm_watch;
 mod unverified;
 mod wire_decode;
 

@@ -71,18 +71,19 @@ pub(super) async fn tasks_and_nodes(
     service: Option<&str>,
     meant_to_run: bool,
 ) -> Result<(Vec<Task>, Vec<Node>), bollard::errors::Error> {
-    let f = task_filters(service, meant_to_run);
+    let f = task_filters(service.as_slice(), meant_to_run);
     tokio::try_join!(
         docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())),
         docker.list_nodes(None::<ListNodesOptions>)
     )
 }
 
-/// The filters of a task list: one service's, and only the tasks meant to run.
-fn task_filters(service: Option<&str>, meant_to_run: bool) -> HashMap<String, Vec<String>> {
+/// The filters of a task list: those services' tasks (all when none is named), and only the
+/// tasks meant to run.
+pub(super) fn task_filters(services: &[&str], meant_to_run: bool) -> HashMap<String, Vec<String>> {
     let mut f = HashMap::new();
-    if let Some(s) = service {
-        f.insert("service".to_owned(), vec![s.to_owned()]);
+    if !services.is_empty() {
+        f.insert("service".to_owned(), services.iter().map(|s| (*s).to_owned()).collect());
     }
     if meant_to_run {
         f.insert("desired-state".to_owned(), vec!["running".to_owned()]);
@@ -106,7 +107,7 @@ pub(super) async fn tasks_and_nodes_if_changed(
 ) -> Result<(Option<Vec<Task>>, Option<Vec<Node>>), bollard::errors::Error> {
     // No API version in the path, like bollard's own requests (`engine::connect`): the engine
     // answers at its own.
-    let path = format!("/tasks?filters={}", super::raw_get::filters(&task_filters(None, true)));
+    let path = format!("/tasks?filters={}", super::raw_get::filters(&task_filters(&[], true)));
     let LastAnswers { tasks, nodes } = last;
     tokio::try_join!(tasks.get_if_changed(socket, &path), nodes.get_if_changed(socket, "/nodes"))
 }

@@ -13,6 +13,7 @@ use super::swarm::{
     LastAnswers, Read, instances, local_health, services, services_if_changed, tasks_and_nodes,
     tasks_and_nodes_if_changed, view,
 };
+use super::swarm_watch::{Watch, replace_tasks_of};
 use super::{Command, Endpoint, Options, describe, logs};
 use crate::domain::{Container, SwarmRole, SwarmView};
 use crate::msg::{EngineEvent, Msg};
@@ -91,8 +92,15 @@ pub(super) async fn run(
     let (mut answers, mut last_services) = (LastAnswers::default(), LastAnswer::default());
     let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
+    let mut watch = Watch::default();
+    // Whether the next turn reads the whole swarm (not after a quick read of the watched
+    // services), and whether that quick read changed their tasks.
+    let (mut whole, mut watched) = (true, false);
     loop {
         let read = async {
+            if !std::mem::replace(&mut whole, true) {
+                return Ok(std::mem::take(&mut watched));
+            }
             // All at once: on the way to the first frame each is a round trip to the manager.
             let want_svcs = svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
             let want_health = health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
@@ -131,6 +139,10 @@ pub(super) async fn run(
             if let Some(n) = nodes {
                 (r.nodes, changed) = (n, true);
             }
+            if let Some((gap, rest)) = follow_ups.split_first() {
+                tick.reset_after(*gap);
+                follow_ups = rest;
+            }
             Ok::<_, bollard::errors::Error>(changed)
         };
         match tokio::time::timeout(super::CALL_TIMEOUT, read).await {
@@ -153,10 +165,7 @@ pub(super) async fn run(
             Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
             Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),
         }
-        if let Some((gap, rest)) = follow_ups.split_first() {
-            tick.reset_after(*gap);
-            follow_ups = rest;
-        }
+        let due = watch.due();
         tokio::select! {
             ev = events.next() => match ev {
                 None => return SessionEnd::Lost("the engine closed the events stream".into()),
@@ -176,12 +185,29 @@ pub(super) async fn run(
                     Some(bollard::models::EventMessageTypeEnum::SERVICE) => {
                         svcs_read = None;
                         follow_ups = &FOLLOW_UPS;
+                        if let Some(id) = ev.actor.and_then(|a| a.id) {
+                            watch.start(id, tokio::time::Instant::now());
+                        }
                     }
                     _ => {}
                     }
                 }
             },
             _ = tick.tick() => {}
+            // The services that just changed: their tasks replace those of the last read at
+            // once; the whole swarm is read at the next tick.
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                whole = false;
+                match tokio::time::timeout(super::CALL_TIMEOUT, watch.read(docker, local.socket)).await {
+                    Ok(Ok(None)) => {}
+                    Ok(Ok(Some((services, fresh)))) => {
+                        replace_tasks_of(&mut r.tasks, &services, fresh);
+                        watched = true;
+                    }
+                    Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
+                    Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),
+                }
+            }
             c = cmds.recv() => {
                 let Some(c) = c else { return SessionEnd::Quit };
                 if apply_cmd(c, wants) {

@@ -1,0 +1,172 @@
+//! The feed's close watch on the services that just changed. A manager sends an event when a
+//! service changes, but none when its tasks are made, placed or change state, so the feed would
+//! see a new task only at its next read of every task. For a few seconds after a service event,
+//! the tasks of the services that changed (and only those: a small answer) are read every
+//! [`GAP`]. An answer that did not change is not parsed; one that did replaces those services'
+//! tasks in the feed's last read at once, without waiting for a read of the whole swarm.
+
+use super::raw_get::LastAnswer;
+use super::swarm::task_filters;
+use bollard::Docker;
+use bollard::models::Task;
+use bollard::query_parameters::ListTasksOptionsBuilder;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a service is watched after its last event: long enough for Swarm to make, place
+/// and start a task on a node that has the image (a few seconds on the test swarm).
+const WINDOW: Duration = Duration::from_secs(3);
+/// The gap between two reads on a local socket, for up to [`SHARED`] services; each further
+/// [`SHARED`] services add one gap, so a whole stack's deploy does not make the manager list
+/// a hundred tasks a hundred times a second.
+const GAP: Duration = Duration::from_millis(10);
+/// The same on a remote engine, where each read is a round trip over ssh or TLS.
+const REMOTE_GAP: Duration = Duration::from_millis(50);
+const SHARED: u32 = 2;
+
+/// The services watched, each until its window ends, and the last answer about them.
+#[derive(Debug, Default)]
+pub(super) struct Watch {
+    until: BTreeMap<String, Instant>,
+    last: LastAnswer,
+    next: Option<Instant>,
+}
+
+impl Watch {
+    /// Watch `service` for [`WINDOW`] from `now` (again, if it was watched already); the first
+    /// read is due at once.
+    pub(super) fn start(&mut self, service: String, now: Instant) {
+        if self.until.insert(service, now + WINDOW).is_none() {
+            // Another request: its answer is not comparable with the last one.
+            self.last = LastAnswer::default();
+        }
+        self.next = Some(now);
+    }
+
+    /// When the next read is due (`None`: nothing is watched).
+    pub(super) fn due(&self) -> Option<Instant> {
+        self.next.filter(|_| !self.until.is_empty())
+    }
+
+    /// The services whose window is still open at `now`; the next read is planned after `now`.
+    fn services(&mut self, now: Instant, remote: bool) -> Vec<String> {
+        let before = self.until.len();
+        self.until.retain(|_, until| *until > now);
+        if self.until.len() != before {
+            self.last = LastAnswer::default();
+        }
+        let per = if remote { REMOTE_GAP } else { GAP };
+        let n = u32::try_from(self.until.len()).unwrap_or(u32::MAX);
+        self.next = Some(now + per * n.div_ceil(SHARED).max(1));
+        self.until.keys().cloned().collect()
+    }
+
+    /// Read the watched services' tasks meant to run: `None` when nothing is watched any more
+    /// or, on a local socket, when the answer is the same, byte for byte, as the last one.
+    pub(super) async fn read(
+        &mut self,
+        docker: &Docker,
+        socket: Option<&std::path::Path>,
+    ) -> Result<Option<(Vec<String>, Vec<Task>)>, bollard::errors::Error> {
+        let services = self.services(Instant::now(), socket.is_none());
+        if services.is_empty() {
+            return Ok(None);
+        }
+        let names: Vec<&str> = services.iter().map(String::as_str).collect();
+        let f = task_filters(&names, true);
+        let tasks = match socket {
+            Some(sock) => {
+                let path = format!("/tasks?filters={}", super::raw_get::filters(&f));
+                self.last.get_if_changed(sock, &path).await?
+            }
+            None => Some(docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&f).build())).await?),
+        };
+        Ok(tasks.map(|t| (services, t)))
+    }
+}
+
+/// Put `fresh`, the tasks of `services`, in place of those services' tasks in `tasks`.
+pub(super) fn replace_tasks_of(tasks: &mut Vec<Task>, services: &[String], fresh: Vec<Task>) {
+    tasks.retain(|t| !t.service_id.as_ref().is_some_and(|s| services.contains(s)));
+    tasks.extend(fresh);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, service: &str) -> Task {
+        Task { id: Some(id.into()), service_id: Some(service.into()), ..Task::default() }
+    }
+
+    #[test]
+    fn a_watch_ends_with_its_window_and_is_read_more_slowly_the_more_services_it_has() {
+        let t0 = Instant::now();
+        let mut w = Watch::default();
+        assert_eq!(w.due(), None, "nothing watched, nothing due");
+        w.start("a".into(), t0);
+        assert_eq!(w.due(), Some(t0));
+        assert_eq!(w.services(t0, false), vec!["a".to_owned()]);
+        assert_eq!(w.due(), Some(t0 + GAP));
+        for s in ["b", "c", "d", "e"] {
+            w.start(s.into(), t0 + Duration::from_secs(1));
+        }
+        assert_eq!(w.services(t0 + Duration::from_secs(1), false).len(), 5);
+        assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + GAP * 3), "5 services: 3 gaps");
+        assert_eq!(w.services(t0 + Duration::from_secs(1), true).len(), 5);
+        assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + REMOTE_GAP * 3));
+        // "a"'s window ends 3 s after its event, the others' 1 s later.
+        assert_eq!(w.services(t0 + WINDOW, false), ["b", "c", "d", "e"]);
+        assert!(w.services(t0 + Duration::from_secs(1) + WINDOW, false).is_empty());
+        assert_eq!(w.due(), None, "every window is closed");
+    }
+
+    #[test]
+    fn a_fresh_answer_replaces_the_watched_services_tasks_only() {
+        let mut tasks = vec![task("1", "a"), task("2", "b"), task("3", "a"), task("4", "c")];
+        replace_tasks_of(&mut tasks, &["a".into(), "c".into()], vec![task("5", "a")]);
+        let ids: Vec<_> = tasks.iter().filter_map(|t| t.id.as_deref()).collect();
+        assert_eq!(ids, ["2", "5"], "b's task kept, a's replaced, c's gone (none meant to run)");
+    }
+
+    #[test]
+    fn the_watched_services_tasks_are_asked_for_together_and_parsed_only_when_they_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let one = r#"[{"ID":"t1","ServiceID":"a","DesiredState":"running","Status":{"State":"pending"}}]"#;
+        let two = r#"[{"ID":"t1","ServiceID":"a","DesiredState":"running","Status":{"State":"running"}}]"#;
+        let engine = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut asked = Vec::new();
+            for body in [one, one, two] {
+                let (mut c, _) = listener.accept().unwrap();
+                let mut req = [0u8; 4096];
+                let n = c.read(&mut req).unwrap();
+                asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
+                write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+            }
+            asked
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let docker = Docker::connect_with_unix(sock.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION).unwrap();
+        let mut w = Watch::default();
+        rt.block_on(async {
+            let now = Instant::now();
+            w.start("b".into(), now);
+            w.start("a".into(), now);
+            let (services, first) = w.read(&docker, Some(&sock)).await.unwrap().expect("the first answer is new");
+            assert_eq!(services, ["a", "b"]);
+            assert_eq!(first[0].status.as_ref().and_then(|s| s.state), Some(bollard::models::TaskState::PENDING));
+            assert!(w.read(&docker, Some(&sock)).await.unwrap().is_none(), "the same bytes: not parsed");
+            let (_, third) = w.read(&docker, Some(&sock)).await.unwrap().expect("a changed answer");
+            assert_eq!(third[0].status.as_ref().and_then(|s| s.state), Some(bollard::models::TaskState::RUNNING));
+        });
+        let asked = engine.join().unwrap();
+        let want =
+            format!("GET /tasks?filters={} HTTP/1.1", super::super::raw_get::filters(&task_filters(&["a", "b"], true)));
+        assert!(want.contains("service") && want.contains("desired-state"), "{want}");
+        assert!(asked.iter().all(|l| *l == want), "{asked:?} vs {want}");
+    }
+}
