@@ -161,6 +161,16 @@ fn a_swarm_stack_is_shown_by_node_and_its_emergency_stop_holds_on_every_node() {
         s.contains("▾ sdt") && s.contains("api-server.1@sdsw") && s.contains("swarm 3/3 nodes ready")
     });
 
+    // A service made and removed while the panel watches it closely: its tasks show, then go,
+    // and the panel stays connected (the engine answers 404 for a service that is gone).
+    on(1, &["service", "create", "-d", "--name", "sdtx", "--replicas", "2", "bb:1", "sleep", "86400"]);
+    t.wait("the new service's tasks", |s| s.contains("sdtx.2@"));
+    on(1, &["service", "rm", "sdtx"]);
+    t.wait("its rows gone, the panel still connected", |s| {
+        assert!(!s.contains("UNREACHABLE"), "removing a watched service cut the panel off:\n{s}");
+        !s.contains("sdtx.")
+    });
+
     // Recover has nothing to put back on Swarm (no container is ever set aside): refused, saying
     // what does go back.
     let (code, _, err) = run(&["recover", "sdt/api-server", "--yes"]);

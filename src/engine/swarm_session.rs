@@ -3,7 +3,8 @@
 //! node event (a node going down is one) or a task container's event on the connected node,
 //! and every couple of seconds for the tasks and nodes (a task changing state on another node
 //! is no event on the manager); the services and the local health only on their events and
-//! every 20 s. On a local socket the answers of the tasks, nodes and services are compared, as
+//! every 20 s. After a service event, that service's tasks alone are read every few
+//! milliseconds for a while (`swarm_watch`), so its new tasks show as soon as Swarm makes them. On a local socket the answers of the tasks, nodes and services are compared, as
 //! bytes, with the last ones and parsed only when they differ; what is worked out from them is
 //! sent only when it changed. So an idle swarm keeps the panel idle.
 
@@ -27,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the tasks are read while nothing else says that they changed.
 const TASK_POLL: Duration = Duration::from_secs(2);
-/// After a service event the tasks are read at once, then again after each of these gaps (the
+/// After a service event that names no service (the engine's events name it, so this is a
+/// fallback for the watch), the tasks are read at once, then again after each of these gaps (the
 /// orchestrator makes the tasks moments after the event, and the scheduler places them a few
 /// tens of milliseconds later), then every TASK_POLL again: reads at 10, 30, 70, 150, 300, 600
 /// and 1200 ms. Cheap: an answer that did not change is not parsed.
@@ -47,6 +49,17 @@ const SLOW_POLL: Duration = Duration::from_secs(20);
 /// container of the connected node starting, dying or changing health. Not the exec events
 /// every healthcheck makes.
 const EVENTS: [&str; 6] = ["create", "update", "remove", "start", "die", "health_status"];
+
+/// What a turn of the feed's loop reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The tasks and nodes, and the services and local health when they are due.
+    Everything,
+    /// The services (and the local health when due): the tasks are being watched.
+    Services,
+    /// Nothing: a quick read of the watched services' tasks just ran.
+    Nothing,
+}
 
 pub(super) async fn run(
     docker: &Docker,
@@ -93,12 +106,13 @@ pub(super) async fn run(
     let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
     let mut watch = Watch::default();
-    // Whether the next turn reads the whole swarm (not after a quick read of the watched
-    // services), and whether that quick read changed their tasks.
-    let (mut whole, mut watched) = (true, false);
+    // What the next turn reads, and whether a quick read of the watched services changed
+    // their tasks.
+    let (mut next, mut watched) = (Next::Everything, false);
     loop {
         let read = async {
-            if !std::mem::replace(&mut whole, true) {
+            let this = std::mem::replace(&mut next, Next::Everything);
+            if this == Next::Nothing {
                 return Ok(std::mem::take(&mut watched));
             }
             // All at once: on the way to the first frame each is a round trip to the manager.
@@ -116,6 +130,7 @@ pub(super) async fn run(
                 async { if want_health { local_health(docker).await.map(Some) } else { Ok(None) } },
                 async {
                     match local.socket {
+                        _ if this == Next::Services => Ok((None, None)),
                         Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await,
                         None => tasks_and_nodes(docker, None, true).await.map(|(t, n)| (Some(t), Some(n))),
                     }
@@ -181,12 +196,24 @@ pub(super) async fn run(
                     match ev.typ {
                     Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
                     // A service changed: its tasks are made by the orchestrator moments after
-                    // the event, so they are read now and a few times shortly after.
+                    // the event. The swarm is read now, then that service's tasks are watched
+                    // closely for a while (reads of the whole swarm in between would hold the
+                    // watch up for their length), or, were the event to name no service, the
+                    // whole swarm is read a few times shortly after.
                     Some(bollard::models::EventMessageTypeEnum::SERVICE) => {
                         svcs_read = None;
-                        follow_ups = &FOLLOW_UPS;
-                        if let Some(id) = ev.actor.and_then(|a| a.id) {
-                            watch.start(id, tokio::time::Instant::now());
+                        let removed = ev.action.as_deref() == Some("remove");
+                        match ev.actor.and_then(|a| a.id) {
+                            // Gone: no more watching (the engine would answer 404), and the
+                            // whole swarm is read now.
+                            Some(id) if removed => watch.stop(&id),
+                            // Its tasks are watched, so only the services are read now (the
+                            // tasks of all, 100 KB and more, would hold the watch up).
+                            Some(id) => {
+                                watch.start(id, tokio::time::Instant::now());
+                                next = Next::Services;
+                            }
+                            None => follow_ups = &FOLLOW_UPS,
                         }
                     }
                     _ => {}
@@ -197,12 +224,18 @@ pub(super) async fn run(
             // The services that just changed: their tasks replace those of the last read at
             // once; the whole swarm is read at the next tick.
             () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
-                whole = false;
+                next = Next::Nothing;
                 match tokio::time::timeout(super::CALL_TIMEOUT, watch.read(docker, local.socket)).await {
                     Ok(Ok(None)) => {}
                     Ok(Ok(Some((services, fresh)))) => {
                         replace_tasks_of(&mut r.tasks, &services, fresh);
                         watched = true;
+                    }
+                    // A watched service was removed before its event came: the watch ends and
+                    // the whole swarm is read.
+                    Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
+                        watch = Watch::default();
+                        next = Next::Everything;
                     }
                     Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
                     Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),

@@ -44,6 +44,13 @@ impl Watch {
         self.next = Some(now);
     }
 
+    /// Watch `service` no more (it was removed).
+    pub(super) fn stop(&mut self, service: &str) {
+        if self.until.remove(service).is_some() {
+            self.last = LastAnswer::default();
+        }
+    }
+
     /// When the next read is due (`None`: nothing is watched).
     pub(super) fn due(&self) -> Option<Instant> {
         self.next.filter(|_| !self.until.is_empty())
@@ -116,8 +123,10 @@ mod tests {
         assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + GAP * 3), "5 services: 3 gaps");
         assert_eq!(w.services(t0 + Duration::from_secs(1), true).len(), 5);
         assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + REMOTE_GAP * 3));
+        w.stop("e");
+        assert_eq!(w.services(t0 + Duration::from_secs(1), false).len(), 4, "a removed service is watched no more");
         // "a"'s window ends 3 s after its event, the others' 1 s later.
-        assert_eq!(w.services(t0 + WINDOW, false), ["b", "c", "d", "e"]);
+        assert_eq!(w.services(t0 + WINDOW, false), ["b", "c", "d"]);
         assert!(w.services(t0 + Duration::from_secs(1) + WINDOW, false).is_empty());
         assert_eq!(w.due(), None, "every window is closed");
     }
