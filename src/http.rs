@@ -118,6 +118,9 @@ pub fn shown(url: &str) -> String {
 /// trust roots (about 150 certificates): 10-30 ms and several hundred KB, once, off the path to
 /// the first frame, and shared by every probe, scrape and webhook.
 static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+    // reqwest is built without a TLS provider of its own (Cargo.toml): it takes the process's.
+    // An error means one is installed already, which is all this asks.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // Probes go to the operator's own services: never through a proxy.
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
 });
