@@ -94,6 +94,30 @@ fn fault(why: impl std::fmt::Display) -> bollard::errors::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the engine's answer: {why}")).into()
 }
 
+/// A local "engine" for tests: it answers each connection with the next of `bodies` (200, by
+/// length) and gives back the request line of each.
+#[cfg(test)]
+pub(super) fn fake_engine(
+    bodies: Vec<&'static str>,
+) -> (tempfile::TempDir, std::path::PathBuf, std::thread::JoinHandle<Vec<String>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let engine = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut asked = Vec::new();
+        for body in bodies {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let n = c.read(&mut req).unwrap();
+            asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
+            write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        }
+        asked
+    });
+    (dir, sock, engine)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

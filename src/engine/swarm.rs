@@ -341,23 +341,9 @@ mod tests {
 
     #[test]
     fn the_services_answer_is_parsed_only_when_its_bytes_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("engine.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let one = r#"[{"ID":"a","Spec":{"Name":"trading_bot"},"ServiceStatus":{"RunningTasks":1,"DesiredTasks":1}}]"#;
         let two = r#"[{"ID":"a","Spec":{"Name":"trading_bot"},"ServiceStatus":{"RunningTasks":0,"DesiredTasks":1}}]"#;
-        let engine = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let mut asked = Vec::new();
-            for body in [one, one, two] {
-                let (mut c, _) = listener.accept().unwrap();
-                let mut req = [0u8; 4096];
-                let n = c.read(&mut req).unwrap();
-                asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
-                write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-            }
-            asked
-        });
+        let (_dir, sock, engine) = super::super::raw_get::fake_engine(vec![one, one, two]);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut last = LastAnswer::default();
         let running = |s: &[Service]| s[0].service_status.as_ref().and_then(|st| st.running_tasks);

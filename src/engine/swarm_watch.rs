@@ -141,23 +141,9 @@ mod tests {
 
     #[test]
     fn the_watched_services_tasks_are_asked_for_together_and_parsed_only_when_they_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("engine.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let one = r#"[{"ID":"t1","ServiceID":"a","DesiredState":"running","Status":{"State":"pending"}}]"#;
         let two = r#"[{"ID":"t1","ServiceID":"a","DesiredState":"running","Status":{"State":"running"}}]"#;
-        let engine = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let mut asked = Vec::new();
-            for body in [one, one, two] {
-                let (mut c, _) = listener.accept().unwrap();
-                let mut req = [0u8; 4096];
-                let n = c.read(&mut req).unwrap();
-                asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
-                write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-            }
-            asked
-        });
+        let (_dir, sock, engine) = super::super::raw_get::fake_engine(vec![one, one, two]);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let docker = Docker::connect_with_unix(sock.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION).unwrap();
         let mut w = Watch::default();
