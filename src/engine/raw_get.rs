@@ -100,18 +100,26 @@ fn fault(why: impl std::fmt::Display) -> bollard::errors::Error {
 pub(super) fn fake_engine(
     bodies: Vec<&'static str>,
 ) -> (tempfile::TempDir, std::path::PathBuf, std::thread::JoinHandle<Vec<String>>) {
+    fake_engine_with(bodies.into_iter().map(|b| (200, b)).collect())
+}
+
+/// [`fake_engine`] with a status code for each answer.
+#[cfg(test)]
+pub(super) fn fake_engine_with(
+    answers: Vec<(u16, &'static str)>,
+) -> (tempfile::TempDir, std::path::PathBuf, std::thread::JoinHandle<Vec<String>>) {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("engine.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let engine = std::thread::spawn(move || {
         use std::io::{Read, Write};
         let mut asked = Vec::new();
-        for body in bodies {
+        for (status, body) in answers {
             let (mut c, _) = listener.accept().unwrap();
             let mut req = [0u8; 4096];
             let n = c.read(&mut req).unwrap();
             asked.push(String::from_utf8_lossy(&req[..n]).lines().next().unwrap_or("").to_owned());
-            write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+            write!(c, "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         }
         asked
     });

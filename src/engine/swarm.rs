@@ -99,6 +99,14 @@ pub(super) struct LastAnswers {
     nodes: LastAnswer,
 }
 
+impl LastAnswers {
+    /// Parse the next tasks answer even when its bytes are the same as the last one's: the
+    /// feed's tasks were changed by something else (the close watch) in between.
+    pub(super) fn forget_tasks(&mut self) {
+        self.tasks = LastAnswer::default();
+    }
+}
+
 /// [`tasks_and_nodes`] for the feed on an engine at a local socket: each read as bytes, and
 /// parsed only when it differs from its last answer (`None`: the same, byte for byte).
 pub(super) async fn tasks_and_nodes_if_changed(

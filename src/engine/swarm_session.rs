@@ -4,7 +4,9 @@
 //! and every couple of seconds for the tasks and nodes (a task changing state on another node
 //! is no event on the manager); the services and the local health only on their events and
 //! every 20 s. After a service event, that service's tasks alone are read every few
-//! milliseconds for a while (`swarm_watch`), so its new tasks show as soon as Swarm makes them. On a local socket the answers of the tasks, nodes and services are compared, as
+//! milliseconds for a while by a task of their own beside the feed (`swarm_watch`), so its new
+//! tasks show as soon as Swarm makes them, even while a read of the whole swarm is on its way.
+//! On a local socket the answers of the tasks, nodes and services are compared, as
 //! bytes, with the last ones and parsed only when they differ; what is worked out from them is
 //! sent only when it changed. So an idle swarm keeps the panel idle.
 
@@ -14,7 +16,7 @@ use super::swarm::{
     LastAnswers, Read, instances, local_health, services, services_if_changed, tasks_and_nodes,
     tasks_and_nodes_if_changed, view,
 };
-use super::swarm_watch::{Watch, replace_tasks_of};
+use super::swarm_watch::{self, News, Order, replace_tasks_of};
 use super::{Command, Endpoint, Options, describe, logs};
 use crate::domain::{Container, SwarmRole, SwarmView};
 use crate::msg::{EngineEvent, Msg};
@@ -22,6 +24,7 @@ use bollard::Docker;
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +60,7 @@ enum Next {
     Everything,
     /// The services (and the local health when due): the tasks are being watched.
     Services,
-    /// Nothing: a quick read of the watched services' tasks just ran.
+    /// Nothing: the watch's news just changed the tasks.
     Nothing,
 }
 
@@ -105,20 +108,20 @@ pub(super) async fn run(
     let (mut answers, mut last_services) = (LastAnswers::default(), LastAnswer::default());
     let mut follow_ups: &[Duration] = &[];
     let (mut svcs_read, mut health_read): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
-    let mut watch = Watch::default();
-    // What the next turn reads, and whether a quick read of the watched services changed
-    // their tasks.
+    // The close watch, beside the feed: its last answer (the watched services and their tasks)
+    // stands in for those services' tasks in every read of the whole swarm until it ends.
+    let (orders, mut news) = swarm_watch::spawn(docker.clone(), local.socket.map(Path::to_path_buf), ep.host.clone());
+    let mut held: Held = None;
+    // What the next turn reads, and whether the watch changed the tasks since the last turn.
     let (mut next, mut watched) = (Next::Everything, false);
     loop {
+        let this = std::mem::replace(&mut next, Next::Everything);
+        let want_svcs = this != Next::Nothing && svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
+        let want_health = this != Next::Nothing && health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
+        let want_tasks = this == Next::Everything;
+        // All at once: on the way to the first frame each is a round trip to the manager.
         let read = async {
-            let this = std::mem::replace(&mut next, Next::Everything);
-            if this == Next::Nothing {
-                return Ok(std::mem::take(&mut watched));
-            }
-            // All at once: on the way to the first frame each is a round trip to the manager.
-            let want_svcs = svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
-            let want_health = health_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
-            let (svcs, health, fresh) = tokio::try_join!(
+            tokio::try_join!(
                 // Outer `None`: not asked; inner `None`: the same answer as last time.
                 async {
                     match (want_svcs, local.socket) {
@@ -130,57 +133,78 @@ pub(super) async fn run(
                 async { if want_health { local_health(docker).await.map(Some) } else { Ok(None) } },
                 async {
                     match local.socket {
-                        _ if this == Next::Services => Ok((None, None)),
+                        _ if !want_tasks => Ok((None, None)),
                         Some(sock) => tasks_and_nodes_if_changed(sock, &mut answers).await,
                         None => tasks_and_nodes(docker, None, true).await.map(|(t, n)| (Some(t), Some(n))),
                     }
                 },
-            )?;
-            let now = tokio::time::Instant::now();
-            let mut changed = false;
-            if let Some(asked) = svcs {
-                svcs_read = Some(now);
-                if let Some(s) = asked {
-                    (r.services, changed) = (s, true);
-                }
-            }
-            if let Some(h) = health {
-                (r.local_health, health_read, changed) = (h, Some(now), true);
-            }
-            let (tasks, nodes) = fresh;
-            if let Some(t) = tasks {
-                (r.tasks, changed) = (t, true);
-            }
-            if let Some(n) = nodes {
-                (r.nodes, changed) = (n, true);
-            }
-            if let Some((gap, rest)) = follow_ups.split_first() {
-                tick.reset_after(*gap);
-                follow_ups = rest;
-            }
-            Ok::<_, bollard::errors::Error>(changed)
+            )
         };
-        match tokio::time::timeout(super::CALL_TIMEOUT, read).await {
-            // The same answers as last time: nothing to work out or send.
-            Ok(Ok(false)) if !refollow => {}
-            Ok(Ok(_)) => {
-                if std::mem::take(&mut refollow) {
-                    follow_logs(wants, &r.tasks, &mut log_stream);
+        // While the whole swarm is read, the watch's news is shown at once.
+        let mut forget = false;
+        let got = {
+            let read = tokio::time::timeout(super::CALL_TIMEOUT, read);
+            tokio::pin!(read);
+            loop {
+                tokio::select! {
+                    biased;
+                    got = &mut read => break got,
+                    n = news.recv() => match heed(n, &mut held, &mut r.tasks, &mut forget) {
+                        Err(why) => return SessionEnd::Lost(why),
+                        Ok(false) => {}
+                        Ok(true) => {
+                            if !publish(&r, project, &mut last, tx).await {
+                                return SessionEnd::Quit;
+                            }
+                        }
+                    },
                 }
-                let now = (instances(&r, None, project), view(&r, SwarmRole::Manager, project));
-                if last.as_ref() != Some(&now) {
-                    if tx.send(Msg::Engine(EngineEvent::Snapshot(now.0.clone()))).await.is_err()
-                        || tx.send(Msg::Swarm(Some(now.1.clone()))).await.is_err()
-                    {
-                        return SessionEnd::Quit;
+            }
+        };
+        if std::mem::take(&mut forget) {
+            answers.forget_tasks();
+        }
+        let changed = match got {
+            Ok(Ok((svcs, health, (tasks, nodes)))) => {
+                let now = tokio::time::Instant::now();
+                let mut changed = std::mem::take(&mut watched);
+                if let Some(asked) = svcs {
+                    svcs_read = Some(now);
+                    if let Some(s) = asked {
+                        (r.services, changed) = (s, true);
                     }
-                    last = Some(now);
                 }
+                if let Some(h) = health {
+                    (r.local_health, health_read, changed) = (h, Some(now), true);
+                }
+                if let Some(t) = tasks {
+                    (r.tasks, changed) = (t, true);
+                    // The watched services' tasks: the watch's answer, which is newer.
+                    if let Some((services, fresh)) = &held {
+                        replace_tasks_of(&mut r.tasks, services, fresh.clone());
+                    }
+                }
+                if let Some(n) = nodes {
+                    (r.nodes, changed) = (n, true);
+                }
+                if want_tasks && let Some((gap, rest)) = follow_ups.split_first() {
+                    tick.reset_after(*gap);
+                    follow_ups = rest;
+                }
+                changed
             }
             Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
             Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),
+        };
+        // The same answers as last time: nothing to work out or send.
+        if changed || refollow {
+            if std::mem::take(&mut refollow) {
+                follow_logs(wants, &r.tasks, &mut log_stream);
+            }
+            if !publish(&r, project, &mut last, tx).await {
+                return SessionEnd::Quit;
+            }
         }
-        let due = watch.due();
         tokio::select! {
             ev = events.next() => match ev {
                 None => return SessionEnd::Lost("the engine closed the events stream".into()),
@@ -196,21 +220,28 @@ pub(super) async fn run(
                     match ev.typ {
                     Some(bollard::models::EventMessageTypeEnum::CONTAINER) => health_read = None,
                     // A service changed: its tasks are made by the orchestrator moments after
-                    // the event. The swarm is read now, then that service's tasks are watched
-                    // closely for a while (reads of the whole swarm in between would hold the
-                    // watch up for their length), or, were the event to name no service, the
-                    // whole swarm is read a few times shortly after.
+                    // the event. The services are read now and that service's tasks are watched
+                    // closely for a while, beside the feed; were the event to name no
+                    // service, the whole swarm is read now and a few times shortly after.
                     Some(bollard::models::EventMessageTypeEnum::SERVICE) => {
                         svcs_read = None;
                         let removed = ev.action.as_deref() == Some("remove");
                         match ev.actor.and_then(|a| a.id) {
                             // Gone: no more watching (the engine would answer 404), and the
-                            // whole swarm is read now.
-                            Some(id) if removed => watch.stop(&id),
+                            // whole swarm is read now, parsed even if its bytes are the same.
+                            Some(id) if removed => {
+                                held = None;
+                                answers.forget_tasks();
+                                if orders.send(Order::Stop(id)).is_err() {
+                                    return SessionEnd::Lost("the watch on the swarm's services stopped".into());
+                                }
+                            }
                             // Its tasks are watched, so only the services are read now (the
-                            // tasks of all, 100 KB and more, would hold the watch up).
+                            // tasks of all, 100 KB and more, come at the next tick).
                             Some(id) => {
-                                watch.start(id, tokio::time::Instant::now());
+                                if orders.send(Order::Start(id)).is_err() {
+                                    return SessionEnd::Lost("the watch on the swarm's services stopped".into());
+                                }
                                 next = Next::Services;
                             }
                             None => follow_ups = &FOLLOW_UPS,
@@ -223,22 +254,16 @@ pub(super) async fn run(
             _ = tick.tick() => {}
             // The services that just changed: their tasks replace those of the last read at
             // once; the whole swarm is read at the next tick.
-            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
-                next = Next::Nothing;
-                match tokio::time::timeout(super::CALL_TIMEOUT, watch.read(docker, local.socket)).await {
-                    Ok(Ok(None)) => {}
-                    Ok(Ok(Some((services, fresh)))) => {
-                        replace_tasks_of(&mut r.tasks, &services, fresh);
-                        watched = true;
-                    }
-                    // A watched service was removed before its event came: the watch ends and
-                    // the whole swarm is read.
-                    Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
-                        watch = Watch::default();
-                        next = Next::Everything;
-                    }
-                    Ok(Err(e)) => return SessionEnd::Lost(describe(&ep.host, &e)),
-                    Err(_) => return SessionEnd::Lost(format!("the swarm manager at {} did not answer in time", ep.host)),
+            n = news.recv() => {
+                let mut forget = false;
+                match heed(n, &mut held, &mut r.tasks, &mut forget) {
+                    Err(why) => return SessionEnd::Lost(why),
+                    Ok(true) => (next, watched) = (Next::Nothing, true),
+                    // The watch ended or lost a service: the whole swarm is read now.
+                    Ok(false) => {}
+                }
+                if forget {
+                    answers.forget_tasks();
                 }
             }
             c = cmds.recv() => {
@@ -248,5 +273,99 @@ pub(super) async fn run(
                 }
             }
         }
+    }
+}
+
+/// The close watch's last answer: the services it watches and their tasks meant to run.
+type Held = Option<(Vec<String>, Vec<bollard::models::Task>)>;
+
+/// Take in the watch's news: `Ok(true)` when the feed's tasks changed, `Err` when the session
+/// is lost. `forget` is set when the next read of the whole swarm must be parsed even if its
+/// bytes did not change (the tasks of a service the watch no longer covers came from the watch).
+fn heed(
+    n: Option<News>,
+    held: &mut Held,
+    tasks: &mut Vec<bollard::models::Task>,
+    forget: &mut bool,
+) -> Result<bool, String> {
+    match n {
+        None => Err("the watch on the swarm's services stopped".into()),
+        Some(News::Lost(why)) => Err(why),
+        Some(News::Gone) => {
+            (*held, *forget) = (None, true);
+            Ok(false)
+        }
+        Some(News::Tasks(services, fresh)) => {
+            let before = held.take().map(|(s, _)| s).unwrap_or_default();
+            *forget |= before.iter().any(|s| !services.contains(s));
+            if services.is_empty() {
+                return Ok(false);
+            }
+            replace_tasks_of(tasks, &services, fresh.clone());
+            *held = Some((services, fresh));
+            Ok(true)
+        }
+    }
+}
+
+/// Work out the instances and the swarm view from the last read and send them if they changed
+/// since the last time (`false`: the panel is gone).
+async fn publish(
+    r: &Read,
+    project: Option<&str>,
+    last: &mut Option<(Vec<Container>, SwarmView)>,
+    tx: &mpsc::Sender<Msg>,
+) -> bool {
+    let now = (instances(r, None, project), view(r, SwarmRole::Manager, project));
+    if last.as_ref() == Some(&now) {
+        return true;
+    }
+    if tx.send(Msg::Engine(EngineEvent::Snapshot(now.0.clone()))).await.is_err()
+        || tx.send(Msg::Swarm(Some(now.1.clone()))).await.is_err()
+    {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::Task;
+
+    fn task(id: &str, service: &str) -> Task {
+        Task { id: Some(id.into()), service_id: Some(service.into()), ..Task::default() }
+    }
+
+    fn ids(tasks: &[Task]) -> Vec<&str> {
+        tasks.iter().filter_map(|t| t.id.as_deref()).collect()
+    }
+
+    #[test]
+    fn the_watch_news_stands_in_for_its_services_until_it_ends() {
+        let (mut held, mut forget) = (None, false);
+        let mut tasks = vec![task("1", "a"), task("2", "b")];
+        let news = News::Tasks(vec!["a".into()], vec![task("3", "a")]);
+        assert_eq!(heed(Some(news), &mut held, &mut tasks, &mut forget), Ok(true));
+        assert_eq!(ids(&tasks), ["2", "3"]);
+        assert!(!forget);
+        assert_eq!(held.as_ref().map(|(s, t)| (s.len(), t.len())), Some((1, 1)), "held for the next whole reads");
+        // The watch now covers b alone: a's tasks came from the watch, so the next whole read is
+        // parsed even if its bytes did not change.
+        let news = News::Tasks(vec!["b".into()], vec![task("4", "b")]);
+        assert_eq!(heed(Some(news), &mut held, &mut tasks, &mut forget), Ok(true));
+        assert_eq!(ids(&tasks), ["3", "4"]);
+        assert!(forget, "a left the watch");
+        forget = false;
+        // The watch ended.
+        assert_eq!(heed(Some(News::Tasks(vec![], vec![])), &mut held, &mut tasks, &mut forget), Ok(false));
+        assert!(held.is_none() && forget);
+        forget = false;
+        held = Some((vec!["a".into()], vec![]));
+        assert_eq!(heed(Some(News::Gone), &mut held, &mut tasks, &mut forget), Ok(false));
+        assert!(held.is_none() && forget, "a service gone: the whole swarm is parsed again");
+        assert_eq!(heed(Some(News::Lost("x".into())), &mut held, &mut tasks, &mut forget), Err("x".into()));
+        assert!(heed(None, &mut held, &mut tasks, &mut forget).is_err(), "a watch that stopped loses the session");
     }
 }

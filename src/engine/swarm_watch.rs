@@ -4,6 +4,10 @@
 //! the tasks of the services that changed (and only those: a small answer) are read every
 //! [`GAP`]. An answer that did not change is not parsed; one that did replaces those services'
 //! tasks in the feed's last read at once, without waiting for a read of the whole swarm.
+//!
+//! The watch runs as its own task beside the feed ([`spawn`]): the feed sends it the services
+//! to watch and hears its answers as [`News`], also while a read of the whole swarm (100 tasks
+//! and more on a busy manager: a hundred milliseconds and more) is on its way.
 
 use super::raw_get::LastAnswer;
 use super::swarm::task_filters;
@@ -11,7 +15,9 @@ use bollard::Docker;
 use bollard::models::Task;
 use bollard::query_parameters::ListTasksOptionsBuilder;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// How long a service is watched after its last event: long enough for Swarm to make, place
@@ -93,6 +99,80 @@ impl Watch {
     }
 }
 
+/// What the feed asks of the watch task.
+#[derive(Debug)]
+pub(super) enum Order {
+    /// A service changed: watch it for [`WINDOW`] from now.
+    Start(String),
+    /// A service was removed: watch it no more.
+    Stop(String),
+}
+
+/// What the watch task tells the feed.
+#[derive(Debug)]
+pub(super) enum News {
+    /// The watched services' tasks meant to run, changed since the last news. No services: the
+    /// watch ended, and the feed's reads of the whole swarm count again for every service.
+    Tasks(Vec<String>, Vec<Task>),
+    /// A watched service is gone (the engine answered 404): the watch starts over empty.
+    Gone,
+    /// The manager failed or did not answer in time: the session is lost (the message says
+    /// why, made inert by the engine module's classification).
+    Lost(String),
+}
+
+/// Start the watch task on `docker` (`socket`: the engine's local socket, whose answers are
+/// compared as bytes). It ends when the feed drops its end of either channel, or after it
+/// has sent [`News::Lost`].
+pub(super) fn spawn(
+    docker: Docker,
+    socket: Option<PathBuf>,
+    host: String,
+) -> (mpsc::UnboundedSender<Order>, mpsc::Receiver<News>) {
+    let (order_tx, mut orders) = mpsc::unbounded_channel();
+    let (tx, news) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut w = Watch::default();
+        // Whether the feed holds an answer of this watch, to be told when the watch ends.
+        let mut told = false;
+        loop {
+            let due = w.due();
+            let heard = tokio::select! {
+                () = tx.closed() => return,
+                o = orders.recv() => {
+                    match o {
+                        None => return,
+                        Some(Order::Start(s)) => w.start(s, Instant::now()),
+                        Some(Order::Stop(s)) => w.stop(&s),
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    tokio::time::timeout(super::CALL_TIMEOUT, w.read(&docker, socket.as_deref())).await
+                }
+            };
+            let news = match heard {
+                Ok(Ok(Some((services, fresh)))) => Some(News::Tasks(services, fresh)),
+                Ok(Ok(None)) if told && w.due().is_none() => Some(News::Tasks(Vec::new(), Vec::new())),
+                Ok(Ok(None)) => None,
+                Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
+                    w = Watch::default();
+                    Some(News::Gone)
+                }
+                Ok(Err(e)) => Some(News::Lost(super::describe(&host, &e))),
+                Err(_) => Some(News::Lost(format!("the swarm manager at {host} did not answer in time"))),
+            };
+            let Some(news) = news else { continue };
+            told = matches!(&news, News::Tasks(s, _) if !s.is_empty());
+            let lost = matches!(news, News::Lost(_));
+            if tx.send(news).await.is_err() || lost {
+                return;
+            }
+        }
+    });
+    (order_tx, news)
+}
+
 /// Put `fresh`, the tasks of `services`, in place of those services' tasks in `tasks`.
 pub(super) fn replace_tasks_of(tasks: &mut Vec<Task>, services: &[String], fresh: Vec<Task>) {
     tasks.retain(|t| !t.service_id.as_ref().is_some_and(|s| services.contains(s)));
@@ -163,5 +243,45 @@ mod tests {
             format!("GET /tasks?filters={} HTTP/1.1", super::super::raw_get::filters(&task_filters(&["a", "b"], true)));
         assert!(want.contains("service") && want.contains("desired-state"), "{want}");
         assert!(asked.iter().all(|l| *l == want), "{asked:?} vs {want}");
+    }
+
+    #[test]
+    fn the_watch_task_tells_the_feed_what_changed_that_a_service_is_gone_and_that_the_engine_failed() {
+        let one = r#"[{"ID":"t1","ServiceID":"a","DesiredState":"running","Status":{"State":"pending"}}]"#;
+        let gone = r#"{"message":"service a not found"}"#;
+        let broken = r#"{"message":"\u001b[2Jrpc error"}"#;
+        let (_dir, sock, engine) = super::super::raw_get::fake_engine_with(vec![
+            (200, one),
+            (200, one),
+            (404, gone),
+            (200, one),
+            (500, broken),
+        ]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let docker = Docker::connect_with_unix(sock.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION).unwrap();
+            let (orders, mut news) = spawn(docker, Some(sock.clone()), "unix:///fake".into());
+            orders.send(Order::Start("a".into())).unwrap();
+            match news.recv().await {
+                Some(News::Tasks(services, tasks)) => {
+                    assert_eq!(services, ["a"]);
+                    assert_eq!(tasks.len(), 1);
+                }
+                other => panic!("first answer: {other:?}"),
+            }
+            // The second answer is the same bytes: no news. The third is a 404.
+            assert!(matches!(news.recv().await, Some(News::Gone)), "a 404 ends the watch");
+            // Nothing is watched now, so nothing is read until the feed asks again.
+            orders.send(Order::Start("a".into())).unwrap();
+            assert!(matches!(news.recv().await, Some(News::Tasks(..))), "watched again from scratch");
+            match news.recv().await {
+                Some(News::Lost(why)) => {
+                    assert!(why.contains("rpc error") && !why.contains('\u{1b}'), "inert: {why:?}");
+                }
+                other => panic!("a 500 loses the session: {other:?}"),
+            }
+            assert!(news.recv().await.is_none(), "the task ends after it lost the engine");
+        });
+        assert_eq!(engine.join().unwrap().len(), 5);
     }
 }
