@@ -222,3 +222,6 @@ def report(res):
     print("\nPer swarm round: " + "; ".join(
         f"{r['change_ms']:.0f} ms to the row, the task in the API after {r.get('swarm_ms') or float('nan'):.0f} ms"
         for r in s))
+    # Start-up swings from run to run on this 2-core machine; the medians hide how much.
+    for k in ("swarm", "compose"):
+        print(f"Start-up per {k} round: " + ", ".join(f"{r['startup_ms']:.0f} ms" for r in res[k]))
