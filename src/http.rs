@@ -114,13 +114,23 @@ pub fn shown(url: &str) -> String {
     }
 }
 
+/// The process's one TLS provider (ring, Cargo.toml), installed as the default on first use:
+/// reqwest, built without a provider of its own, takes the default, and the engine's TLS
+/// transports are built with this one.
+pub fn tls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    // An error means a provider is installed already, which is all this asks.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+}
+
 /// The process's one HTTP client, built on first use. Building it loads and parses the system's
 /// trust roots (about 150 certificates): 10-30 ms and several hundred KB, once, off the path to
 /// the first frame, and shared by every probe, scrape and webhook.
 static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
     // reqwest is built without a TLS provider of its own (Cargo.toml): it takes the process's.
-    // An error means one is installed already, which is all this asks.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tls_provider();
     // Probes go to the operator's own services: never through a proxy.
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
 });

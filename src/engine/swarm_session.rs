@@ -112,8 +112,8 @@ pub(super) async fn run(
     // stands in for those services' tasks in every read of the whole swarm until it ends.
     let (orders, mut news) = swarm_watch::spawn(docker.clone(), local.socket.map(Path::to_path_buf), ep.host.clone());
     let mut held: Held = None;
-    // What the next turn reads, and whether the watch changed the tasks since the last turn.
-    let (mut next, mut watched) = (Next::Everything, false);
+    // What the next turn reads.
+    let mut next = Next::Everything;
     loop {
         let this = std::mem::replace(&mut next, Next::Everything);
         let want_svcs = this != Next::Nothing && svcs_read.is_none_or(|t| t.elapsed() >= SLOW_POLL);
@@ -167,7 +167,8 @@ pub(super) async fn run(
         let changed = match got {
             Ok(Ok((svcs, health, (tasks, nodes)))) => {
                 let now = tokio::time::Instant::now();
-                let mut changed = std::mem::take(&mut watched);
+                // Nothing to read: the watch's news changed the tasks.
+                let mut changed = this == Next::Nothing;
                 if let Some(asked) = svcs {
                     svcs_read = Some(now);
                     if let Some(s) = asked {
@@ -258,7 +259,7 @@ pub(super) async fn run(
                 let mut forget = false;
                 match heed(n, &mut held, &mut r.tasks, &mut forget) {
                     Err(why) => return SessionEnd::Lost(why),
-                    Ok(true) => (next, watched) = (Next::Nothing, true),
+                    Ok(true) => next = Next::Nothing,
                     // The watch ended or lost a service: the whole swarm is read now.
                     Ok(false) => {}
                 }

@@ -58,8 +58,7 @@ impl ServerCertVerifier for AnyCertificate {
 /// Connect to `addr` (`tcp://host:port` or `https://...`) with TLS, presenting `cert.pem` and
 /// `key.pem` from `tls` when there, without verifying the engine's certificate.
 pub fn connect(addr: &str, tls: Option<&Path>, timeout_secs: u64) -> Result<Docker, String> {
-    let provider =
-        CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let provider = crate::http::tls_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS set-up: {e}"))?
