@@ -8,6 +8,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     raise_open_files_limit();
     let cli = Cli::parse();
+    // The masking patterns' ASCII forms compile beside the start-up (config, history, terminal,
+    // engine) instead of in front of the first text to be masked. Nothing to report: the
+    // patterns are there, or the first text waits for them.
+    std::thread::spawn(stackdeck::logtext::mask::warm);
     match run(cli) {
         Ok(code) => code,
         Err(Fail::Config(e)) => {

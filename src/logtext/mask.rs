@@ -7,7 +7,7 @@
 use aho_corasick::AhoCorasick;
 use regex::{Captures, Regex, RegexSet};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// What a masked secret is replaced with.
 pub const MASK: &str = "****";
@@ -54,32 +54,74 @@ const GATE_WORDS: &[(&str, usize)] = &[
     ("akia", 4),
 ];
 
-/// A compiled set of masking patterns.
+/// The built-in patterns, compiled once per process, and only when first needed: compiling
+/// them is the most expensive thing a panel did at start-up (about 28 M instructions under
+/// callgrind, three quarters of it the case-insensitive credential names), and a panel built
+/// them four times before its first frame (the config's masker, the history store's, the
+/// labels'). Every [`Masker`] shares these.
+struct BuiltIns {
+    /// The patterns as written (Unicode), one by one: what a line that is not ASCII (or skipped
+    /// the gate) is masked with.
+    patterns: Vec<Regex>,
+    /// The same in one automaton: which of them a line that is not ASCII holds.
+    set: RegexSet,
+}
+
+/// The built-in patterns again, ASCII-only (`(?-u)`), on bytes, behind the gate of
+/// [`GATE_WORDS`]: what an ASCII line is masked with. On ASCII text they match exactly what the
+/// Unicode ones do (`\b`, `\s`, `\w`, case folding and negated classes differ only outside
+/// ASCII), at a fraction of the cost: the test `the_gate_never_changes_what_is_masked` holds
+/// them to it. Kept apart from [`BuiltIns`]: most panels never see a line that needs those.
+struct AsciiBuiltIns {
+    gate: AhoCorasick,
+    patterns: Vec<regex::bytes::Regex>,
+}
+
+static BUILT_INS: LazyLock<BuiltIns> = LazyLock::new(|| BuiltIns {
+    patterns: DEFAULT_PATTERNS.iter().map(|p| Regex::new(p).expect("built-in masking patterns compile")).collect(),
+    set: RegexSet::new(DEFAULT_PATTERNS).expect("built-in masking patterns compile"),
+});
+
+static ASCII_BUILT_INS: LazyLock<AsciiBuiltIns> = LazyLock::new(|| AsciiBuiltIns {
+    gate: AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(GATE_WORDS.iter().map(|(w, _)| w))
+        .expect("the gate's fixed words compile"),
+    patterns: DEFAULT_PATTERNS
+        .iter()
+        .map(|p| regex::bytes::Regex::new(&format!("(?-u){p}")).expect("built-in masking patterns compile"))
+        .collect(),
+});
+
+/// Compile the built-in patterns' ASCII forms now (what most lines use), so that the first
+/// line to be masked does not wait for them: called on a thread of its own at start-up, while
+/// the panel connects to its engine.
+pub fn warm() {
+    LazyLock::force(&ASCII_BUILT_INS);
+}
+
+/// A set of masking patterns: the built-ins (shared, compiled once) unless the config replaced
+/// them, then the config's own.
 #[derive(Debug, Clone)]
 pub struct Masker {
-    /// The built-ins first (when in use), then the config's own.
-    patterns: Vec<Regex>,
-    /// The built-in patterns in one automaton, behind [`GATE_WORDS`]; `None` when the config
-    /// replaced them.
-    built_in: Option<(AhoCorasick, RegexSet)>,
-    /// The built-in patterns again, ASCII-only (`(?-u)`), on bytes: what an ASCII line that
-    /// passed the gate is masked with. On ASCII text they match exactly what the Unicode ones
-    /// do (`\b`, `\s`, `\w`, case folding and negated classes differ only outside ASCII), at a
-    /// fraction of the cost: the test `the_gate_never_changes_what_is_masked` holds them to it.
-    ascii: Arc<[regex::bytes::Regex]>,
-    /// The config's own patterns in one automaton (no gate: nothing is known about them).
-    extra: Option<RegexSet>,
+    /// Whether the built-in patterns come first.
+    built_in: bool,
+    /// The config's own patterns, one by one and in one automaton (no gate: nothing is known
+    /// about them).
+    extra: Option<(Arc<[Regex]>, RegexSet)>,
 }
 
 impl Default for Masker {
+    /// The built-in patterns alone: costs nothing until a text is masked.
     fn default() -> Self {
-        Self::new(DEFAULT_PATTERNS.iter().copied(), std::iter::empty::<&str>())
-            .expect("built-in masking patterns compile")
+        Masker { built_in: true, extra: None }
     }
 }
 
 impl Masker {
-    /// Compile the given patterns; the error names the pattern that did not compile.
+    /// Compile the given patterns; the error names the pattern that did not compile. The
+    /// built-ins exactly as written ([`DEFAULT_PATTERNS`]) are the shared, gated ones; anything
+    /// else is compiled here.
     pub fn new<'a>(
         defaults: impl IntoIterator<Item = &'a str>,
         extra: impl IntoIterator<Item = &'a str>,
@@ -87,57 +129,40 @@ impl Masker {
         let defaults: Vec<&str> = defaults.into_iter().collect();
         let extra: Vec<&str> = extra.into_iter().collect();
         // The gate is only known to be right for the built-ins exactly as written above.
-        let (gated, ungated) =
-            if defaults == DEFAULT_PATTERNS { (defaults, extra) } else { (Vec::new(), [defaults, extra].concat()) };
-        let mut patterns = Vec::new();
-        for p in gated.iter().chain(&ungated) {
-            patterns.push(Regex::new(p).map_err(|e| ((*p).to_owned(), e))?);
+        let built_in = defaults == DEFAULT_PATTERNS;
+        let own = if built_in { extra } else { [defaults, extra].concat() };
+        if own.is_empty() {
+            return Ok(Masker { built_in, extra: None });
         }
-        let set = |sources: &[&str]| -> Result<Option<RegexSet>, (String, regex::Error)> {
-            if sources.is_empty() {
-                return Ok(None);
-            }
-            RegexSet::new(sources).map(Some).map_err(|e| (sources.join(" | "), e))
-        };
-        let ascii = gated
-            .iter()
-            .map(|p| regex::bytes::Regex::new(&format!("(?-u){p}")).map_err(|e| ((*p).to_owned(), e)))
-            .collect::<Result<Arc<[_]>, _>>()?;
-        let built_in = match set(&gated)? {
-            None => None,
-            Some(s) => {
-                let gate = AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(GATE_WORDS.iter().map(|(w, _)| w))
-                    .expect("the gate's fixed words compile");
-                Some((gate, s))
-            }
-        };
-        Ok(Masker { patterns, built_in, ascii, extra: set(&ungated)? })
+        let patterns =
+            own.iter().map(|p| Regex::new(p).map_err(|e| ((*p).to_owned(), e))).collect::<Result<Arc<[_]>, _>>()?;
+        let set = RegexSet::new(&own).map_err(|e| (own.join(" | "), e))?;
+        Ok(Masker { built_in, extra: Some((patterns, set)) })
     }
 
-    /// Which patterns (by index in `patterns`) match `text`; empty for most lines.
+    /// Which patterns (built-ins first, by index in [`DEFAULT_PATTERNS`], then the config's own)
+    /// match `text`; empty for most lines.
     fn hits(&self, text: &str, gated: bool) -> Vec<usize> {
         let mut hits = Vec::new();
         let mut offset = 0;
-        if let Some((gate, set)) = &self.built_in {
+        if self.built_in {
             // Unicode case folding lets `ſecret` (long s) match `secret`: outside ASCII, no gate.
             if !gated || !text.is_ascii() {
-                hits.extend(set.matches(text).iter());
+                hits.extend(BUILT_INS.set.matches(text).iter());
             } else {
                 // The patterns whose words are in the line, in one pass and without the set's:
                 // each one's own search below finds whether it matches. Non-overlapping matches
                 // are enough: the only words that can overlap in a line (`secret` and `token`
                 // sharing a `t`, `passwd` inside `password`'s start) belong to the same pattern.
                 let mut wanted = 0u32;
-                for m in gate.find_iter(text) {
+                for m in ASCII_BUILT_INS.gate.find_iter(text) {
                     wanted |= 1 << GATE_WORDS[m.pattern().as_usize()].1;
                 }
-                hits.extend((0..set.len()).filter(|i| wanted & (1 << i) != 0));
+                hits.extend((0..DEFAULT_PATTERNS.len()).filter(|i| wanted & (1 << i) != 0));
             }
-            offset = set.len();
+            offset = DEFAULT_PATTERNS.len();
         }
-        if let Some(set) = &self.extra {
+        if let Some((_, set)) = &self.extra {
             hits.extend(set.matches(text).iter().map(|i| i + offset));
         }
         hits
@@ -154,8 +179,10 @@ impl Masker {
         let ascii = gated && text.is_ascii();
         // A pattern that did not match the original may match after an earlier replacement
         // only by matching the mask itself, which changes nothing.
+        let built_ins = if self.built_in { DEFAULT_PATTERNS.len() } else { 0 };
         for i in self.hits(text, gated) {
-            if ascii && let Some(re) = self.ascii.get(i) {
+            if ascii && i < built_ins {
+                let re = &ASCII_BUILT_INS.patterns[i];
                 if let Cow::Owned(replaced) =
                     re.replace_all(out.as_bytes(), |c: &regex::bytes::Captures<'_>| mask_bytes(c))
                 {
@@ -163,7 +190,10 @@ impl Masker {
                 }
                 continue;
             }
-            let re = &self.patterns[i];
+            let re = match i.checked_sub(built_ins) {
+                None => &BUILT_INS.patterns[i],
+                Some(j) => &self.extra.as_ref().expect("a hit past the built-ins is the config's own").0[j],
+            };
             if let Cow::Owned(replaced) = re.replace_all(&out, |c: &Captures<'_>| mask_one(c)) {
                 out = Cow::Owned(replaced);
             }

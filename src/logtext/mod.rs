@@ -31,13 +31,10 @@ pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The built-in secret patterns, compiled once, for texts read where the config's masker is not
-/// at hand (compose labels, alert texts).
-static BUILT_IN: std::sync::LazyLock<Masker> = std::sync::LazyLock::new(Masker::default);
-
-/// [`clean`] with the built-in patterns.
+/// [`clean`] with the built-in patterns, for texts read where the config's masker is not at hand
+/// (compose labels, alert texts).
 pub fn clean_builtin(text: &str) -> String {
-    clean(text, &BUILT_IN)
+    clean(text, &Masker::default())
 }
 
 /// [`inert`], then masked: for what stackdeck stores, prints or sends about an operation.
