@@ -2,7 +2,7 @@
 //! service changes, but none when its tasks are made, placed or change state, so the feed would
 //! see a new task only at its next read of every task. For a few seconds after a service event,
 //! the tasks of the services that changed (and only those: a small answer) are read every
-//! [`FAST_GAP`] for the first [`FAST_FOR`], then every [`GAP`]. An answer that did not change is not parsed; one that did replaces those services'
+//! [`GAP`]. An answer that did not change is not parsed; one that did replaces those services'
 //! tasks in the feed's last read at once, without waiting for a read of the whole swarm.
 //!
 //! The watch runs as its own task beside the feed ([`spawn`]): the feed sends it the services
@@ -27,12 +27,6 @@ const WINDOW: Duration = Duration::from_secs(3);
 /// [`SHARED`] services add one gap, so a whole stack's deploy does not make the manager list
 /// a hundred tasks a hundred times a second.
 const GAP: Duration = Duration::from_millis(10);
-/// For this long after a service's event its tasks are read every [`FAST_GAP`] instead: Swarm
-/// makes the new tasks within it (40-60 ms after `docker service scale` returned, at the median
-/// of the bench's rounds; 390 ms at the slowest), and a read every 10 ms left the panel 5 ms
-/// behind on average.
-const FAST_FOR: Duration = Duration::from_millis(500);
-const FAST_GAP: Duration = Duration::from_millis(2);
 /// The same on a remote engine, where each read is a round trip over ssh or TLS.
 const REMOTE_GAP: Duration = Duration::from_millis(50);
 const SHARED: u32 = 2;
@@ -75,13 +69,7 @@ impl Watch {
         if self.until.len() != before {
             self.last = LastAnswer::default();
         }
-        // A window opened less than FAST_FOR ago (its end is less than that short of a whole one).
-        let fresh = self.until.values().any(|until| *until + FAST_FOR > now + WINDOW);
-        let per = match (remote, fresh) {
-            (true, _) => REMOTE_GAP,
-            (false, true) => FAST_GAP,
-            (false, false) => GAP,
-        };
+        let per = if remote { REMOTE_GAP } else { GAP };
         let n = u32::try_from(self.until.len()).unwrap_or(u32::MAX);
         self.next = Some(now + per * n.div_ceil(SHARED).max(1));
         self.until.keys().cloned().collect()
@@ -207,17 +195,12 @@ mod tests {
         w.start("a".into(), t0);
         assert_eq!(w.due(), Some(t0));
         assert_eq!(w.services(t0, false), vec!["a".to_owned()]);
-        assert_eq!(w.due(), Some(t0 + FAST_GAP), "just after its event: the fast reads");
-        let later = t0 + FAST_FOR;
-        assert_eq!(w.services(later, false).len(), 1);
-        assert_eq!(w.due(), Some(later + GAP), "after the first half second: one read every GAP");
-        assert_eq!(w.services(later, true).len(), 1);
-        assert_eq!(w.due(), Some(later + REMOTE_GAP), "a remote engine: never faster than REMOTE_GAP");
+        assert_eq!(w.due(), Some(t0 + GAP));
         for s in ["b", "c", "d", "e"] {
             w.start(s.into(), t0 + Duration::from_secs(1));
         }
         assert_eq!(w.services(t0 + Duration::from_secs(1), false).len(), 5);
-        assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + FAST_GAP * 3), "5 services: 3 gaps");
+        assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + GAP * 3), "5 services: 3 gaps");
         assert_eq!(w.services(t0 + Duration::from_secs(1), true).len(), 5);
         assert_eq!(w.due(), Some(t0 + Duration::from_secs(1) + REMOTE_GAP * 3));
         w.stop("e");
