@@ -384,6 +384,9 @@ mod tests {
         assert_eq!(mk.mask("id zz123"), "id ****");
         let both = Masker::new(DEFAULT_PATTERNS.iter().copied(), ["acct-(?P<secret>[0-9]+)"]).unwrap();
         assert_eq!(both.mask("acct-12 token=ab"), "acct-**** token=****");
+        // A line that is not ASCII: the built-ins' Unicode forms, then the config's own after them.
+        assert_eq!(both.mask("é acct-12 ſecret=ab"), "é acct-**** ſecret=****");
+        assert_eq!(both.mask("é acct-12"), "é acct-****");
     }
 
     #[test]
