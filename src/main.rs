@@ -8,10 +8,17 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     raise_open_files_limit();
     let cli = Cli::parse();
-    // The masking patterns' ASCII forms compile beside the start-up (config, history, terminal,
-    // engine) instead of in front of the first text to be masked. Nothing to report: the
-    // patterns are there, or the first text waits for them.
-    std::thread::spawn(stackdeck::logtext::mask::warm);
+    // Two one-off costs paid beside the start-up (config, history, terminal, engine) instead of
+    // in front of the first frame. The panel's log pane (tui-logger) stamps each record with
+    // jiff's `Zoned::now()`, and the first stamp makes jiff list the whole zoneinfo tree to
+    // look the machine's zone up by name (about 600 entries, 9-10 ms: strace showed it between
+    // the engine's first answers and the first list, on the task that logs "connected").
+    // Then the masking patterns' ASCII forms, before the first text to be masked. Nothing to
+    // report: each is there, or its first user waits for it.
+    std::thread::spawn(|| {
+        drop(jiff::tz::TimeZone::system());
+        stackdeck::logtext::mask::warm();
+    });
     match run(cli) {
         Ok(code) => code,
         Err(Fail::Config(e)) => {
