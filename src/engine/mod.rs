@@ -127,20 +127,29 @@ pub(crate) struct Connection {
     pub socket: Option<std::path::PathBuf>,
 }
 
-/// What a session knows of the connection beyond the client: the socket it answers on, and the
-/// engine's clock at connect (for the events stream's start).
-#[derive(Clone, Copy)]
+/// What a session knows of the connection beyond the client: the socket it answers on, the
+/// engine's clock at connect (for the events stream's start), and the container list if it is
+/// already on screen (read beside the engine's first answers).
 pub(crate) struct Local<'a> {
     pub socket: Option<&'a std::path::Path>,
     pub events_since: Option<&'a str>,
+    pub first_list: Option<Vec<bollard::models::ContainerSummary>>,
 }
 
-/// [`connect`], and what the engine is in a swarm, from the same answers (the panel's
-/// supervisor needs both before its first list: one round trip fewer on the way to the first
-/// frame).
+/// [`connect`], and what the engine is in a swarm, from the same answers.
 pub(crate) async fn connect_with_role(ep: &Endpoint) -> Result<Connection, EngineError> {
-    let late =
-        || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
+    greet(ep, client(ep).await?).await
+}
+
+/// A client for an endpoint, nothing asked of the engine yet.
+pub(crate) struct Client {
+    pub docker: Docker,
+    addr: String,
+    ssh: bool,
+}
+
+/// The client for `ep` (through ssh, the forward is set up first).
+pub(crate) async fn client(ep: &Endpoint) -> Result<Client, EngineError> {
     // An ssh:// engine is reached through a local socket forwarded by one ssh connection.
     let (addr, ssh) = if ep.host.starts_with("ssh://") {
         (ssh::local_socket(&ep.host, ep.ssh_config.as_deref()).await?, true)
@@ -167,6 +176,17 @@ pub(crate) async fn connect_with_role(ep: &Endpoint) -> Result<Connection, Engin
         _ => Docker::connect_with_host(&addr),
     }
     .map_err(|e| classify(&ep.host, &e))?;
+    Ok(Client { docker, addr, ssh })
+}
+
+/// Ask the engine who it is (`/version` and `/info`, at once). On Docker 20.10 each of the two
+/// runs `runc --version` and `docker-init --version` before it answers (20-40 ms on the bench's
+/// machine, strace): what needs neither is asked beside them, not after.
+pub(crate) async fn greet(ep: &Endpoint, c: Client) -> Result<Connection, EngineError> {
+    let Client { docker, addr, ssh } = c;
+    let asked = std::time::Instant::now();
+    let late =
+        || EngineError::Timeout(format!("engine at {} did not answer within {} s", ep.host, CALL_TIMEOUT.as_secs()));
     // No `negotiate_version()`: bollard joins every path onto its base as an absolute one, so
     // its requests carry no API version (`GET /version`, `GET /containers/json`: strace shows
     // it) and the engine answers each at its own. The negotiation was one more `/version`
@@ -193,7 +213,10 @@ pub(crate) async fn connect_with_role(ep: &Endpoint) -> Result<Connection, Engin
         .as_ref()
         .and_then(|m| m.system_time.as_deref())
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        // Less the time the answer took as well: what was read beside it (the first list) may
+        // be that much older than the engine's clock here.
         .and_then(|t| t.checked_sub(jiff::SignedDuration::from_secs(2)).ok())
+        .and_then(|t| t.checked_sub(jiff::SignedDuration::try_from(asked.elapsed()).ok()?).ok())
         .map(happenings::engine_time);
     let info = EngineInfo {
         cpus: machine.as_ref().and_then(|m| m.ncpu).and_then(|n| u64::try_from(n).ok()),

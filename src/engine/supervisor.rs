@@ -3,8 +3,7 @@
 
 use super::session::{SessionEnd, Wants, apply_cmd};
 use super::{
-    CALL_TIMEOUT, Command, Endpoint, Local, Options, cgroup_stats, connect_with_role, convert, describe, logs,
-    project_filter, stats,
+    CALL_TIMEOUT, Command, Endpoint, Local, Options, cgroup_stats, convert, describe, logs, project_filter, stats,
 };
 use crate::domain::{Container, ContainerId, Health, RunState};
 use crate::msg::{EngineEvent, Msg};
@@ -46,32 +45,9 @@ pub(super) async fn run(
     let mut backoff = Duration::from_secs(1);
     let mut wants = Wants::default();
     loop {
-        let reason = match connect_with_role(&ep).await {
-            Ok(super::Connection { docker, info, role, events_since, socket }) => {
-                backoff = Duration::from_secs(1);
-                tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
-                if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
-                    return;
-                }
-                // A swarm manager is read as a swarm (services, tasks, nodes); a worker as an
-                // engine, with a word that the swarm is managed elsewhere.
-                let view = role.map(|r| crate::domain::SwarmView { role: r, nodes: vec![], services: vec![] });
-                if tx.send(Msg::Swarm(view)).await.is_err() {
-                    return;
-                }
-                let ended = if role == Some(crate::domain::SwarmRole::Manager) {
-                    let local = Local { socket: socket.as_deref(), events_since: None };
-                    super::swarm_session::run(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, local).await
-                } else {
-                    let local = Local { socket: socket.as_deref(), events_since: events_since.as_deref() };
-                    session(&docker, &ep, &opts, &tx, &mut cmds, &mut wants, local).await
-                };
-                match ended {
-                    SessionEnd::Quit => return,
-                    SessionEnd::Lost(reason) => reason,
-                }
-            }
-            Err(e) => e.to_string(),
+        let reason = match attempt(&ep, &opts, &tx, &mut cmds, &mut wants, &mut backoff).await {
+            SessionEnd::Quit => return,
+            SessionEnd::Lost(reason) => reason,
         };
         tracing::warn!("engine unreachable: {reason}; retrying in {} s", backoff.as_secs());
         let ev = EngineEvent::Unreachable { reason, retry_in_secs: backoff.as_secs() };
@@ -94,6 +70,66 @@ pub(super) async fn run(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Connect once and run a session until it ends; `backoff` starts over once the engine answered.
+async fn attempt(
+    ep: &Endpoint,
+    opts: &Options,
+    tx: &mpsc::Sender<Msg>,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    wants: &mut Wants,
+    backoff: &mut Duration,
+) -> SessionEnd {
+    let client = match super::client(ep).await {
+        Ok(c) => c,
+        Err(e) => return SessionEnd::Lost(e.to_string()),
+    };
+    let docker = client.docker.clone();
+    // A plain engine's list is on screen before the engine's slow first answers come.
+    let (greeted, shown) = tokio::join!(super::greet(ep, client), show_early(&docker, opts.project.as_deref(), tx));
+    let super::Connection { docker, info, role, events_since, socket } = match greeted {
+        Ok(c) => c,
+        Err(e) => return SessionEnd::Lost(e.to_string()),
+    };
+    *backoff = Duration::from_secs(1);
+    tracing::info!("connected to engine {} (API {}, {})", info.host, info.api_version, info.server_version);
+    if tx.send(Msg::Engine(EngineEvent::Connected(info))).await.is_err() {
+        return SessionEnd::Quit;
+    }
+    // A swarm manager is read as a swarm (services, tasks, nodes); a worker as an engine, with a
+    // word that the swarm is managed elsewhere.
+    let view = role.map(|r| crate::domain::SwarmView { role: r, nodes: vec![], services: vec![] });
+    if tx.send(Msg::Swarm(view)).await.is_err() {
+        return SessionEnd::Quit;
+    }
+    if role == Some(crate::domain::SwarmRole::Manager) {
+        // (Its first snapshot replaces a list shown early, were the early probe wrong.)
+        let local = Local { socket: socket.as_deref(), events_since: None, first_list: None };
+        super::swarm_session::run(&docker, ep, opts, tx, cmds, wants, local).await
+    } else {
+        let local = Local { socket: socket.as_deref(), events_since: events_since.as_deref(), first_list: shown };
+        session(&docker, ep, opts, tx, cmds, wants, local).await
+    }
+}
+
+/// The container list, sent as the first frame's while the engine's first answers are awaited,
+/// unless the engine is a swarm manager (`GET /swarm` answers only on one; its panel shows the
+/// swarm, not this list). The list if it was sent.
+async fn show_early(
+    docker: &Docker,
+    project: Option<&str>,
+    tx: &mpsc::Sender<Msg>,
+) -> Option<Vec<bollard::models::ContainerSummary>> {
+    let (list, manager) =
+        tokio::join!(list_summaries(docker, project), tokio::time::timeout(CALL_TIMEOUT, docker.inspect_swarm()));
+    if matches!(manager, Ok(Ok(_))) {
+        return None;
+    }
+    let list = list.ok()?;
+    let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
+    tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.ok()?;
+    Some(list)
 }
 
 struct Streams {
@@ -160,7 +196,7 @@ async fn session(
     wants: &mut Wants,
     local: Local<'_>,
 ) -> SessionEnd {
-    let Local { socket, events_since } = local;
+    let Local { socket, events_since, first_list } = local;
     let project = opts.project.as_deref();
     let mut streams = Streams::new(ep, tx);
     // Events from before the list (the engine's clock at connect, less two seconds), so
@@ -188,16 +224,20 @@ async fn session(
     let mut known: HashMap<ContainerId, (RunState, Health)> = HashMap::new();
     // The first frame from the list alone (one call, names, states and health), then the same
     // containers inspected: with 100 containers on a busy engine the inspects took seconds.
-    let ids = match list_summaries(docker, project).await {
-        Ok(list) => {
-            let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
-            let ids = first.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
-            if tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.is_err() {
-                return SessionEnd::Quit;
+    let ids = match first_list {
+        // Already on screen.
+        Some(list) => list.into_iter().filter_map(|s| s.id.map(ContainerId)).collect(),
+        None => match list_summaries(docker, project).await {
+            Ok(list) => {
+                let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
+                let ids = first.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+                if tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.is_err() {
+                    return SessionEnd::Quit;
+                }
+                ids
             }
-            ids
-        }
-        Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+            Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
+        },
     };
     match inspect_all(docker, &ids).await {
         Ok(list) => {
