@@ -13,8 +13,6 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-/// Redraws are at most this frequent (a log flood must not turn into a redraw flood).
-const FRAME: Duration = Duration::from_millis(33);
 /// Wall-clock refresh for uptimes; they are shown in minutes, so this is plenty.
 const TICK: Duration = Duration::from_secs(10);
 
@@ -133,34 +131,31 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     }
     let mut fatal: Option<String> = None;
     let input = crate::input::spawn(tx.clone())?;
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut pace = crate::pace::Pace::new(tokio::time::Instant::now());
     loop {
-        if state.dirty {
-            let wait = FRAME.saturating_sub(last_draw.elapsed());
-            if wait.is_zero() {
-                if state.ui.panel_log {
-                    // Our own log lines reach the widget's buffer here, not from a 10 ms
-                    // polling thread (tui-logger's init_logger would start one).
-                    tui_logger::move_events();
-                }
-                let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
-                let area = guard.terminal.draw(|f| ui::draw(f, &view))?.area;
-                let zones = ui::zones(&view, area);
-                state.dirty = false;
-                if (area.width, area.height) != state.ui.screen || zones != state.ui.zones {
-                    let (w, h) = (area.width, area.height);
-                    let fx = update(&mut state, &setup.keymap, Msg::Screen { w, h, zones });
-                    debug_assert!(fx.is_empty(), "the screen's layout starts nothing: {fx:?}");
-                }
-                last_draw = tokio::time::Instant::now();
-                // Test seam (debug builds only): prove the panic path restores the terminal.
-                #[cfg(debug_assertions)]
-                if std::env::var_os("STACKDECK_TEST_PANIC").is_some() && state.engine.info.is_some() {
-                    panic!("STACKDECK_TEST_PANIC: deliberate panic after a frame");
-                }
+        if state.dirty && tokio::time::Instant::now() >= pace.due() {
+            if state.ui.panel_log {
+                // Our own log lines reach the widget's buffer here, not from a 10 ms
+                // polling thread (tui-logger's init_logger would start one).
+                tui_logger::move_events();
+            }
+            let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
+            let area = guard.terminal.draw(|f| ui::draw(f, &view))?.area;
+            let zones = ui::zones(&view, area);
+            state.dirty = false;
+            if (area.width, area.height) != state.ui.screen || zones != state.ui.zones {
+                let (w, h) = (area.width, area.height);
+                let fx = update(&mut state, &setup.keymap, Msg::Screen { w, h, zones });
+                debug_assert!(fx.is_empty(), "the screen's layout starts nothing: {fx:?}");
+            }
+            pace.drawn(tokio::time::Instant::now());
+            // Test seam (debug builds only): prove the panic path restores the terminal.
+            #[cfg(debug_assertions)]
+            if std::env::var_os("STACKDECK_TEST_PANIC").is_some() && state.engine.info.is_some() {
+                panic!("STACKDECK_TEST_PANIC: deliberate panic after a frame");
             }
         }
-        let frame_due = state.dirty.then(|| last_draw + FRAME);
+        let frame_due = state.dirty.then(|| pace.due());
         let msg = tokio::select! {
             m = rx.recv() => m,
             f = fatal_rx.recv() => {

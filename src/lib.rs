@@ -26,6 +26,7 @@ pub mod notify;
 pub mod observe;
 pub mod opcli;
 pub mod ops;
+pub mod pace;
 pub mod probe;
 pub mod runner;
 pub mod state;
