@@ -132,7 +132,7 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     let mut fatal: Option<String> = None;
     let input = crate::input::spawn(tx.clone())?;
     let mut pace = crate::pace::Pace::new(tokio::time::Instant::now());
-    loop {
+    'panel: loop {
         if state.dirty && tokio::time::Instant::now() >= pace.due() {
             if state.ui.panel_log {
                 // Our own log lines reach the widget's buffer here, not from a 10 ms
@@ -140,7 +140,16 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                 tui_logger::move_events();
             }
             let view = View { state: &state, theme: &setup.theme, keymap: &setup.keymap, stack: &setup.stack };
-            let area = guard.terminal.draw(|f| ui::draw(f, &view))?.area;
+            let area = match guard.terminal.draw(|f| ui::draw(f, &view)) {
+                Ok(frame) => frame.area,
+                // The terminal is gone (an ssh connection dropped: EIO, with the SIGHUP maybe
+                // still on its way). End as on SIGHUP: running operations finish and are
+                // recorded below; returning the error here would end the process under them.
+                Err(e) => {
+                    tracing::warn!("the terminal is gone ({e}): the panel ends");
+                    break 'panel;
+                }
+            };
             let zones = ui::zones(&view, area);
             state.dirty = false;
             if (area.width, area.height) != state.ui.screen || zones != state.ui.zones {
@@ -219,7 +228,10 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
                         input.pause();
                         crate::terminal::suspend(&target);
                         let r = crate::exec::run(&x, &target, &cmd, true).await;
-                        crate::terminal::resume(&mut guard)?;
+                        if let Err(e) = crate::terminal::resume(&mut guard) {
+                            tracing::warn!("the terminal is gone ({e}): the panel ends");
+                            break 'panel;
+                        }
                         input.resume();
                         state.ui.notice = Some(match r {
                             Ok(code) => format!(
