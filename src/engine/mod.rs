@@ -128,12 +128,12 @@ pub(crate) struct Connection {
 }
 
 /// What a session knows of the connection beyond the client: the socket it answers on, the
-/// engine's clock at connect (for the events stream's start), and the container list if it is
-/// already on screen (read beside the engine's first answers).
+/// engine's clock at connect (for the events stream's start), and the containers already on
+/// screen if their list was read beside the engine's first answers.
 pub(crate) struct Local<'a> {
     pub socket: Option<&'a std::path::Path>,
     pub events_since: Option<&'a str>,
-    pub first_list: Option<Vec<bollard::models::ContainerSummary>>,
+    pub first_list: Option<Vec<crate::domain::ContainerId>>,
 }
 
 /// [`connect`], and what the engine is in a swarm, from the same answers.

@@ -115,21 +115,24 @@ async fn attempt(
 
 /// The container list, sent as the first frame's while the engine's first answers are awaited,
 /// unless the engine is a swarm manager (`GET /swarm` answers only on one; its panel shows the
-/// swarm, not this list). The list if it was sent.
-async fn show_early(
-    docker: &Docker,
-    project: Option<&str>,
-    tx: &mpsc::Sender<Msg>,
-) -> Option<Vec<bollard::models::ContainerSummary>> {
+/// swarm, not this list). The ids shown, if it was sent.
+async fn show_early(docker: &Docker, project: Option<&str>, tx: &mpsc::Sender<Msg>) -> Option<Vec<ContainerId>> {
     let (list, manager) =
         tokio::join!(list_summaries(docker, project), tokio::time::timeout(CALL_TIMEOUT, docker.inspect_swarm()));
     if matches!(manager, Ok(Ok(_))) {
         return None;
     }
     let list = list.ok()?;
+    show_list(&list, tx).await
+}
+
+/// Put the list on screen as it is (names, states and health); the ids shown, or `None` when
+/// the panel is gone.
+async fn show_list(list: &[bollard::models::ContainerSummary], tx: &mpsc::Sender<Msg>) -> Option<Vec<ContainerId>> {
     let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
+    let ids = first.iter().map(|c| c.id.clone()).collect();
     tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.ok()?;
-    Some(list)
+    Some(ids)
 }
 
 struct Streams {
@@ -226,16 +229,12 @@ async fn session(
     // containers inspected: with 100 containers on a busy engine the inspects took seconds.
     let ids = match first_list {
         // Already on screen.
-        Some(list) => list.into_iter().filter_map(|s| s.id.map(ContainerId)).collect(),
+        Some(ids) => ids,
         None => match list_summaries(docker, project).await {
-            Ok(list) => {
-                let first: Vec<Container> = list.iter().filter_map(convert::container_from_summary).collect();
-                let ids = first.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
-                if tx.send(Msg::Engine(EngineEvent::Snapshot(first))).await.is_err() {
-                    return SessionEnd::Quit;
-                }
-                ids
-            }
+            Ok(list) => match show_list(&list, tx).await {
+                Some(ids) => ids,
+                None => return SessionEnd::Quit,
+            },
             Err(e) => return SessionEnd::Lost(describe(&ep.host, &e)),
         },
     };
