@@ -59,9 +59,12 @@ def manager_ticks(b):
 
 # A watcher in its own process (a thread of the bench's would share the interpreter with the
 # screen polling, and was seen to notice the task only after the panel had shown it). It asks
-# the manager for one service's tasks back to back and prints, on CLOCK_MONOTONIC (the same
-# clock as the bench's time.monotonic()), when the task of the slot first exists and when it
-# first has a node.
+# the manager for one service's tasks every millisecond and prints, on CLOCK_MONOTONIC (the
+# same clock as the bench's time.monotonic()), when the task of the slot first exists and when
+# it first has a node. Not back to back: each read costs the manager about 1 ms of CPU, so a
+# watcher reading back to back kept one of the machine's two cores busy on the manager during
+# the very change it timed (load average 18-30 in the 2026-12-02 runs), which the compose case,
+# with no watcher, never paid.
 WATCHER = r"""
 import json, socket, sys, time, urllib.parse
 sock_path, service, slot = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -79,6 +82,7 @@ while placed is None and time.monotonic() < deadline:
         data += chunk
     s.close()
     now = time.monotonic()
+    time.sleep(0.001)
     for t in json.loads(data.split(b"\r\n\r\n", 1)[1] or b"[]") or []:
         if t.get("Slot") == slot:
             seen = seen or now
