@@ -529,6 +529,25 @@ def report_flood(f):
                   f"'lines skipped' marker shown: {m['skip_marker']}")
 
 
+def order_list_coverage():
+    """How much of contrib/link-order.txt the binary under test has: the names it lacks are
+    functions that ran when the list was made and now sit outside the ordered text, each
+    costing the pages around it (the RSS figures read higher with a stale list)."""
+    path = os.path.join(ROOT, "contrib/link-order.txt")
+    if "/debug/" in STACKDECK:
+        return "order list: not checked (a debug build is linked without it)"
+    if not shutil.which("nm") or not os.path.exists(path):
+        return "order list: not checked (no nm, or no list)"
+    nm = subprocess.run(["nm", "--defined-only", STACKDECK], capture_output=True, text=True)
+    if nm.returncode != 0:
+        return "order list: not checked (no nm, or no list)"
+    have = {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}
+    names = [n.strip() for n in open(path) if n.strip() and not n.startswith("#")]
+    found = sum(n in have for n in names)
+    stale = "" if found >= 0.98 * len(names) else "; stale: run scripts/link_order.py after a release build"
+    return f"order list: {found} of {len(names)} names in this build{stale}"
+
+
 def main():
     for t in ("tmux", "dockerd"):
         if not shutil.which(t):
@@ -549,6 +568,7 @@ def main():
               f"rounds {ROUNDS}, idle window {IDLE} s, flood {FLOOD} s")
         print(f"stackdeck {sh(STACKDECK, '--version')}; "
               f"{sh(OXKER, '--version') if 'oxker' in tools() else 'oxker not run'}")
+        print(order_list_coverage())
 
         if os.environ.get("BENCH_ONLY") == "ssh":
             bench_ssh.report(bench_ssh.run(sys.modules[__name__]))
