@@ -48,8 +48,6 @@ pub(super) struct Watch {
     until: BTreeMap<String, Instant>,
     last: LastAnswer,
     next: Option<Instant>,
-    /// When the last service event came: the reads are closer until [`BURST`] after it.
-    burst_from: Option<Instant>,
 }
 
 impl Watch {
@@ -61,7 +59,6 @@ impl Watch {
             self.last = LastAnswer::default();
         }
         self.next = Some(now);
-        self.burst_from = Some(now);
     }
 
     /// Watch `service` no more (it was removed).
@@ -83,10 +80,14 @@ impl Watch {
         if self.until.len() != before {
             self.last = LastAnswer::default();
         }
-        let per = match self.burst_from {
-            _ if remote => REMOTE_GAP,
-            Some(from) if now < from + BURST => BURST_GAP,
-            _ => GAP,
+        // The latest event is the latest window's start: each window is WINDOW long.
+        let burst = self.until.values().max().is_some_and(|until| now + WINDOW < *until + BURST);
+        let per = if remote {
+            REMOTE_GAP
+        } else if burst {
+            BURST_GAP
+        } else {
+            GAP
         };
         let n = u32::try_from(self.until.len()).unwrap_or(u32::MAX);
         self.next = Some(now + per * n.div_ceil(SHARED).max(1));
