@@ -529,6 +529,16 @@ def report_flood(f):
                   f"'lines skipped' marker shown: {m['skip_marker']}")
 
 
+def defined_symbols(binary):
+    """The names `binary` defines (its symbol table, by nm), or None without nm or symbols."""
+    if not shutil.which("nm"):
+        return None
+    nm = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True)
+    if nm.returncode != 0:
+        return None
+    return {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}
+
+
 def order_list_coverage():
     """How much of contrib/link-order.txt the binary under test has: the names it lacks are
     functions that ran when the list was made and now sit outside the ordered text, each
@@ -536,12 +546,9 @@ def order_list_coverage():
     path = os.path.join(ROOT, "contrib/link-order.txt")
     if "/debug/" in STACKDECK:
         return "order list: not checked (a debug build is linked without it)"
-    if not shutil.which("nm") or not os.path.exists(path):
-        return "order list: not checked (no nm, or no list)"
-    nm = subprocess.run(["nm", "--defined-only", STACKDECK], capture_output=True, text=True)
-    if nm.returncode != 0:
-        return "order list: not checked (no nm, or no list)"
-    have = {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}
+    have = defined_symbols(STACKDECK)
+    if have is None or not os.path.exists(path):
+        return "order list: not checked (no nm, no symbols, or no list)"
     names = [n.strip() for n in open(path) if n.strip() and not n.startswith("#")]
     found = sum(n in have for n in names)
     stale = "" if found >= 0.98 * len(names) else "; stale: run scripts/link_order.py after a release build"

@@ -123,8 +123,7 @@ def main():
     # Callgrind names what it ran; the linker matches the names of the build it links. A
     # `cargo bench` build writes the same path with other symbol hashes (its profile is part of
     # them): a list made from it matched two names in three of the release build's.
-    have = set(line.split()[-1] for line in subprocess.run(["nm", "--defined-only", BIN], capture_output=True,
-                                                            text=True).stdout.splitlines())
+    have = bench.defined_symbols(BIN) or set()
     found = sum(n in have for n in names)
     if found < 0.95 * len(names):
         sys.exit(f"link_order: only {found} of {len(names)} names are in {BIN}'s symbol table")
