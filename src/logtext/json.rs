@@ -4,11 +4,34 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl"];
-const MESSAGE_KEYS: &[&str] = &["message", "msg"];
-const TARGET_KEYS: &[&str] = &["target", "logger", "module"];
-/// Dropped: the engine's own timestamp is shown by the timestamps toggle.
-const TIME_KEYS: &[&str] = &["timestamp", "time", "ts", "@timestamp"];
+/// What a key is for, and its rank among the keys for the same thing (lower is preferred):
+/// `level`, `severity`, `lvl`; `message`, `msg`; `target`, `logger`, `module`. Time keys
+/// (`timestamp`, `time`, `ts`, `@timestamp`) are dropped: the engine's own timestamp is shown by
+/// the timestamps toggle. One `match` per key, where looking each name up in the fields cost a
+/// string comparison per probe (`perf`: the JSON line's largest cost after the parse).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Level(u8),
+    Message(u8),
+    Target(u8),
+    Time,
+    Other,
+}
+
+fn role(key: &str) -> Role {
+    match key {
+        "level" => Role::Level(0),
+        "severity" => Role::Level(1),
+        "lvl" => Role::Level(2),
+        "message" => Role::Message(0),
+        "msg" => Role::Message(1),
+        "target" => Role::Target(0),
+        "logger" => Role::Target(1),
+        "module" => Role::Target(2),
+        "timestamp" | "time" | "ts" | "@timestamp" => Role::Time,
+        _ => Role::Other,
+    }
+}
 
 /// `{"level":"WARN","target":"bot::x","message":"m","k":1}` -> `WARN bot::x: m k=1`.
 /// `None` when the line is not a JSON object with a message.
@@ -62,28 +85,47 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
 
 /// The fields in key order: level, target and message first, then the rest as `key=value`.
 fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<String> {
-    let get = |key: &str| obj.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| &obj[i].1);
-    let pick = |keys: &[&'static str]| keys.iter().find_map(|k| get(k).map(|v| (*k, v)));
-    let (mkey, message) = pick(MESSAGE_KEYS)?;
+    // The preferred field for each role (its rank, its index in `obj`), in one pass over the keys.
+    let (mut level, mut message, mut target) = (None::<(u8, usize)>, None::<(u8, usize)>, None::<(u8, usize)>);
+    for (i, (k, _)) in obj.iter().enumerate() {
+        let (slot, rank) = match role(k) {
+            Role::Level(n) => (&mut level, n),
+            Role::Message(n) => (&mut message, n),
+            Role::Target(n) => (&mut target, n),
+            Role::Time | Role::Other => continue,
+        };
+        if slot.is_none_or(|(best, _)| rank < best) {
+            *slot = Some((rank, i));
+        }
+    }
+    let message = message?.1;
     let mut out = String::with_capacity(obj.len() * 16);
-    if let Some((_, l)) = pick(LEVEL_KEYS) {
-        // Upper case, padded to five characters (as `{:<5}` would).
+    if let Some((_, i)) = level {
+        // Upper case, padded to five characters (as `{:<5}` would). A level is nearly always
+        // ASCII: upper-cased in place, without a char iterator per letter.
+        let l = scalar(&obj[i].1);
         let mut n = 0;
-        for c in scalar(l).chars().flat_map(char::to_uppercase) {
-            out.push(c);
-            n += 1;
+        if l.is_ascii() {
+            out.push_str(&l);
+            out.make_ascii_uppercase();
+            n = l.len();
+        } else {
+            for c in l.chars().flat_map(char::to_uppercase) {
+                out.push(c);
+                n += 1;
+            }
         }
         out.extend(std::iter::repeat_n(' ', 5usize.saturating_sub(n) + 1));
     }
-    let tkey = pick(TARGET_KEYS).map(|(k, v)| {
-        out.push_str(&scalar(v));
+    let target = target.map(|(_, i)| {
+        out.push_str(&scalar(&obj[i].1));
         out.push_str(": ");
-        k
+        i
     });
-    out.push_str(&scalar(message));
-    for (k, v) in obj {
-        let k = *k;
-        if k == mkey || Some(k) == tkey || LEVEL_KEYS.contains(&k) || TIME_KEYS.contains(&k) {
+    out.push_str(&scalar(&obj[message].1));
+    for (i, (k, v)) in obj.iter().enumerate() {
+        // Every level and time key is left out; a message or target key only when it was shown.
+        if i == message || Some(i) == target || matches!(role(k), Role::Level(_) | Role::Time) {
             continue;
         }
         let s = scalar(v);
@@ -140,6 +182,20 @@ mod tests {
         assert_eq!(compact(r#"{"lvl":"err","msg":"m","note":"two words"}"#).unwrap(), "ERR   m note=\"two words\"");
         assert_eq!(compact(r#"{"level":"critical","msg":"m"}"#).unwrap(), "CRITICAL m");
         assert_eq!(compact(r#"{"level":"straße","msg":"m"}"#).unwrap(), "STRASSE m");
+    }
+
+    #[test]
+    fn the_preferred_key_of_each_role_is_shown_first_and_the_others_as_fields() {
+        // `message` over `msg`, `target` over `logger` over `module`, `level` over `severity`
+        // over `lvl`: an unshown message or target key stays a field, every level and time key
+        // goes.
+        let l = r#"{"msg":"m2","module":"mo","logger":"lo","lvl":"debug","severity":"warn","ts":1,"time":2,"@timestamp":3,"message":"m1","z":"z"}"#;
+        assert_eq!(compact(l).unwrap(), "WARN  lo: m1 module=mo msg=m2 z=z");
+        let l = r#"{"level":"info","severity":"error","target":"t","logger":"lo","msg":"m"}"#;
+        assert_eq!(compact(l).unwrap(), "INFO  t: m logger=lo");
+        // The same through the owned parse (a key with an escape).
+        let l = r#"{"msg":"m2","message":"m1","lvl":"debug","x1":1}"#;
+        assert_eq!(compact(l).unwrap(), "DEBUG m1 msg=m2 x1=1");
     }
 
     #[test]

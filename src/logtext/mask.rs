@@ -4,7 +4,7 @@
 //! still sees *which* credential leaked (`api_key=****`). Without the group the whole match is
 //! replaced. Patterns are regular expressions (linear time: a hostile line cannot stall us).
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Captures, Regex, RegexSet};
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
@@ -26,8 +26,8 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
     r"\b(?P<secret>AKIA[0-9A-Z]{16})\b",
 ];
 
-/// Words without which no built-in pattern can match an ASCII line (compared ignoring ASCII
-/// case). Each built-in pattern needs one of them: the credential names of the first (`token`
+/// Words without which no built-in pattern can match an ASCII line (written in lower case and
+/// compared with the line folded to lower case). Each built-in pattern needs one of them: the credential names of the first (`token`
 /// covers every `*_token`, `secret` every `*_secret*`), `bearer`, the Stripe prefixes, `://` and
 /// `AKIA`. A line with none of them skips the regular expressions: most log lines, at the cost
 /// of one SIMD scan. The test `the_gate_never_changes_what_is_masked` holds this list to the
@@ -73,8 +73,13 @@ struct BuiltIns {
 /// ASCII), at a fraction of the cost: the test `the_gate_never_changes_what_is_masked` holds
 /// them to it. Kept apart from [`BuiltIns`]: most panels never see a line that needs those.
 struct AsciiBuiltIns {
+    /// The gate's words, matched on the line folded to lower case: case-sensitive words let
+    /// the automaton scan with its vector (Teddy) prefilter, where ASCII case insensitivity
+    /// left it one table step per byte (`perf`: the largest single cost of a Bearer line).
     gate: AhoCorasick,
     patterns: Vec<regex::bytes::Regex>,
+    /// The index of each pattern's `secret` group: looked up by name, it costs a hash per match.
+    secret: Vec<Option<usize>>,
 }
 
 static BUILT_INS: LazyLock<BuiltIns> = LazyLock::new(|| BuiltIns {
@@ -82,16 +87,44 @@ static BUILT_INS: LazyLock<BuiltIns> = LazyLock::new(|| BuiltIns {
     set: RegexSet::new(DEFAULT_PATTERNS).expect("built-in masking patterns compile"),
 });
 
-static ASCII_BUILT_INS: LazyLock<AsciiBuiltIns> = LazyLock::new(|| AsciiBuiltIns {
-    gate: AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(GATE_WORDS.iter().map(|(w, _)| w))
-        .expect("the gate's fixed words compile"),
-    patterns: DEFAULT_PATTERNS
+static ASCII_BUILT_INS: LazyLock<AsciiBuiltIns> = LazyLock::new(|| {
+    let patterns: Vec<regex::bytes::Regex> = DEFAULT_PATTERNS
         .iter()
         .map(|p| regex::bytes::Regex::new(&format!("(?-u){p}")).expect("built-in masking patterns compile"))
-        .collect(),
+        .collect();
+    AsciiBuiltIns {
+        // Leftmost-first: the automaton's vector prefilter exists only for the leftmost kinds.
+        gate: AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(GATE_WORDS.iter().map(|(w, _)| w))
+            .expect("the gate's fixed words compile"),
+        secret: patterns.iter().map(|re| re.capture_names().position(|n| n == Some("secret"))).collect(),
+        patterns,
+    }
 });
+
+/// Longest line folded to lower case on the stack for the gate; a longer one takes a copy.
+const GATE_STACK: usize = 512;
+
+/// The built-in patterns (a bit each, by index in [`DEFAULT_PATTERNS`]) whose gate words an
+/// ASCII line holds, in any ASCII case.
+fn gate_wanted(text: &str) -> u32 {
+    let mut stack = [0u8; GATE_STACK];
+    let copy;
+    let lower: &[u8] = if text.len() <= GATE_STACK {
+        let b = &mut stack[..text.len()];
+        b.copy_from_slice(text.as_bytes());
+        b.make_ascii_lowercase();
+        b
+    } else {
+        copy = text.as_bytes().to_ascii_lowercase();
+        &copy
+    };
+    // Non-overlapping, leftmost-first matches are enough: the only words that can overlap or
+    // start at the same place in a line (`secret` and `token` sharing a `t`, `passwd` and
+    // `password`) belong to the same pattern.
+    ASCII_BUILT_INS.gate.find_iter(lower).fold(0, |wanted, m| wanted | 1 << GATE_WORDS[m.pattern().as_usize()].1)
+}
 
 /// Compile the built-in patterns' ASCII forms now (what most lines use), so that the first
 /// line to be masked does not wait for them: called on a thread of its own at start-up, while
@@ -151,13 +184,8 @@ impl Masker {
                 hits.extend(BUILT_INS.set.matches(text).iter());
             } else {
                 // The patterns whose words are in the line, in one pass and without the set's:
-                // each one's own search below finds whether it matches. Non-overlapping matches
-                // are enough: the only words that can overlap in a line (`secret` and `token`
-                // sharing a `t`, `passwd` inside `password`'s start) belong to the same pattern.
-                let mut wanted = 0u32;
-                for m in ASCII_BUILT_INS.gate.find_iter(text) {
-                    wanted |= 1 << GATE_WORDS[m.pattern().as_usize()].1;
-                }
+                // each one's own search below finds whether it matches.
+                let wanted = gate_wanted(text);
                 hits.extend((0..DEFAULT_PATTERNS.len()).filter(|i| wanted & (1 << i) != 0));
             }
             offset = DEFAULT_PATTERNS.len();
@@ -183,8 +211,9 @@ impl Masker {
         for i in self.hits(text, gated) {
             if ascii && i < built_ins {
                 let re = &ASCII_BUILT_INS.patterns[i];
+                let secret = ASCII_BUILT_INS.secret[i];
                 if let Cow::Owned(replaced) =
-                    re.replace_all(out.as_bytes(), |c: &regex::bytes::Captures<'_>| mask_bytes(c))
+                    re.replace_all(out.as_bytes(), |c: &regex::bytes::Captures<'_>| mask_bytes(c, secret))
                 {
                     out = Cow::Owned(String::from_utf8(replaced).expect("ASCII with ASCII replaced is ASCII"));
                 }
@@ -202,10 +231,11 @@ impl Masker {
     }
 }
 
-/// [`mask_span`] for the ASCII forms.
-fn mask_bytes(c: &regex::bytes::Captures<'_>) -> Vec<u8> {
+/// [`mask_span`] for the ASCII forms; `secret` is the index of the pattern's `secret` group.
+fn mask_bytes(c: &regex::bytes::Captures<'_>, secret: Option<usize>) -> Vec<u8> {
     let whole = c.get(0).expect("group 0 always matches");
-    mask_span(whole.as_bytes(), c.name("secret").map(|s| (s.start() - whole.start(), s.end() - whole.start())))
+    let secret = secret.and_then(|g| c.get(g)).map(|s| (s.start() - whole.start(), s.end() - whole.start()));
+    mask_span(whole.as_bytes(), secret)
 }
 
 /// [`mask_span`] for the Unicode forms.
@@ -375,6 +405,20 @@ mod tests {
             masked += usize::from(gated != line);
         }
         assert!(masked > 2_000, "only {masked} of 50000 lines were masked: the corpus tests nothing");
+    }
+
+    #[test]
+    fn the_gate_compares_lower_case_words_with_lines_of_any_length() {
+        // The line is folded to lower case, so a word with a capital letter would never match.
+        for (w, _) in GATE_WORDS {
+            assert_eq!(*w, w.to_ascii_lowercase());
+        }
+        // Lines longer than the gate's stack buffer, with the secret at the very end.
+        let mk = Masker::default();
+        for pad in [GATE_STACK - 20, GATE_STACK, GATE_STACK + 1, 4 * GATE_STACK] {
+            let line = format!("{} Authorization: BEARER abcdef123456", "x".repeat(pad));
+            assert_eq!(mk.mask(&line), format!("{} Authorization: BEARER ****", "x".repeat(pad)), "{pad}");
+        }
     }
 
     #[test]

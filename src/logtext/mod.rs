@@ -71,12 +71,13 @@ impl LogLine {
         // operator needs to see first at 80 columns. Decoded strings are sanitized again
         // (a JSON "\u001b" decodes to a real ESC) unless what came out is printable ASCII.
         let shown = match json::compact(&clean) {
-            Some(c) if c.len() <= MAX_LINE_BYTES && printable_ascii(c.as_bytes()) => c,
-            Some(c) => sanitize(c.as_bytes()).text,
-            None => clean.into_owned(),
+            Some(c) if c.len() <= MAX_LINE_BYTES && printable_ascii(c.as_bytes()) => std::borrow::Cow::Owned(c),
+            Some(c) => std::borrow::Cow::Owned(sanitize(c.as_bytes()).text),
+            None => clean,
         };
+        // One copy of the line at most: the masked text, or else the shown one.
         let text = match masker.mask(&shown) {
-            std::borrow::Cow::Borrowed(_) => shown, // nothing masked: no second copy
+            std::borrow::Cow::Borrowed(_) => shown.into_owned(),
             std::borrow::Cow::Owned(m) => m,
         };
         let level = level::detect(&text);
@@ -96,7 +97,7 @@ fn split_timestamp(raw: &[u8]) -> (Option<String>, &[u8]) {
         && raw[4] == b'-'
         && raw[7] == b'-'
         && raw[10] == b'T'
-        && let Some(sp) = raw.iter().take(40).position(|&b| b == b' ')
+        && let Some(sp) = memchr::memchr(b' ', &raw[..raw.len().min(40)])
         && let Ok(ts) = std::str::from_utf8(&raw[..sp])
         && (ts.ends_with('Z') || ts.contains('+'))
     {
