@@ -27,11 +27,12 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
 ];
 
 /// Words without which no built-in pattern can match an ASCII line (written in lower case and
-/// compared with the line folded to lower case). Each built-in pattern needs one of them: the credential names of the first (`token`
-/// covers every `*_token`, `secret` every `*_secret*`), `bearer`, the Stripe prefixes, `://` and
-/// `AKIA`. A line with none of them skips the regular expressions: most log lines, at the cost
-/// of one SIMD scan. The test `the_gate_never_changes_what_is_masked` holds this list to the
-/// patterns above.
+/// compared with the line folded to lower case). Each built-in pattern needs one of them: the
+/// credential names of the first (`token` covers every `*_token`, `secret` every `*_secret*`),
+/// `bearer`, the Stripe prefixes, `://` and `AKIA`. A line with none of them skips the regular
+/// expressions: most log lines, at the cost of one SIMD scan. The test
+/// `the_gate_never_changes_what_is_masked` holds this list to the patterns above.
+///
 /// Each word with the built-in pattern (index in [`DEFAULT_PATTERNS`]) that needs it: a line
 /// runs only the patterns whose words it holds.
 const GATE_WORDS: &[(&str, usize)] = &[
