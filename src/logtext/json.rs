@@ -194,7 +194,7 @@ mod tests {
         let l = r#"{"level":"info","severity":"error","target":"t","logger":"lo","msg":"m"}"#;
         assert_eq!(compact(l).unwrap(), "INFO  t: m logger=lo");
         // The same through the owned parse (a key with an escape).
-        let l = r#"{"msg":"m2","message":"m1","lvl":"debug","x1":1}"#;
+        let l = r#"{"msg":"m2","message":"m1","lvl":"debug","x\u0031":1}"#;
         assert_eq!(compact(l).unwrap(), "DEBUG m1 msg=m2 x1=1");
     }
 
