@@ -79,8 +79,6 @@ struct AsciiBuiltIns {
     /// left it one table step per byte (`perf`: the largest single cost of a Bearer line).
     gate: AhoCorasick,
     patterns: Vec<regex::bytes::Regex>,
-    /// The index of each pattern's `secret` group: looked up by name, it costs a hash per match.
-    secret: Vec<Option<usize>>,
 }
 
 static BUILT_INS: LazyLock<BuiltIns> = LazyLock::new(|| BuiltIns {
@@ -88,20 +86,16 @@ static BUILT_INS: LazyLock<BuiltIns> = LazyLock::new(|| BuiltIns {
     set: RegexSet::new(DEFAULT_PATTERNS).expect("built-in masking patterns compile"),
 });
 
-static ASCII_BUILT_INS: LazyLock<AsciiBuiltIns> = LazyLock::new(|| {
-    let patterns: Vec<regex::bytes::Regex> = DEFAULT_PATTERNS
+static ASCII_BUILT_INS: LazyLock<AsciiBuiltIns> = LazyLock::new(|| AsciiBuiltIns {
+    // Leftmost-first: the automaton's vector prefilter exists only for the leftmost kinds.
+    gate: AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(GATE_WORDS.iter().map(|(w, _)| w))
+        .expect("the gate's fixed words compile"),
+    patterns: DEFAULT_PATTERNS
         .iter()
         .map(|p| regex::bytes::Regex::new(&format!("(?-u){p}")).expect("built-in masking patterns compile"))
-        .collect();
-    AsciiBuiltIns {
-        // Leftmost-first: the automaton's vector prefilter exists only for the leftmost kinds.
-        gate: AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(GATE_WORDS.iter().map(|(w, _)| w))
-            .expect("the gate's fixed words compile"),
-        secret: patterns.iter().map(|re| re.capture_names().position(|n| n == Some("secret"))).collect(),
-        patterns,
-    }
+        .collect(),
 });
 
 /// Longest line folded to lower case on the stack for the gate; a longer one takes a copy.
@@ -212,7 +206,7 @@ impl Masker {
         for i in self.hits(text, gated) {
             if ascii && i < built_ins {
                 let re = &ASCII_BUILT_INS.patterns[i];
-                let secret = ASCII_BUILT_INS.secret[i];
+                let secret = secret_group(re.capture_names());
                 if let Cow::Owned(replaced) =
                     re.replace_all(out.as_bytes(), |c: &regex::bytes::Captures<'_>| mask_bytes(c, secret))
                 {
@@ -224,12 +218,19 @@ impl Masker {
                 None => &BUILT_INS.patterns[i],
                 Some(j) => &self.extra.as_ref().expect("a hit past the built-ins is the config's own").0[j],
             };
-            if let Cow::Owned(replaced) = re.replace_all(&out, |c: &Captures<'_>| mask_one(c)) {
+            let secret = secret_group(re.capture_names());
+            if let Cow::Owned(replaced) = re.replace_all(&out, |c: &Captures<'_>| mask_one(c, secret)) {
                 out = Cow::Owned(replaced);
             }
         }
         out
     }
+}
+
+/// The index of a pattern's `secret` group, found once per pattern and line: looking the group
+/// up by name in each match hashed the name every time (`perf`, issue 15).
+fn secret_group<'a>(mut names: impl Iterator<Item = Option<&'a str>>) -> Option<usize> {
+    names.position(|n| n == Some("secret"))
 }
 
 /// [`mask_span`] for the ASCII forms; `secret` is the index of the pattern's `secret` group.
@@ -239,10 +240,10 @@ fn mask_bytes(c: &regex::bytes::Captures<'_>, secret: Option<usize>) -> Vec<u8> 
     mask_span(whole.as_bytes(), secret)
 }
 
-/// [`mask_span`] for the Unicode forms.
-fn mask_one(c: &Captures<'_>) -> String {
+/// [`mask_span`] for the Unicode forms (the built-ins' and the config's own patterns).
+fn mask_one(c: &Captures<'_>, secret: Option<usize>) -> String {
     let whole = c.get(0).expect("group 0 always matches");
-    let secret = c.name("secret").map(|s| (s.start() - whole.start(), s.end() - whole.start()));
+    let secret = secret.and_then(|g| c.get(g)).map(|s| (s.start() - whole.start(), s.end() - whole.start()));
     // Match bounds are character boundaries and the mask is ASCII: still UTF-8.
     String::from_utf8(mask_span(whole.as_str().as_bytes(), secret)).expect("a match with its secret masked is UTF-8")
 }
