@@ -61,14 +61,12 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     crate::runner::spawn_history_poller(
         setup.state_dir.clone(),
         crate::ops::backup::root(&setup.state_dir, &setup.stack),
-        tx.clone(),
-    );
-    crate::runner::spawn_timeline_readback(
-        setup.state_dir.clone(),
-        setup.stack.masker.clone(),
-        setup.stack.timeline_since(),
-        setup.stack.timeline_keep(),
-        setup.project.clone(),
+        Some(crate::runner::Readback {
+            masker: setup.stack.masker.clone(),
+            since: setup.stack.timeline_since(),
+            keep: setup.stack.timeline_keep(),
+            project: setup.project.clone(),
+        }),
         tx.clone(),
     );
     let mut runner = crate::runner::Runner::new(

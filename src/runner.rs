@@ -144,11 +144,29 @@ impl Runner {
     }
 }
 
+/// The timeline rows the guard kept in the store for the last `since` (the engine's own
+/// read-back reaches only its last 256 events), read once at start by the history poller.
+/// They arrive as engine rows; the ones the engine's catch-up also sends are kept once.
+pub struct Readback {
+    pub masker: crate::logtext::Masker,
+    pub since: Duration,
+    pub keep: usize,
+    pub project: Option<String>,
+}
+
 /// Read history and kill switches now and every [`HISTORY_POLL`]; mark records of killed
-/// stackdeck processes as interrupted first.
-pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::Sender<Msg>) {
+/// stackdeck processes as interrupted first. With `readback`, send the kept timeline rows
+/// first, through the same connection.
+pub fn spawn_history_poller(
+    state_dir: PathBuf,
+    backup_root: PathBuf,
+    readback: Option<Readback>,
+    tx: mpsc::Sender<Msg>,
+) {
     // A plain thread, not spawn_blocking: the runtime waits for blocking tasks when it shuts
-    // down, and this loop never ends by itself (it ends when the app's inbox is gone).
+    // down, and this loop never ends by itself (it ends when the app's inbox is gone). The
+    // read-back runs on it too, not on a thread of its own: a thread that ends leaves its
+    // malloc arena behind, resident (its SQLite connection's pages, about 0.4 MB).
     let spawned = std::thread::Builder::new().name("history-poller".into()).spawn(move || {
         let store = loop {
             match crate::store::Store::open(&state_dir) {
@@ -158,6 +176,14 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
                     std::thread::sleep(Duration::from_secs(10));
                 }
             }
+        };
+        let store = match readback {
+            Some(r) => {
+                let store = store.with_masker(r.masker.clone());
+                read_back(&store, &r, &tx);
+                store
+            }
+            None => store,
         };
         match store.mark_interrupted() {
             Ok(list) => {
@@ -215,35 +241,19 @@ pub fn spawn_history_poller(state_dir: PathBuf, backup_root: PathBuf, tx: mpsc::
     }
 }
 
-/// Once, at start: the timeline rows the guard kept in the store for the last `since` (the
-/// engine's own read-back reaches only its last 256 events). They arrive as engine rows; the
-/// ones the engine's catch-up also sends are kept once.
-pub fn spawn_timeline_readback(
-    state_dir: PathBuf,
-    masker: crate::logtext::Masker,
-    since: Duration,
-    keep: usize,
-    project: Option<String>,
-    tx: mpsc::Sender<Msg>,
-) {
-    if since.is_zero() || keep == 0 {
+/// Send the kept timeline rows of `r` (nothing when it keeps none).
+fn read_back(store: &crate::store::Store, r: &Readback, tx: &mpsc::Sender<Msg>) {
+    if r.since.is_zero() || r.keep == 0 {
         return;
     }
-    let spawned = std::thread::Builder::new().name("timeline-readback".into()).spawn(move || {
-        let from = jiff::Timestamp::now()
-            .checked_sub(jiff::SignedDuration::try_from(since).unwrap_or(jiff::SignedDuration::ZERO))
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let rows = crate::store::Store::open(&state_dir)
-            .and_then(|s| s.with_masker(masker).happenings(from, keep, project.as_deref()));
-        match rows {
-            Ok(rows) if !rows.is_empty() => {
-                let _ = tx.blocking_send(Msg::Engine(crate::msg::EngineEvent::Happened(rows)));
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("the timeline's kept rows cannot be read: {e}"),
+    let from = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::try_from(r.since).unwrap_or(jiff::SignedDuration::ZERO))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    match store.happenings(from, r.keep, r.project.as_deref()) {
+        Ok(rows) if !rows.is_empty() => {
+            let _ = tx.blocking_send(Msg::Engine(crate::msg::EngineEvent::Happened(rows)));
         }
-    });
-    if let Err(e) = spawned {
-        tracing::warn!("cannot start the timeline read-back: {e}");
+        Ok(_) => {}
+        Err(e) => tracing::warn!("the timeline's kept rows cannot be read: {e}"),
     }
 }

@@ -205,6 +205,7 @@ impl World {
         crate::runner::spawn_history_poller(
             setup.state_dir.clone(),
             crate::ops::backup::root(&setup.state_dir, stack),
+            None,
             tx.clone(),
         );
         let runner = crate::runner::Runner::new(

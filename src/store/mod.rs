@@ -55,6 +55,9 @@ pub struct Finish<'a> {
     pub phases: Option<serde_json::Value>,
 }
 
+/// Each database's page cache (main and timeline), in KiB (SQLite's negative form).
+const CACHE_SIZE: &str = "PRAGMA main.cache_size = -64; PRAGMA timeline.cache_size = -64;";
+
 #[derive(Debug)]
 pub struct Store {
     db: Db,
@@ -137,6 +140,10 @@ impl Store {
         audit::add_later_columns(&conn).map_err(named)?;
         audit::create_view(&conn).map_err(named)?;
         timeline::attach(&conn, dir)?;
+        // SQLite keeps up to 2 MB of pages per database by default, and the panel's poller
+        // walks the whole audit chain after every change: its connection's memory would grow
+        // with the history. The walk reads the file in order, which the OS page cache serves.
+        conn.execute_batch(CACHE_SIZE).map_err(named)?;
         let mut store = Store {
             db: Db::Lite { conn: std::sync::Mutex::new(conn), path: path.clone() },
             dir: dir.to_path_buf(),
