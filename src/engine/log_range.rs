@@ -92,7 +92,7 @@ pub async fn read(
         lines.extend(got.into_iter().map(|line| Sourced { service: service.clone(), container: c.name.clone(), line }));
     }
     // By the engine's timestamp (RFC 3339 in UTC with nanoseconds: parsed, not compared as text).
-    lines.sort_by_cached_key(|s| s.line.timestamp.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
+    lines.sort_by_cached_key(|s| s.line.stamp().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
     let over = lines.len().saturating_sub(limit);
     lines.drain(..over);
     Ok(Range { lines, left_out: left_out + over })

@@ -164,7 +164,7 @@ async fn follow(docker: Docker, socket: Option<PathBuf>, f: Follow, masker: Mask
                 };
                 asm.entry((i, stderr)).or_default().push(&bytes, |raw, cut| {
                     let line = labelled(raw, cut, stderr, &masker, label.as_deref());
-                    if let (Some(since), Some(ts)) = (since_ts, line.timestamp.as_deref())
+                    if let (Some(since), Some(ts)) = (since_ts, line.stamp())
                         && ts.parse::<jiff::Timestamp>().is_ok_and(|t| t <= since) {
                             return;
                         }
@@ -234,7 +234,7 @@ impl Outbox {
         if self.by_time {
             self.pending
                 .make_contiguous()
-                .sort_by_cached_key(|l| l.timestamp.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
+                .sort_by_cached_key(|l| l.stamp().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
         }
         Msg::Engine(EngineEvent::Logs(LogBatch {
             generation: self.generation,

@@ -53,13 +53,13 @@ fn level(l: &LogLine) -> &'static str {
 /// `2026-11-30T03:12:00.123456789Z api-server | text` (a line without a timestamp: `-`).
 pub fn text(o: Origin<'_>, l: &LogLine, m: &Masker) -> String {
     let cut = if l.cut_bytes > 0 { format!(" … ({} bytes cut)", l.cut_bytes) } else { String::new() };
-    format!("{} {} | {}{cut}", l.timestamp.as_deref().unwrap_or("-"), clean(o.service, m), l.text)
+    format!("{} {} | {}{cut}", l.stamp().unwrap_or("-"), clean(o.service, m), l.text)
 }
 
 /// One JSON object: time, service, container, stream, level, text (and bytes cut, if any).
 pub fn json(o: Origin<'_>, l: &LogLine, m: &Masker) -> String {
     let mut v = serde_json::json!({
-        "time": l.timestamp,
+        "time": l.stamp(),
         "service": clean(o.service, m),
         "container": clean(o.container, m),
         "stream": if l.stderr { "stderr" } else { "stdout" },

@@ -9,11 +9,13 @@ pub mod json;
 pub mod level;
 pub mod mask;
 pub mod sanitize;
+pub mod stamp;
 
 pub use level::Level;
 pub use mask::Masker;
 use sanitize::printable_ascii;
 pub use sanitize::{MAX_LINE_BYTES, sanitize};
+pub use stamp::Stamp;
 
 /// The one rule for every text that comes from outside stackdeck (names, labels, image
 /// references, engine errors, command and health output, alert texts): made inert as log lines
@@ -46,7 +48,7 @@ pub fn clean(text: &str, masker: &Masker) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// RFC 3339 timestamp from the engine (`timestamps=true`), if it sent one.
-    pub timestamp: Option<String>,
+    pub timestamp: Option<Stamp>,
     pub stderr: bool,
     pub level: Level,
     /// Inert, masked text. Never contains control characters.
@@ -84,6 +86,11 @@ impl LogLine {
         LogLine { timestamp, stderr, level, text, cut_bytes }
     }
 
+    /// The engine's timestamp, as it sent it.
+    pub fn stamp(&self) -> Option<&str> {
+        self.timestamp.as_ref().map(Stamp::as_str)
+    }
+
     /// A line stackdeck itself inserts into a log view (e.g. "N lines skipped").
     pub fn marker(text: impl Into<String>) -> Self {
         LogLine { timestamp: None, stderr: false, level: Level::Marker, text: text.into(), cut_bytes: 0 }
@@ -91,17 +98,19 @@ impl LogLine {
 }
 
 /// The engine prefixes each line with `2026-11-22T13:55:41.123456789Z ` when asked for
-/// timestamps. Split it off so the view can toggle it.
-fn split_timestamp(raw: &[u8]) -> (Option<String>, &[u8]) {
+/// timestamps. Split it off so the view can toggle it. A first word that is not made of a
+/// timestamp's characters stays part of the line (and is sanitized with it).
+fn split_timestamp(raw: &[u8]) -> (Option<Stamp>, &[u8]) {
     if raw.len() > 20
         && raw[4] == b'-'
         && raw[7] == b'-'
         && raw[10] == b'T'
-        && let Some(sp) = memchr::memchr(b' ', &raw[..raw.len().min(40)])
+        && let Some(sp) = memchr::memchr(b' ', &raw[..raw.len().min(stamp::MAX + 1)])
         && let Ok(ts) = std::str::from_utf8(&raw[..sp])
         && (ts.ends_with('Z') || ts.contains('+'))
+        && let Some(stamp) = Stamp::new(ts)
     {
-        return (Some(ts.to_owned()), &raw[sp + 1..]);
+        return (Some(stamp), &raw[sp + 1..]);
     }
     (None, raw)
 }
@@ -114,8 +123,17 @@ mod tests {
     fn engine_timestamp_is_split_off() {
         let m = Masker::default();
         let l = LogLine::from_raw(b"2026-11-22T13:55:41.123456789Z hello", false, &m);
-        assert_eq!(l.timestamp.as_deref(), Some("2026-11-22T13:55:41.123456789Z"));
+        assert_eq!(l.stamp(), Some("2026-11-22T13:55:41.123456789Z"));
         assert_eq!(l.text, "hello");
+    }
+
+    #[test]
+    fn a_first_word_with_other_characters_is_not_a_timestamp() {
+        let m = Masker::default();
+        let l = LogLine::from_raw(b"2026-11-22T\x1b[31m:55Z hello", false, &m);
+        assert_eq!(l.timestamp, None);
+        assert!(!l.text.contains('\x1b'), "{:?}", l.text);
+        assert!(l.text.ends_with(":55Z hello"), "{:?}", l.text);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct LogView {
 
 /// A line's engine time, for ordering (RFC 3339 with trimmed nanoseconds is not ordered as text).
 fn time_of(l: &LogLine) -> Option<jiff::Timestamp> {
-    l.timestamp.as_deref().and_then(|t| t.parse().ok())
+    l.stamp().and_then(|t| t.parse().ok())
 }
 
 impl LogView {
@@ -129,7 +129,7 @@ impl LogView {
     }
 
     pub fn last_timestamp(&self) -> Option<&str> {
-        self.lines.iter().rev().find_map(|l| l.timestamp.as_deref())
+        self.lines.iter().rev().find_map(|l| l.stamp())
     }
 
     /// Append lines, evicting the oldest beyond the cap. In merged mode, lines older than the

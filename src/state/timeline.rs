@@ -357,7 +357,13 @@ impl TimelineState {
                 let times = if h.times > 1 { format!(" (×{})", h.times) } else { String::new() };
                 let subject = if h.subject.is_empty() { String::new() } else { format!("{} ", h.subject) };
                 let text = format!("{svc} {}: {subject}{}{times}", h.kind.as_str(), h.what);
-                LogLine { timestamp: Some(h.at.to_string()), stderr: false, level, text, cut_bytes: 0 }
+                LogLine {
+                    timestamp: crate::logtext::Stamp::new(&h.at.to_string()),
+                    stderr: false,
+                    level,
+                    text,
+                    cut_bytes: 0,
+                }
             })
             .collect()
     }

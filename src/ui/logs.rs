@@ -88,7 +88,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             spans.push(Span::styled("▶", v.style(Slot::SearchMatch)));
         }
         if lv.timestamps {
-            let ts = l.timestamp.as_deref().map_or("                    ", short_ts);
+            let ts = l.stamp().map_or("                    ", short_ts);
             spans.push(Span::styled(format!("{ts} "), v.style(Slot::Dim)));
         }
         if l.cut_bytes > 0 {

@@ -131,7 +131,7 @@ fn skipped_lines_are_announced_not_silent() {
 fn engine_loss_keeps_data_and_marks_stale_then_resumes_logs_since_last_line() {
     let (mut s, km, _) = connected_with(demo());
     let mut line = LogLine::marker("x");
-    line.timestamp = Some("2026-11-22T10:00:00.5Z".into());
+    line.timestamp = crate::logtext::Stamp::new("2026-11-22T10:00:00.5Z");
     let b = LogBatch {
         generation: 1,
         container: ContainerId("a".into()),

@@ -167,7 +167,7 @@ fn the_rows_shown_are_exported_oldest_first_with_their_service_first() {
     let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(texts, vec!["p/bot died: p/bot died", "- pull:  pull"]);
     assert_eq!(lines[0].level, crate::logtext::Level::Error);
-    assert_eq!(lines[0].timestamp.as_deref(), Some(t(1).to_string().as_str()));
+    assert_eq!(lines[0].stamp(), Some(t(1).to_string().as_str()));
 }
 
 #[test]
