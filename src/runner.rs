@@ -63,7 +63,8 @@ impl Runner {
         let (stack, state_dir, read_only, project, local_state) =
             (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone(), self.local_state);
         let announce = ops::Announce::Queue(self.notifier.clone());
-        let handle = tokio::spawn(async move {
+        let done_tx = tx.clone();
+        let op = async move {
             let (ptx, mut prx) = mpsc::unbounded_channel::<Step>();
             let fwd_tx = tx.clone();
             let forward = tokio::spawn(async move {
@@ -88,7 +89,8 @@ impl Runner {
                 Err(e) => tracing::warn!("operation {id} failed: {e}"),
             }
             let _ = tx.send(Msg::Op(OpEvent::Done { id, result })).await;
-        });
+        };
+        let handle = tokio::task::spawn_blocking(move || on_own_runtime(id, op, &done_tx));
         self.running.insert(id, (cancel, handle));
     }
 
@@ -140,6 +142,24 @@ impl Runner {
     pub async fn finish_all(self) {
         for (_, (_, h)) in self.running {
             let _ = h.await;
+        }
+    }
+}
+
+/// Run operation `id` to its end on a runtime of its own, on a thread of the blocking pool.
+///
+/// An operation waits on the history store synchronously: SQLite's busy wait lasts up to 10 s
+/// while another process holds a write lock. On the panel's shared runtime (one worker) that
+/// wait held up every other task: the engine's events, the timers, and an emergency stop
+/// pressed meanwhile, which took 11 s instead of 2 s behind a backup waiting on a locked store.
+/// Here each operation blocks only itself, and the stop needs nothing of the others.
+fn on_own_runtime(id: u64, op: impl std::future::Future<Output = ()>, tx: &mpsc::Sender<Msg>) {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(op),
+        Err(e) => {
+            let result = Err(format!("cannot start the operation: no runtime for it ({e})"));
+            tracing::warn!("operation {id} not started: {e}");
+            let _ = tx.blocking_send(Msg::Op(OpEvent::Done { id, result }));
         }
     }
 }

@@ -265,6 +265,68 @@ fn the_stop_key_works_when_the_history_store_is_corrupt() {
     assert!(state.join("journal.jsonl").exists());
 }
 
+/// An operation waiting on a locked history store (SQLite's busy wait, 10 s) must not hold up
+/// the emergency stop pressed meanwhile. Before each operation had a runtime of its own, the
+/// deploy's wait held the panel's one worker, and the stop started only after the deploy had
+/// given up (`database is locked`). Here the lock is released as soon as the stop is done, so
+/// the deploy that was still waiting gets the store and is recorded; on the old code it had
+/// failed unrecorded before the stop could begin. (The margin is the deploy's 10 s wait against
+/// a stop of about 2 s: the stop's own store calls wait at most 1 s each, then journal.)
+#[test]
+fn the_stop_key_wins_over_an_operation_waiting_on_a_locked_store() {
+    require_engine();
+    let mut p = Project::new("xlocked");
+    p.run("api", &[], &["bb:1", "sleep", "600"]);
+    let bot = p.run("trading-bot", &["--restart", "unless-stopped"], &["bb:1", "sleep", "600"]);
+    let dir = std::env::temp_dir().join(format!("sd-xlocked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[engine]\npull = false\n[services.\"{}/trading-bot\"]\nkill_switch = true\nstop_grace_secs = 1\n",
+            p.name
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let extra = format!("--config {} --state-dir {}", cfg.display(), state.display());
+    let t = Tmux::start("sd-xlocked", 100, 30, &panel_cmd(&p.name, &extra));
+    t.wait("both services", |s| s.contains("api") && s.contains("trading-bot") && s.matches("running").count() >= 2);
+    // Another process holds the store's write lock (a sqlite3 shell left in a transaction).
+    let lock = rusqlite::Connection::open(state.join("history.sqlite")).unwrap();
+    lock.busy_timeout(Duration::from_secs(10)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    t.keys(&["d"]);
+    t.wait("the picker", |s| s.contains("deploy to") && s.contains("api"));
+    t.keys(&["bb:1"]);
+    t.keys(&["Enter"]);
+    t.wait("the confirmation", |s| s.contains("deploy bb:1 to"));
+    t.keys(&["y"]);
+    t.wait("the deploy running", |s| s.contains("[running]"));
+    t.keys(&["X"]);
+    t.wait("one confirmation", |s| s.contains("EMERGENCY STOP") && s.contains("go ahead"));
+    t.keys(&["y"]);
+    let s = t.wait("the stop done", |s| s.contains("[done]") && s.contains("EMERGENCY STOP"));
+    assert!(s.contains("fallback journal"), "the locked store: the record went to the journal:\n{s}");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &bot]), "false");
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    // The deploy was still waiting for the store, and now has it.
+    common::wait_for("the deploy recorded", Duration::from_secs(60), || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stackdeck"))
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["history", "--json"])
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .output()
+            .ok()?;
+        let h: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).ok()?;
+        h.iter().any(|r| r["action"] == "deploy").then_some(())
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn the_stop_key_from_the_logs_pane_stops_the_bot() {
     require_engine();
