@@ -91,6 +91,9 @@ def report_metrics(out, b):
         b.table(f"9. Stats live for every container: {n} containers, {size}, {b.IDLE} s "
                 f"(stackdeck's Metrics pane on screen; engine baseline {bl:.2f} %)", res,
                 [("cpu", "panel CPU", "%"), ("engine", "engine CPU attributable", "%"), ("rss", "peak RSS", "MB")])
+        # The RSS budget is a ratio near its limit: the rounds behind the medians, to two places.
+        print("\nPeak RSS per round: " + "; ".join(
+            f"{tool} " + ", ".join(f"{m['rss']:.2f}" for m in rows) + " MB" for tool, rows in res.items()))
 
 
 def keys(p, count):

@@ -346,12 +346,14 @@ fn run(cli: Cli) -> Result<ExitCode, Fail> {
             }
             color_eyre::install()?;
             init_logging();
-            // One worker beside the main thread, which draws and reads keys (the panel's own
-            // loop is the `block_on` below). The engine's tasks wait on I/O, and a 20 k lines/s
-            // log flood costs the log path a few percent of one core. Each thread that allocates
-            // gets a glibc arena of its own (0.1-0.4 MB resident here), and RSS is a budget
-            // (issue 15, `docs/benchmarks.md`).
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+            // The panel's tasks share the main thread, which also draws and reads keys (the
+            // panel's own loop is the `block_on` below): they wait on I/O, and a 20 k lines/s log
+            // flood costs the log path a few percent of one core. What blocks runs elsewhere:
+            // each operation on a thread and runtime of its own (`runner::on_own_runtime`: the
+            // store's busy wait), file reads that could hang on the blocking pool, the history
+            // poller and the keys on threads of their own. A worker thread would add a glibc
+            // arena (0.2 MB resident here), and RSS is a budget (issue 15, `docs/benchmarks.md`).
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let mut current = prepared;
             loop {
                 let name = current.environment.as_ref().map(|e| e.name.clone());
