@@ -131,8 +131,12 @@ pub fn tls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
 static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
     // reqwest is built without a TLS provider of its own (Cargo.toml): it takes the process's.
     tls_provider();
-    // Probes go to the operator's own services: never through a proxy.
-    reqwest::Client::builder().no_proxy().build().unwrap_or_default()
+    // Probes go to the operator's own services: never through a proxy. No idle connection is
+    // kept for reuse: each panel operation runs on a runtime of its own (`runner`), and a pooled
+    // connection is served by a task of the runtime that opened it. A stop's halt hook that
+    // picked up a deploy's connection to the same bot would wait on that deploy's runtime, or
+    // find it gone. A new local connection per probe, scrape or webhook costs next to nothing.
+    reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap_or_default()
 });
 
 pub fn client() -> reqwest::Client {
