@@ -287,17 +287,19 @@ pub async fn run(setup: Setup) -> Result<Option<String>> {
     }
 }
 
-/// A panic on any thread but the UI's (an engine, observer or operation task) must take the
-/// panel down cleanly: without this, tokio keeps the panel running on a dead task (showing
+/// A panic in a background task or thread (an engine, observer or operation task) must take
+/// the panel down cleanly: without this, tokio keeps the panel running on a dead task (showing
 /// "connected" while nothing updates) and ratatui's hook half-restores the terminal under it.
 /// Such a panic is reported to the loop, which restores the terminal, says why, and exits 1.
-/// A panic of the UI thread itself keeps the usual path (terminal restored, then the report).
+/// A panic of the loop itself keeps the usual path (terminal restored, then the report). The
+/// loop is the runtime's `block_on` on the UI thread, where the panel's tasks run too (a
+/// current-thread runtime): a panic there is the loop's only outside of any task.
 fn catch_background_panics() -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let ui = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() == ui {
+        if std::thread::current().id() == ui && tokio::task::try_id().is_none() {
             previous(info);
             return;
         }
@@ -308,7 +310,10 @@ fn catch_background_panics() -> mpsc::UnboundedReceiver<String> {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".into());
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let thread = std::thread::current().name().unwrap_or("a background thread").to_owned();
+        let thread = match (tokio::task::try_id(), std::thread::current().name()) {
+            (Some(_), _) => "a background task".to_owned(),
+            (None, name) => name.unwrap_or("a background thread").to_owned(),
+        };
         let _ = tx.send(crate::logtext::inert(&format!("internal error in {thread}{at}: {what}")).into_owned());
     }));
     rx
