@@ -18,9 +18,10 @@ like the compose case's. Figures read from outside the process:
                     the same row, timed from the engine's own record of the change: the task's
                     CreatedAt, which the manager stamps when it writes the new task (Docker 20.10
                     sends no task events; the panel lists a task from its creation), and the
-                    compose container's `start` event, its timeNano (the panel lists a running
-                    container; its `create` event came 200-470 ms earlier, while the engine set
-                    it up). Both on this machine's CLOCK_REALTIME (the swarm's nodes are
+                    compose container's `start` event, its timeNano (the panel asks for the
+                    container on its `create` event, and the engine answers that inspect only
+                    once the start is done, 200-470 ms later here: the row first shows the
+                    container running). Both on this machine's CLOCK_REALTIME (the swarm's nodes are
                     network namespaces, not clocks of their own). This is the figure issue 14
                     names: "the time from a task's state change to the screen", the same start
                     for both cases, with nothing of the bench's asking the manager meanwhile
