@@ -90,7 +90,12 @@ impl Runner {
             }
             let _ = tx.send(Msg::Op(OpEvent::Done { id, result })).await;
         };
-        let handle = tokio::task::spawn_blocking(move || on_own_runtime(id, op, &done_tx));
+        let handle = tokio::task::spawn_blocking(move || {
+            on_own_runtime(op, |why| {
+                tracing::warn!("operation {id} not started: {why}");
+                let _ = done_tx.blocking_send(Msg::Op(OpEvent::Done { id, result: Err(why) }));
+            });
+        });
         self.running.insert(id, (cancel, handle));
     }
 
@@ -120,7 +125,10 @@ impl Runner {
         let (ep, tx) = (self.endpoint.clone(), self.tx.clone());
         let (stack, state_dir, read_only, project) =
             (self.stack.clone(), self.state_dir.clone(), self.read_only, self.project.clone());
-        tokio::spawn(async move {
+        // It reads the compose files and `.env` from disk: off the panel's thread, like an
+        // operation.
+        let (fail_tx, fail_target) = (tx.clone(), target.clone());
+        let preview = async move {
             let preview = match crate::engine::backend(&ep).await {
                 Ok(backend) => {
                     let announce = ops::Announce::Off;
@@ -130,6 +138,12 @@ impl Runner {
                 Err(e) => Err(format!("engine unreachable: {e}")),
             };
             let _ = tx.send(Msg::PinPreview { target, preview }).await;
+        };
+        tokio::task::spawn_blocking(move || {
+            on_own_runtime(preview, |why| {
+                let preview = Err(why);
+                let _ = fail_tx.blocking_send(Msg::PinPreview { target: fail_target, preview });
+            });
         });
     }
 
@@ -146,21 +160,18 @@ impl Runner {
     }
 }
 
-/// Run operation `id` to its end on a runtime of its own, on a thread of the blocking pool.
+/// Run `work` (an operation, or a preview that reads files) to its end on a runtime of its
+/// own, on a thread of the blocking pool; `failed` says why when no runtime can be made.
 ///
 /// An operation waits on the history store synchronously: SQLite's busy wait lasts up to 10 s
-/// while another process holds a write lock. On the panel's shared runtime (one worker) that
-/// wait held up every other task: the engine's events, the timers, and an emergency stop
-/// pressed meanwhile, which took 11 s instead of 2 s behind a backup waiting on a locked store.
-/// Here each operation blocks only itself, and the stop needs nothing of the others.
-fn on_own_runtime(id: u64, op: impl std::future::Future<Output = ()>, tx: &mpsc::Sender<Msg>) {
+/// while another process holds a write lock. On the panel's runtime that wait held up every
+/// other task: the engine's events, the timers, and an emergency stop pressed meanwhile, which
+/// took 11 s instead of 2 s behind a backup waiting on a locked store (with the runtime's one
+/// worker then; the panel's own thread now). Here each blocks only itself.
+fn on_own_runtime(work: impl std::future::Future<Output = ()>, failed: impl FnOnce(String)) {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(op),
-        Err(e) => {
-            let result = Err(format!("cannot start the operation: no runtime for it ({e})"));
-            tracing::warn!("operation {id} not started: {e}");
-            let _ = tx.blocking_send(Msg::Op(OpEvent::Done { id, result }));
-        }
+        Ok(rt) => rt.block_on(work),
+        Err(e) => failed(format!("cannot start it: no runtime for it ({e})")),
     }
 }
 
