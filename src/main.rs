@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     // report: each is there, or its first user waits for it.
     std::thread::spawn(|| {
         drop(jiff::tz::TimeZone::system());
-        stackdeck::logtext::mask::warm();
+        stackdeck::logtext::gate::warm();
     });
     match run(cli) {
         Ok(code) => code,

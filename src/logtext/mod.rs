@@ -5,9 +5,11 @@
 //! Nothing in this module may write to a terminal or allocate without bound.
 
 pub mod export;
+pub mod gate;
 pub mod json;
 pub mod level;
 pub mod mask;
+mod patterns;
 pub mod sanitize;
 pub mod stamp;
 
