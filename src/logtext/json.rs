@@ -1,7 +1,9 @@
 //! Compact rendering of structured (JSON) log lines.
 
+use super::level::{self, Level};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// What a key is for, and its rank among the keys for the same thing (lower is preferred):
@@ -36,6 +38,12 @@ fn role(key: &str) -> Role {
 /// `{"level":"WARN","target":"bot::x","message":"m","k":1}` -> `WARN bot::x: m k=1`.
 /// `None` when the line is not a JSON object with a message.
 pub fn compact(text: &str) -> Option<String> {
+    compact_with_level(text).map(|(line, _)| line)
+}
+
+/// [`compact`], with the level its level field names, when it names one ([`Level`]'s words, in
+/// any case): the line's level, without a search of the text for one.
+pub fn compact_with_level(text: &str) -> Option<(String, Option<Level>)> {
     let t = text.trim();
     if !(t.starts_with('{') && t.ends_with('}')) {
         return None;
@@ -51,8 +59,11 @@ pub fn compact(text: &str) -> Option<String> {
 }
 
 /// A JSON object's fields, borrowed keys and raw values, in key order with the last of a
-/// repeated key kept (what a map would hold): a sorted vector, no tree for a handful of fields.
-struct Fields<'a>(Vec<(&'a str, &'a RawValue)>);
+/// repeated key kept (what a map would hold): a sorted vector, no tree for a handful of fields,
+/// on the stack for up to [`FIELDS`] of them.
+struct Fields<'a>(SmallVec<[(&'a str, &'a RawValue); FIELDS]>);
+
+const FIELDS: usize = 12;
 
 impl<'de> serde::Deserialize<'de> for Fields<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -63,7 +74,7 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut fields = Vec::with_capacity(8);
+                let mut fields: SmallVec<[(&str, &RawValue); FIELDS]> = SmallVec::new();
                 while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
                     fields.push(entry);
                 }
@@ -84,11 +95,13 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
 }
 
 /// The fields in key order: level, target and message first, then the rest as `key=value`.
-fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<String> {
+fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<(String, Option<Level>)> {
     // The preferred field for each role (its rank, its index in `obj`), in one pass over the keys.
     let (mut level, mut message, mut target) = (None::<(u8, usize)>, None::<(u8, usize)>, None::<(u8, usize)>);
-    for (i, (k, _)) in obj.iter().enumerate() {
-        let (slot, rank) = match role(k) {
+    // Each key's role, told once.
+    let roles: SmallVec<[Role; FIELDS]> = obj.iter().map(|(k, _)| role(k)).collect();
+    for (i, r) in roles.iter().enumerate() {
+        let (slot, rank) = match *r {
             Role::Level(n) => (&mut level, n),
             Role::Message(n) => (&mut message, n),
             Role::Target(n) => (&mut target, n),
@@ -100,10 +113,12 @@ fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<S
     }
     let message = message?.1;
     let mut out = String::with_capacity(obj.len() * 16);
+    let mut named = None;
     if let Some((_, i)) = level {
         // Upper case, padded to five characters (as `{:<5}` would). A level is nearly always
         // ASCII: upper-cased in place, without a char iterator per letter.
         let l = scalar(&obj[i].1);
+        named = level::named(&l);
         let mut n = 0;
         if l.is_ascii() {
             out.push_str(&l);
@@ -125,7 +140,7 @@ fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<S
     out.push_str(&scalar(&obj[message].1));
     for (i, (k, v)) in obj.iter().enumerate() {
         // Every level and time key is left out; a message or target key only when it was shown.
-        if i == message || Some(i) == target || matches!(role(k), Role::Level(_) | Role::Time) {
+        if i == message || Some(i) == target || matches!(roles[i], Role::Level(_) | Role::Time) {
             continue;
         }
         let s = scalar(v);
@@ -138,7 +153,7 @@ fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<S
             out.push('"');
         }
     }
-    Some(out)
+    Some((out, named))
 }
 
 /// A raw value as [`scalar`] shows it: a string without escapes as it stands, numbers, `true`,

@@ -74,17 +74,20 @@ impl LogLine {
         // JSON lines are shown as "LEVEL target: message key=value": the message is what an
         // operator needs to see first at 80 columns. Decoded strings are sanitized again
         // (a JSON "\u001b" decodes to a real ESC) unless what came out is printable ASCII.
-        let shown = match json::compact(&clean) {
-            Some(c) if c.len() <= MAX_LINE_BYTES && printable_ascii(c.as_bytes()) => std::borrow::Cow::Owned(c),
-            Some(c) => std::borrow::Cow::Owned(sanitize(c.as_bytes()).text),
-            None => clean,
+        // A JSON line's level field, when it names a level, is its level.
+        let (shown, named) = match json::compact_with_level(&clean) {
+            Some((c, named)) if c.len() <= MAX_LINE_BYTES && printable_ascii(c.as_bytes()) => {
+                (std::borrow::Cow::Owned(c), named)
+            }
+            Some((c, named)) => (std::borrow::Cow::Owned(sanitize(c.as_bytes()).text), named),
+            None => (clean, None),
         };
         // One copy of the line at most: the masked text, or else the shown one.
         let text = match masker.mask(&shown) {
             std::borrow::Cow::Borrowed(_) => shown.into_owned(),
             std::borrow::Cow::Owned(m) => m,
         };
-        let level = level::detect(&text);
+        let level = named.unwrap_or_else(|| level::detect(&text));
         LogLine { timestamp, stderr, level, text, cut_bytes }
     }
 
@@ -108,9 +111,9 @@ fn split_timestamp(raw: &[u8]) -> (Option<Stamp>, &[u8]) {
         && raw[7] == b'-'
         && raw[10] == b'T'
         && let Some(sp) = memchr::memchr(b' ', &raw[..raw.len().min(stamp::MAX + 1)])
-        && let Ok(ts) = std::str::from_utf8(&raw[..sp])
-        && (ts.ends_with('Z') || ts.contains('+'))
-        && let Some(stamp) = Stamp::new(ts)
+        && let ts = &raw[..sp]
+        && (ts.ends_with(b"Z") || ts.contains(&b'+'))
+        && let Some(stamp) = Stamp::from_bytes(ts)
     {
         return (Some(stamp), &raw[sp + 1..]);
     }
@@ -136,6 +139,22 @@ mod tests {
         assert_eq!(l.timestamp, None);
         assert!(!l.text.contains('\x1b'), "{:?}", l.text);
         assert!(l.text.ends_with(":55Z hello"), "{:?}", l.text);
+    }
+
+    #[test]
+    fn a_json_line_takes_its_level_from_its_level_field() {
+        let m = Masker::default();
+        // The field names the level, whatever the rest of the line holds.
+        let l = LogLine::from_raw(br#"{"level":"info","msg":"retry","detail":"last level=error"}"#, false, &m);
+        assert_eq!((l.level, l.text.as_str()), (Level::Info, r#"INFO  retry detail="last level=error""#));
+        let l = LogLine::from_raw(br#"{"severity":"WARNING","message":"m"}"#, false, &m);
+        assert_eq!(l.level, Level::Warn);
+        // A field that names no level word (pino's numbers): the text is searched as before.
+        let l = LogLine::from_raw(br#"{"level":30,"msg":"upstream error"}"#, false, &m);
+        assert_eq!(l.level, Level::Error);
+        // No level field: the same.
+        let l = LogLine::from_raw(br#"{"msg":"[warn] disk"}"#, false, &m);
+        assert_eq!(l.level, Level::Warn);
     }
 
     #[test]

@@ -19,8 +19,16 @@ impl Stamp {
     /// `text` as a stamp; `None` when it is empty, longer than [`MAX`], or holds any other
     /// character.
     pub fn new(text: &str) -> Option<Stamp> {
-        let b = text.as_bytes();
-        if b.len() > MAX || !b.iter().all(|&c| matches!(c, b'0'..=b'9' | b'-' | b':' | b'.' | b'+' | b'T' | b'Z')) {
+        Stamp::from_bytes(text.as_bytes())
+    }
+
+    /// [`Stamp::new`] on bytes: the check admits ASCII only, so no UTF-8 validation is needed
+    /// before it (the log path's every line).
+    pub fn from_bytes(b: &[u8]) -> Option<Stamp> {
+        // Every byte checked, without an early exit, which the compiler turns into vector
+        // compares: a byte-by-byte `all` was 5 % of a plain line's time (`perf`, issue 15).
+        let allowed = |c: u8| (c.wrapping_sub(b'0') < 10) | matches!(c, b'-' | b':' | b'.' | b'+' | b'T' | b'Z');
+        if b.len() > MAX || !b.iter().fold(true, |all, &c| all & allowed(c)) {
             return None;
         }
         let len = NonZeroU8::new(u8::try_from(b.len()).ok()?)?;
