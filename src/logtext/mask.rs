@@ -295,6 +295,23 @@ mod tests {
     }
 
     #[test]
+    fn lines_with_more_gate_words_than_places_kept_are_masked_the_same() {
+        // More words than the gate keeps places for, and more places than are tried one by one:
+        // each pattern then searches the whole line, and the result is the same as ungated.
+        let mk = Masker::default();
+        for n in [3, 7, 8, 15, 16, 17, 40, 300] {
+            for unit in
+                ["token=a1 ", "pwd=x ", "Bearer abcdefgh ", "tokentoken ", "refresh_token:\"v\" AKIAABCDEFGHIJKLMNOP "]
+            {
+                let line = unit.repeat(n);
+                let gated = mk.mask(&line);
+                assert_eq!(gated, mk.mask_with(&line, false), "{n} x {unit:?}");
+                assert_eq!(gated == line, unit == "tokentoken ", "{n} x {unit:?}");
+            }
+        }
+    }
+
+    #[test]
     fn the_gate_compares_lower_case_words_with_lines_of_any_length() {
         // The line is folded to lower case, so a word with a capital letter would never match.
         for w in gate::WORDS {
