@@ -118,7 +118,7 @@ fn render<V>(obj: &[(&str, V)], scalar: impl Fn(&V) -> Cow<'_, str>) -> Option<(
         // Upper case, padded to five characters (as `{:<5}` would). A level is nearly always
         // ASCII: upper-cased in place, without a char iterator per letter.
         let l = scalar(&obj[i].1);
-        named = level::named(&l);
+        named = level::word_level(&l);
         let mut n = 0;
         if l.is_ascii() {
             out.push_str(&l);

@@ -94,15 +94,11 @@ fn json_level(head: &str) -> Option<Level> {
     None
 }
 
-/// The level a structured line's level field names (`INFO`, `warning`, `[error]`), if any.
-pub(crate) fn named(value: &str) -> Option<Level> {
-    word_level(value)
-}
-
-/// The level named by the word at the start of `s`, if the word is exactly a level name.
+/// The level named by the word at the start of `s`, if the word is exactly a level name: also
+/// what a structured line's level field names (`INFO`, `warning`, `[error]`), if anything.
 /// On bytes: this runs for every word start of every line, and the `char` searches it used
 /// were a tenth of a plain line's time with [`detect`] (`perf`, issue 15).
-fn word_level(s: &str) -> Option<Level> {
+pub(crate) fn word_level(s: &str) -> Option<Level> {
     let b = s.as_bytes();
     let from = b.iter().position(|c| !matches!(c, b'"' | b'[' | b'<')).unwrap_or(b.len());
     let word = &b[from..];
